@@ -1,0 +1,195 @@
+"""The ``thresher`` command: a thin typer layer over :mod:`thresher.api`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from thresher.errors import ThresherError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Select, out of a raw corpus, the documents worth training a language model on.",
+)
+err = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """Select, out of a raw corpus, the documents worth training a language model on."""
+
+
+class RichProgress:
+    """Progress bars on stderr for each pass over the shards."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def track(self, it, total: int, label: str):
+        with Progress(
+            TextColumn(f"[bold]{label:<11}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("shards"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+            disable=not self.console.is_terminal,
+        ) as bar:
+            task = bar.add_task(label, total=total)
+            for x in it:
+                bar.advance(task)
+                yield x
+
+
+def _fail(msg: str) -> None:
+    err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _validation_message(e: ValidationError) -> str:
+    parts = []
+    for x in e.errors():
+        loc = ".".join(str(p) for p in x["loc"]) or "options"
+        parts.append(f"{loc}: {x['msg']}")
+    return "; ".join(parts)
+
+
+def _parse_quotas(spec: str | None) -> dict[str, float] | None:
+    if not spec:
+        return None
+    p = Path(spec)
+    if p.exists():
+        import json
+
+        import yaml
+
+        text = p.read_text()
+        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        return {str(k): float(v) for k, v in data.items()}
+    out = {}
+    for item in spec.split(","):
+        if "=" not in item:
+            raise ThresherError(f"--quota: expected GROUP=PROPORTION, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = float(v)
+    return out
+
+
+def _summary(manifest: dict, out: Path) -> None:
+    c = manifest["counts"]
+    m = manifest["metrics"]
+    t = manifest["throughput"]
+    con = Console()
+    con.print(
+        f"read {c['read']:,} docs: selected {c['selected']:,}, not selected {c['not_selected']:,}, "
+        f"filtered {c['filtered']:,}, duplicate {c['duplicate']:,}, rejected {c['rejected']:,}"
+    )
+    con.print(
+        f"KL reduction {m['kl_reduction']:.4f} (random selection of the same size: "
+        f"{m['kl_reduction_random']:.4f})"
+    )
+    con.print(f"time {t['seconds']:.1f} s ({t['docs_per_s']:,} docs/s, {t['text_mb_per_s']} MB/s of text)")
+    con.print(f"output:   {out / 'selected'}")
+    con.print(f"manifest: {out / 'manifest.json'}")
+    if (out / "report.html").exists():
+        con.print(f"report:   {out / 'report.html'}")
+
+
+@app.command()
+def select(
+    raw: Annotated[list[str], typer.Option("--raw", help="Raw corpus: files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet). Repeatable.")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    target: Annotated[list[str], typer.Option("--target", help="Target examples: files, directories or globs. Repeatable.")] = [],  # noqa: B006
+    method: Annotated[str, typer.Option(help="Scorer: dsir, bm25, zipfit, dense, classifier, hybrid.")] = "dsir",
+    k: Annotated[int | None, typer.Option("--k", help="Select this many documents.")] = None,
+    fraction: Annotated[float | None, typer.Option(help="Select this fraction of the eligible documents.")] = None,
+    mode: Annotated[str | None, typer.Option(help="resample (importance resampling, default for dsir), topk (default otherwise) or threshold.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Score cut for --mode threshold.")] = None,
+    temperature: Annotated[float, typer.Option(help="Resampling temperature (scores are divided by it).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same output.")] = 0,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+    engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (with --engine ray).")] = None,
+    format: Annotated[str, typer.Option("--format", help="Output format: parquet or jsonl.")] = "parquet",
+    text_field: Annotated[str, typer.Option(help="Field holding the document text.")] = "text",
+    num_buckets: Annotated[int, typer.Option(help="Hashed n-gram buckets (dsir, KL metric).")] = 10_000,
+    ngrams: Annotated[int, typer.Option(help="Largest n-gram order of hashed features.")] = 2,
+    hashing: Annotated[str, typer.Option(help="fast (numba) or sha256 (identical to the reference DSIR, slow).")] = "fast",
+    raw_sample: Annotated[int, typer.Option(help="Raw documents to fit the scorer on, spread over shards; 0 = a full pass (dsir).")] = 100_000,
+    filter: Annotated[list[str], typer.Option("--filter", help="Filters before scoring: lang, gopher_quality, gopher_repetition, c4, fineweb. Repeatable or comma-separated.")] = [],  # noqa: B006
+    lang: Annotated[str | None, typer.Option(help="Languages to keep, e.g. en,de (adds the lang filter).")] = None,
+    lang_min_score: Annotated[float, typer.Option(help="Minimum language-id score.")] = 0.65,
+    dedup: Annotated[str, typer.Option(help="none, exact or minhash: drop duplicates before scoring.")] = "none",
+    dedup_threshold: Annotated[float, typer.Option(help="MinHash Jaccard threshold.")] = 0.8,
+    quota_field: Annotated[str | None, typer.Option(help="Field whose values get quotas, e.g. lang.")] = None,
+    quota: Annotated[str | None, typer.Option(help="Proportions per group: en=0.7,de=0.3, or a JSON/YAML file.")] = None,
+    shard_mb: Annotated[int, typer.Option(help="Shard size in MB for splitting large files.")] = 64,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output directory.")] = False,
+    resume: Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")] = False,
+    report: Annotated[bool, typer.Option(help="Write OUT/report.html at the end.")] = True,
+) -> None:
+    """Score every raw document against the target and select the best; write OUT."""
+    from thresher.api import select as api_select
+
+    filters = [f.strip() for spec in filter for f in spec.split(",") if f.strip()]
+    filter_options: dict = {}
+    if lang:
+        if "lang" not in filters:
+            filters.insert(0, "lang")
+        filter_options["languages"] = [x.strip() for x in lang.split(",") if x.strip()]
+    if "lang" in filters:
+        filter_options["min_score"] = lang_min_score
+    try:
+        manifest = api_select(
+            progress=RichProgress(err),
+            target=target,
+            raw=raw,
+            out=str(out),
+            method=method,
+            k=k,
+            fraction=fraction,
+            mode=mode,
+            threshold=threshold,
+            temperature=temperature,
+            seed=seed,
+            workers=workers,
+            engine=engine,
+            ray_address=ray_address,
+            format=format,
+            text_field=text_field,
+            num_buckets=num_buckets,
+            ngrams=ngrams,
+            hashing=hashing,
+            raw_sample=raw_sample,
+            filters=filters,
+            filter_options=filter_options,
+            dedup=dedup,
+            dedup_threshold=dedup_threshold,
+            quota_field=quota_field,
+            quotas=_parse_quotas(quota),
+            shard_bytes=shard_mb * 1024 * 1024,
+            overwrite=overwrite,
+            resume=resume,
+            report=report,
+        )
+    except ValidationError as e:
+        _fail(_validation_message(e))
+    except (ThresherError, ValueError) as e:
+        _fail(str(e))
+    _summary(manifest, out)
+
+
+def main() -> None:  # pragma: no cover
+    app(prog_name="thresher")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""The engine protocol: map a picklable function over tasks, results in task order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
+
+
+class Engine(Protocol):
+    """Runs ``fn(task)`` for every task, possibly in parallel, yielding results in task order.
+
+    Engines know nothing of the stages: the pipeline hands them a top-level
+    function and picklable tasks. Yielding in task order (not completion
+    order) is what makes output independent of worker count and engine.
+    """
+
+    name: str
+    workers: int
+
+    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,13 @@
+"""Errors a user can act on: each names the file (and line) at fault."""
+
+
+class ThresherError(Exception):
+    """Base class: the CLI prints these as one line and exits non-zero."""
+
+
+class InputError(ThresherError):
+    """Unreadable, corrupt or empty input."""
+
+
+class ConfigError(ThresherError):
+    """An invalid option or configuration value."""

@@ -1,0 +1,587 @@
+"""The select pipeline: read -> filter -> dedup -> score -> select -> write.
+
+Work is split into shards (see :mod:`thresher.io.sources`) and mapped by an
+engine in three passes:
+
+1. *sample*: the first documents of every shard, in proportion to its size,
+   to fit the scorer on (skipped when the scorer fits on a full pass);
+2. *scan*: every document is read, filtered, hashed for dedup and scored; a
+   shard returns only its rows, scores, statuses and reasons;
+3. *write*: after the global selection (which sees only scores and a seed),
+   each shard re-reads its chosen rows and writes them with score and
+   provenance, plus a per-document decision table for the report.
+
+Results come back in shard order, so output is byte-identical for any number
+of workers or engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from thresher import __version__
+from thresher.config import SelectConfig
+from thresher.engine import make_engine
+from thresher.errors import ConfigError, InputError
+from thresher.io.readers import ShardReader, read_texts
+from thresher.io.sources import Shard, discover, file_digest, plan_shards
+from thresher.io.writers import (
+    atomic_write_bytes,
+    records_to_table,
+    unify_parquet_parts,
+    write_jsonl,
+    write_parquet,
+)
+from thresher.metrics.kl import kl_divergence, kl_reduction
+from thresher.scorers import make_scorer
+from thresher.select.select import gumbel_noise, resolve_k, select_indices
+from thresher.text.ngrams import NgramHasher
+
+# Per-document status in the decision table.
+ELIGIBLE, FILTERED, DUPLICATE = 0, 1, 2
+STATUS_NAMES = {ELIGIBLE: "eligible", FILTERED: "filtered", DUPLICATE: "duplicate"}
+
+SCORE_COLUMN = "thresher_score"
+SOURCE_COLUMN = "thresher_source"
+ROW_COLUMN = "thresher_row"
+
+
+@dataclass
+class StageContext:
+    """What every worker needs, shipped with each task (picklable)."""
+
+    out: str
+    text_field: str
+    fields: tuple[str, ...]
+    filters: list[Any]
+    scorer: Any | None
+    dedup: str
+    dedup_threshold: float
+    fmt: str
+    num_buckets: int
+    ngrams: int
+
+
+@dataclass
+class ShardScan:
+    """Pass-2 result of one shard: everything selection needs, and nothing else."""
+
+    index: int
+    rows: np.ndarray
+    scores: np.ndarray
+    status: np.ndarray
+    reasons: dict[int, str]
+    fields: dict[str, list]
+    annotations: dict[str, np.ndarray]
+    dedup_keys: np.ndarray | None
+    rejected: int
+    nbytes: int
+    seconds: float
+
+
+@dataclass
+class Timer:
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round(self.stages.get(name, 0.0) + time.perf_counter() - t0, 4)
+
+
+# ---------------------------------------------------------------------------------------
+# worker tasks (top-level functions: engines pickle them)
+# ---------------------------------------------------------------------------------------
+
+
+def _filter_batch(ctx: StageContext, texts: pa.Array):
+    from thresher.filters import apply_filters
+
+    return apply_filters(ctx.filters, texts)
+
+
+def sample_task(args: tuple[Shard, int, StageContext]) -> pa.Array:
+    """Up to ``n`` documents from the start of a shard that pass the filters."""
+    shard, n, ctx = args
+    reader = ShardReader(shard, ctx.text_field)
+    chunks = []
+    got = 0
+    for batch in reader.batches():
+        texts = batch.texts
+        if ctx.filters:
+            keep, _, _ = _filter_batch(ctx, texts)
+            texts = texts.filter(pa.array(keep))
+        chunks.append(texts.slice(0, n - got))
+        got += min(len(texts), n - got)
+        if got >= n:
+            break
+    if not chunks:
+        return pa.array([], type=pa.large_string())
+    return pa.concat_arrays(chunks)
+
+
+def counts_task(args: tuple[Shard, StageContext]) -> np.ndarray:
+    """Summed n-gram bucket counts of a whole shard (DSIR's full-pass raw fit)."""
+    shard, ctx = args
+    scorer = ctx.scorer
+    total = np.zeros(ctx.num_buckets, dtype=np.int64)
+    for batch in ShardReader(shard, ctx.text_field).batches():
+        texts = batch.texts
+        if ctx.filters:
+            keep, _, _ = _filter_batch(ctx, texts)
+            texts = texts.filter(pa.array(keep))
+        total += scorer.counts(texts)
+    return total
+
+
+def _rejects_path(out: str, shard: Shard) -> Path:
+    return Path(out) / "rejects" / f"part-{shard.name}.jsonl"
+
+
+def scan_task(args: tuple[Shard, StageContext]) -> ShardScan:
+    """Read, filter, dedup-hash and score one shard."""
+    shard, ctx = args
+    t0 = time.perf_counter()
+    reader = ShardReader(shard, ctx.text_field, ctx.fields)
+    rows, scores, status, keys = [], [], [], []
+    reasons: dict[int, str] = {}
+    fields: dict[str, list] = {f: [] for f in ctx.fields}
+    annotations: dict[str, list] = {}
+    offset = 0
+    nbytes = 0
+    for batch in reader.batches():
+        texts = batch.texts
+        n = len(batch)
+        nbytes += texts.nbytes
+        st = np.zeros(n, dtype=np.uint8)
+        if ctx.filters:
+            keep, why, ann = _filter_batch(ctx, texts)
+            st[~keep] = FILTERED
+            for i in np.flatnonzero(~keep):
+                reasons[offset + int(i)] = str(why[i])
+            for name, col in ann.items():
+                annotations.setdefault(name, []).append(np.asarray(col.to_numpy(zero_copy_only=False)))
+        sc = np.full(n, np.nan, dtype=np.float32)
+        live = np.flatnonzero(st == ELIGIBLE)
+        if ctx.scorer is not None and len(live):
+            sub = texts if len(live) == n else texts.take(pa.array(live))
+            sc[live] = ctx.scorer.score(sub)
+        if ctx.dedup != "none":
+            from thresher.dedup.keys import dedup_keys
+
+            keys.append(dedup_keys(texts, ctx.dedup, ctx.dedup_threshold))
+        rows.append(batch.rows)
+        scores.append(sc)
+        status.append(st)
+        for f in ctx.fields:
+            fields[f].extend(batch.fields[f])
+        offset += n
+    if reader.rejects:
+        path = _rejects_path(ctx.out, shard)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(
+            path,
+            b"".join(
+                orjson.dumps(r.as_dict(), option=orjson.OPT_APPEND_NEWLINE) for r in reader.rejects
+            ),
+        )
+    return ShardScan(
+        index=shard.index,
+        rows=np.concatenate(rows) if rows else np.zeros(0, np.int64),
+        scores=np.concatenate(scores) if scores else np.zeros(0, np.float32),
+        status=np.concatenate(status) if status else np.zeros(0, np.uint8),
+        reasons=reasons,
+        fields=fields,
+        annotations={k: np.concatenate(v) for k, v in annotations.items()},
+        dedup_keys=np.concatenate(keys) if keys else None,
+        rejected=len(reader.rejects),
+        nbytes=nbytes,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+@dataclass
+class WriteTask:
+    shard: Shard
+    rows: np.ndarray  # all valid rows of the shard (decision table)
+    scores: np.ndarray
+    status: np.ndarray
+    reasons: dict[int, str]
+    selected: np.ndarray  # bool per row
+    random: np.ndarray  # bool per row: the same-size random baseline
+    cluster: np.ndarray | None
+    ctx: StageContext
+
+
+def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
+    """Write a shard's selected records and decision table; return KL feature counts."""
+    ctx, shard = task.ctx, task.shard
+    out = Path(ctx.out)
+    hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
+    wanted = task.rows[task.selected | task.random]
+    reader = ShardReader(shard, ctx.text_field)
+    recs = reader.records(wanted)
+    pos = {int(r): i for i, r in enumerate(wanted)}
+    sel_rows = task.rows[task.selected]
+    rnd_rows = task.rows[task.random]
+    sel_scores = task.scores[task.selected]
+    tf = ctx.text_field
+    if isinstance(recs, pa.Table):
+        take = pa.array([pos[int(r)] for r in sel_rows], type=pa.int64())
+        table = recs.take(take)
+        sel_texts = table.column(tf)
+        rnd_texts = recs.take(pa.array([pos[int(r)] for r in rnd_rows], type=pa.int64())).column(tf)
+        records = None
+    else:
+        records = [recs[pos[int(r)]] for r in sel_rows]
+        sel_texts = pa.array([r[tf] for r in records], type=pa.large_string())
+        rnd_texts = pa.array([recs[pos[int(r)]][tf] for r in rnd_rows], type=pa.large_string())
+        table = None
+    sel_counts = hasher.counts(sel_texts.combine_chunks() if isinstance(sel_texts, pa.ChunkedArray) else sel_texts)
+    rnd_counts = hasher.counts(rnd_texts.combine_chunks() if isinstance(rnd_texts, pa.ChunkedArray) else rnd_texts)
+    n = len(sel_rows)
+    if n:
+        sel_dir = out / "selected"
+        sel_dir.mkdir(parents=True, exist_ok=True)
+        if ctx.fmt == "parquet":
+            if table is None:
+                table = records_to_table(records)  # type: ignore[arg-type]
+            table = table.replace_schema_metadata(None)
+            for name in (SCORE_COLUMN, SOURCE_COLUMN, ROW_COLUMN):
+                if name in table.column_names:
+                    table = table.drop_columns([name])
+            table = table.append_column(SCORE_COLUMN, pa.array(sel_scores, type=pa.float32()))
+            table = table.append_column(SOURCE_COLUMN, pa.array([shard.path] * n, type=pa.string()))
+            table = table.append_column(ROW_COLUMN, pa.array(sel_rows, type=pa.int64()))
+            write_parquet(table, sel_dir / f"part-{shard.name}.parquet")
+        else:
+            if records is None:
+                records = table.to_pylist()  # type: ignore[union-attr]
+            for r, s, row in zip(records, sel_scores.tolist(), sel_rows.tolist(), strict=True):
+                r[SCORE_COLUMN] = s
+                r[SOURCE_COLUMN] = shard.path
+                r[ROW_COLUMN] = row
+            write_jsonl(records, sel_dir / f"part-{shard.name}.jsonl")
+    # Decision table: one row per valid document, for the report and for audits.
+    docs_dir = out / "docs"
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    reason = [task.reasons.get(i, "") for i in range(len(task.rows))]
+    cols = {
+        "source": pa.array([shard.path] * len(task.rows), type=pa.string()),
+        "row": pa.array(task.rows, type=pa.int64()),
+        "status": pa.array([STATUS_NAMES[int(s)] for s in task.status], type=pa.string()),
+        "reason": pa.array(reason, type=pa.string()),
+        "score": pa.array(task.scores, type=pa.float32()),
+        "selected": pa.array(task.selected, type=pa.bool_()),
+    }
+    if task.cluster is not None:
+        cols["cluster"] = pa.array(task.cluster, type=pa.int64())
+    write_parquet(pa.table(cols), docs_dir / f"part-{shard.name}.parquet")
+    return n, sel_counts, rnd_counts
+
+
+# ---------------------------------------------------------------------------------------
+# driver
+# ---------------------------------------------------------------------------------------
+
+
+def _prepare_out(out: Path, overwrite: bool, resume: bool) -> None:
+    if out.exists() and any(out.iterdir()) and not resume:
+        if not overwrite:
+            raise ConfigError(f"{out}: output directory exists and is not empty (use --overwrite)")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _versions() -> dict[str, str]:
+    import numba
+
+    return {
+        "thresher": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pyarrow": pa.__version__,
+        "numba": numba.__version__,
+    }
+
+
+def _input_entries(paths: list[str]) -> list[dict]:
+    return [
+        {"path": f.path, "format": f.format, "bytes": f.size, "hash": file_digest(f.path)}
+        for f in discover(paths)
+    ]
+
+
+def _scorer_options(cfg: SelectConfig) -> dict:
+    opts = dict(cfg.scorer_options)
+    if cfg.method in ("dsir",):
+        opts.setdefault("num_buckets", cfg.num_buckets)
+        opts.setdefault("ngrams", cfg.ngrams)
+        opts.setdefault("hashing", cfg.hashing)
+    return opts
+
+
+def run_select(cfg: SelectConfig, progress: Any | None = None, command: list[str] | None = None) -> dict:
+    """Run the whole pipeline for ``cfg``; return the manifest (also written to OUT)."""
+    timer = Timer()
+    out = Path(cfg.out)
+    _prepare_out(out, cfg.overwrite, cfg.resume)
+    say = progress or _NullProgress()
+
+    with timer.stage("plan"):
+        raw_files = discover(cfg.raw)
+        shards = plan_shards(raw_files, cfg.shard_bytes)
+    if cfg.method != "dsir" and not cfg.target and cfg.method not in ("quality",):
+        raise ConfigError("--target is required")
+
+    filters = []
+    if cfg.filters:
+        from thresher.filters import build_filters
+
+        filters = build_filters(cfg.filters, **cfg.filter_options)
+
+    fields: tuple[str, ...] = (cfg.quota_field,) if cfg.quota_field else ()
+    ctx = StageContext(
+        out=str(out),
+        text_field=cfg.text_field,
+        fields=fields,
+        filters=filters,
+        scorer=None,
+        dedup=cfg.dedup,
+        dedup_threshold=cfg.dedup_threshold,
+        fmt=cfg.format,
+        num_buckets=cfg.num_buckets,
+        ngrams=cfg.ngrams,
+    )
+    engine = make_engine(cfg.engine, cfg.workers, cfg.ray_address)
+    try:
+        return _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command)
+    finally:
+        engine.close()
+
+
+def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
+    hasher = NgramHasher(cfg.num_buckets, cfg.ngrams)
+    with timer.stage("read_target"):
+        if not cfg.target:
+            raise ConfigError("give --target: example documents of what you want")
+        target_texts, target_rejects = read_texts(cfg.target, cfg.text_field)
+        if len(target_texts) == 0:
+            raise InputError(f"{', '.join(cfg.target)}: no target documents could be read")
+        target_counts = hasher.counts(target_texts)
+
+    scorer = make_scorer(cfg.method, **_scorer_options(cfg))
+    total_bytes = sum(f.size for f in raw_files) or 1
+    with timer.stage("fit"):
+        if cfg.raw_sample > 0 or not hasattr(scorer, "fit_counts"):
+            want = cfg.raw_sample or 100_000
+            sizes = {f.path: f.size for f in raw_files}
+            tasks = []
+            for s in shards:
+                b = (s.end - s.start) if s.format == "jsonl" else sizes[s.path]
+                if s.format == "parquet":  # row-group shards: share the file's bytes
+                    n_in_file = sum(1 for t in shards if t.path == s.path)
+                    b = sizes[s.path] / max(1, n_in_file)
+                tasks.append((s, max(1, int(np.ceil(want * b / total_bytes))), ctx))
+            chunks = list(say.track(engine.map(sample_task, tasks), len(tasks), "sample raw"))
+            sample = pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_string())
+            if len(sample) == 0:
+                raise InputError(f"{', '.join(cfg.raw)}: no raw documents could be read")
+            raw_counts = hasher.counts(sample)
+            scorer = scorer.fit(target_texts, sample)
+        else:
+            ctx.scorer = scorer
+            parts = say.track(engine.map(counts_task, [(s, ctx) for s in shards]), len(shards), "fit raw")
+            raw_counts = np.sum(list(parts), axis=0)
+            scorer = scorer.fit_counts(scorer.counts(target_texts), raw_counts)
+            sample = None
+        ctx.scorer = scorer
+
+    with timer.stage("scan"):
+        scans: list[ShardScan] = list(
+            say.track(engine.map(scan_task, [(s, ctx) for s in shards]), len(shards), "score")
+        )
+    n_valid = sum(len(s.rows) for s in scans)
+    n_rejected = sum(s.rejected for s in scans)
+    if n_valid + n_rejected == 0:
+        raise InputError(f"{', '.join(cfg.raw)}: input is empty (no documents)")
+
+    scores = np.concatenate([s.scores for s in scans]).astype(np.float64)
+    status = np.concatenate([s.status for s in scans])
+    cluster = None
+    with timer.stage("dedup"):
+        if cfg.dedup != "none":
+            from thresher.dedup.keys import resolve_duplicates
+
+            dup, cluster = resolve_duplicates([s.dedup_keys for s in scans], status == ELIGIBLE, cfg.dedup, out / "_dedup")
+            status[dup & (status == ELIGIBLE)] = DUPLICATE
+
+    with timer.stage("select"):
+        eligible = status == ELIGIBLE
+        if cfg.quotas:
+            from thresher.select.quotas import select_with_quotas
+
+            groups = np.array(
+                [str(v) for s in scans for v in s.fields[cfg.quota_field]], dtype=object
+            )
+            chosen = select_with_quotas(
+                scores, eligible, groups, cfg.quotas, cfg.resolved_mode, cfg.k, cfg.fraction, cfg.threshold, cfg.seed, cfg.temperature
+            )
+        else:
+            chosen = select_indices(
+                scores,
+                eligible,
+                cfg.resolved_mode,  # type: ignore[arg-type]
+                cfg.k,
+                cfg.fraction,
+                cfg.threshold,
+                cfg.seed,
+                cfg.temperature,
+            )
+        selected = np.zeros(len(scores), dtype=bool)
+        selected[chosen] = True
+        # Random baseline of the same size among the same eligible documents.
+        elig_idx = np.flatnonzero(eligible)
+        noise = gumbel_noise(len(scores), cfg.seed + 1_000_003)
+        rnd_n = min(len(chosen), len(elig_idx))
+        random = np.zeros(len(scores), dtype=bool)
+        if rnd_n:
+            random[elig_idx[np.argsort(-noise[elig_idx], kind="stable")[:rnd_n]]] = True
+
+    with timer.stage("write"):
+        tasks = []
+        o = 0
+        for sh, sc in zip(shards, scans, strict=True):
+            m = len(sc.rows)
+            tasks.append(
+                WriteTask(
+                    sh,
+                    sc.rows,
+                    sc.scores,
+                    status[o : o + m],
+                    sc.reasons,
+                    selected[o : o + m],
+                    random[o : o + m],
+                    None if cluster is None else cluster[o : o + m],
+                    ctx,
+                )
+            )
+            o += m
+        sel_counts = np.zeros(cfg.num_buckets, np.int64)
+        rnd_counts = np.zeros(cfg.num_buckets, np.int64)
+        written = 0
+        for n, sc_, rc_ in say.track(engine.map(write_task, tasks), len(tasks), "write"):
+            written += n
+            sel_counts += sc_
+            rnd_counts += rc_
+        if cfg.format == "parquet":
+            unify_parquet_parts(sorted((out / "selected").glob("part-*.parquet")))
+        if target_rejects:
+            (out / "rejects").mkdir(exist_ok=True)
+            atomic_write_bytes(
+                out / "rejects" / "target.jsonl",
+                b"".join(orjson.dumps(r.as_dict(), option=orjson.OPT_APPEND_NEWLINE) for r in target_rejects),
+            )
+
+    n_filtered = int((status == FILTERED).sum())
+    n_dup = int((status == DUPLICATE).sum())
+    counts = {
+        "read": n_valid + n_rejected,
+        "rejected": n_rejected,
+        "filtered": n_filtered,
+        "duplicate": n_dup,
+        "selected": int(selected.sum()),
+        "not_selected": int(eligible.sum() - selected.sum()),
+        "target_read": len(target_texts) + len(target_rejects),
+        "target_rejected": len(target_rejects),
+    }
+    assert counts["read"] == (
+        counts["rejected"] + counts["filtered"] + counts["duplicate"] + counts["selected"] + counts["not_selected"]
+    )
+    metrics = {
+        "kl_target_raw": kl_divergence(target_counts, raw_counts),
+        "kl_target_selected": kl_divergence(target_counts, sel_counts),
+        "kl_target_random": kl_divergence(target_counts, rnd_counts),
+        "kl_reduction": kl_reduction(target_counts, raw_counts, sel_counts),
+        "kl_reduction_random": kl_reduction(target_counts, raw_counts, rnd_counts),
+        "raw_fit_docs": None if sample is None else len(sample),
+        "eligible": int(eligible.sum()),
+        "k": int(selected.sum()),
+    }
+    sel_scores = scores[selected]
+    if len(sel_scores):
+        metrics["score_cut"] = float(np.min(sel_scores))
+    nbytes = sum(s.nbytes for s in scans)
+    seconds = sum(timer.stages.values())
+    manifest = {
+        "thresher_version": __version__,
+        "command": command or [],
+        "config": cfg.model_dump(mode="json"),
+        "seed": cfg.seed,
+        "engine": {"name": engine.name, "workers": engine.workers},
+        "versions": _versions(),
+        "inputs": {"raw": _input_entries(cfg.raw), "target": _input_entries(cfg.target)},
+        "shards": len(shards),
+        "counts": counts,
+        "metrics": metrics,
+        "timings": timer.stages,
+        "throughput": {
+            "seconds": round(seconds, 3),
+            "docs_per_s": round(counts["read"] / seconds, 1) if seconds else None,
+            "text_mb_per_s": round(nbytes / 1e6 / seconds, 2) if seconds else None,
+            "text_bytes": nbytes,
+        },
+        "outputs": {
+            "selected": "selected/",
+            "docs": "docs/",
+            "rejects": "rejects/" if (out / "rejects").exists() else None,
+            "format": cfg.format,
+        },
+    }
+    atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=2).encode() + b"\n")
+    # Per-shard fit artifacts are not needed after the run.
+    if cfg.report:
+        try:
+            from thresher.report import write_report
+
+            write_report(out)
+        except ImportError:
+            pass
+    return manifest
+
+
+class _NullProgress:
+    def track(self, it, total, label):
+        yield from it
+
+
+def run_select_dict(**kwargs: Any) -> dict:
+    """Convenience for the API: build the config from keyword arguments and run."""
+    return run_select(SelectConfig(**kwargs), command=[sys.argv[0], *sys.argv[1:]] if sys.argv else None)
+
+
+def read_selected(out: str | os.PathLike) -> pa.Table:
+    """The selected documents of a run directory as one table."""
+    sel = Path(out) / "selected"
+    parts = sorted(sel.glob("part-*.parquet"))
+    if parts:
+        return pa.concat_tables([pq.read_table(p) for p in parts], promote_options="permissive")
+    recs = [orjson.loads(line) for p in sorted(sel.glob("part-*.jsonl")) for line in p.read_bytes().splitlines()]
+    return records_to_table(recs)
