@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import html
 import io
 import json
 import os
@@ -56,18 +55,18 @@ import subprocess
 import sys
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 CACHE = Path(os.environ.get("THRESHER_BENCH_CACHE", Path.home() / ".cache" / "thresher-bench"))
 MIN_DOC = 1000  # merge consecutive sections until at least this many chars
 MAX_DOC = 20000  # cut longer ones at paragraph boundaries
 DROP_BELOW = 200  # drop documents shorter than this
 QUOTES_PER_DOC_CHARS = 1500
-POOL_VERSION = "1"  # bump when the conversion changes (invalidates the cached pool)
+POOL_VERSION = "3"  # bump when the conversion changes (invalidates the cached pool)
 
 # --------------------------------------------------------------------------- packages
 
@@ -131,6 +130,8 @@ LICENSE_OVERRIDES = {
     "python3.11-doc": "PSF-2.0",
     "fortunes": "BSD-3-clause (UC Regents)",
     "fortunes-min": "BSD-3-clause (UC Regents)",
+    # doc dir is a symlink to manpages' (same source package, same copyright file)
+    "manpages-dev": "GPL-2+",
     "fortunes-it": "public-domain (uncopyrighted quotation collection)",
 }
 
@@ -201,7 +202,7 @@ def read_license(pkg: Pkg, root: Path) -> str:
 _BLOCK = {
     "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "tr", "table", "section", "article",
     "blockquote", "pre", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "caption",
-    "figure", "figcaption", "td", "th", "body", "main",
+    "figure", "figcaption", "body", "main",
 }
 _VOID = {"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "wbr", "source"}
 _SKIP_TAGS = {"script", "style", "head", "title", "nav", "noscript", "svg", "button", "form"}
@@ -209,8 +210,9 @@ _SKIP_CLASSES = {
     "navheader", "navfooter", "toc", "list-of-tables", "list-of-figures", "list-of-examples",
     "sphinxsidebar", "sphinxsidebarwrapper", "related", "footer", "headerlink", "header",
     "nav-panel", "contents", "shortcontents", "section-toc", "mini-toc", "copyright",
-    "legalnotice", "breadcrumbs", "mobile-nav", "clearer", "highlight-pycon3-nocopy",
+    "legalnotice", "breadcrumbs", "mobile-nav", "clearer", "docnav", "indexterm",
 }
+_SKIP_IDS = {"banner", "title", "site_footer"}
 
 
 class _HTMLText(HTMLParser):
@@ -230,9 +232,10 @@ class _HTMLText(HTMLParser):
         self.buf = []
         if self.pre:
             txt = raw.strip("\n")
-            txt = "\n".join(l.rstrip() for l in txt.split("\n"))
+            txt = "\n".join(ln.rstrip() for ln in txt.replace("\ue000", " ").split("\n"))
         else:
             txt = re.sub(r"\s+", " ", raw).strip()
+            txt = re.sub(r"\s*\ue000\s*", " | ", txt).strip(" |")
         if txt.strip():
             self.blocks.append((self.heading, txt))
 
@@ -243,7 +246,8 @@ class _HTMLText(HTMLParser):
             return
         a = dict(attrs)
         classes = set((a.get("class") or "").split())
-        if tag in _SKIP_TAGS or classes & _SKIP_CLASSES or a.get("role") == "navigation":
+        if (tag in _SKIP_TAGS or classes & _SKIP_CLASSES or a.get("role") == "navigation"
+                or a.get("id") in _SKIP_IDS):
             if tag not in _VOID:
                 self.skip_tag, self.skip_depth = tag, 1
             return
@@ -254,7 +258,7 @@ class _HTMLText(HTMLParser):
             elif tag == "pre":
                 self.pre += 1
         if tag in ("td", "th"):
-            self.buf.append(" ")
+            self.buf.append("\ue000")  # cell separator, becomes " | " in _flush
 
     def handle_endtag(self, tag):
         if self.skip_tag is not None:
@@ -415,7 +419,7 @@ def _man_strip(src: str) -> str:
 
 def render_man(path: Path) -> str | None:
     src = _decode(_read_maybe_gz(path))
-    first = [l for l in src.split("\n") if l.strip() and not l.startswith(('.\\"', "'\\\""))]
+    first = [ln for ln in src.split("\n") if ln.strip() and not ln.startswith(('.\\"', "'\\\""))]
     if not first or first[0].startswith(".so "):
         return None
     if _GROFF:
@@ -428,7 +432,7 @@ def render_man(path: Path) -> str | None:
         txt = re.sub(r".\x08", "", txt)
         lines = txt.split("\n")
         # drop the running header/footer lines (first and last non-empty lines)
-        nz = [i for i, l in enumerate(lines) if l.strip()]
+        nz = [i for i, ln in enumerate(lines) if ln.strip()]
         if len(nz) > 2:
             lines = lines[nz[0] + 1: nz[-1]]
         txt = "\n".join(lines)
@@ -512,7 +516,7 @@ def ex_devref(root, pkg):
 
 def ex_policy(root, pkg):
     for sub in ("policy.html", "perl-policy.html"):
-        yield from ((f"{sub}/{rel}", d, l, docs) for rel, d, l, docs in _html_pages(
+        yield from ((f"{sub}/{rel}", d, lg, docs) for rel, d, lg, docs in _html_pages(
             root, pkg, f"usr/share/doc/debian-policy/{sub}", "*.html", pkg.domain, "en",
             skip=("index", "search", "genindex")))
 
@@ -529,9 +533,9 @@ def ex_pydoc(root, pkg):
     base = "usr/share/doc/python3.11/html"
     for sub in _PY_APIDOC + _PY_TUTORIAL:
         dom = "apidoc" if sub in _PY_APIDOC else "tutorial"
-        for rel, d, l, docs in _html_pages(root, pkg, f"{base}/{sub}", "*.html", dom, "en",
+        for rel, d, lg, docs in _html_pages(root, pkg, f"{base}/{sub}", "*.html", dom, "en",
                                            skip=("index",)):
-            yield f"{sub}/{rel}", d, l, docs
+            yield f"{sub}/{rel}", d, lg, docs
 
 
 def ex_man(root, pkg):
@@ -539,7 +543,7 @@ def ex_man(root, pkg):
     files = [f for f in _files(root, sub, "man*/*") if f.parent.name[3:4].isdigit() or f.parent.name == "man"]
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as ex:
         rendered = list(ex.map(render_man, files))
-    for f, txt in zip(files, rendered):
+    for f, txt in zip(files, rendered, strict=False):
         if not txt:
             continue
         docs = [txt] if len(txt) <= MAX_DOC else sections_to_docs(_man_sections(txt))
@@ -733,8 +737,8 @@ SAMPLE_QUOTAS = {
     ("faq", "en"): 40, ("faq", "de"): 30, ("faq", "fr"): 30,
     ("packaging", "en"): 220,
     ("standards", "en"): 80,
-    ("manpage", "en"): 260, ("manpage", "de"): 160, ("manpage", "fr"): 140, ("manpage", "es"): 120,
-    ("quotes", "en"): 260, ("quotes", "de"): 130, ("quotes", "es"): 110, ("quotes", "it"): 110,
+    ("manpage", "en"): 220, ("manpage", "de"): 140, ("manpage", "fr"): 120, ("manpage", "es"): 100,
+    ("quotes", "en"): 220, ("quotes", "de"): 130, ("quotes", "es"): 110, ("quotes", "it"): 110,
 }
 SAMPLE_TARGET_N = 220
 SAMPLE_HELDOUT_N = 100

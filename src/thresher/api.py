@@ -27,7 +27,13 @@ def select(progress: Any | None = None, **options: Any) -> dict:
     return run_select(SelectConfig(**options), progress=progress, command=list(sys.argv))
 
 
-def score(method: str, target: list[str] | pa.Array, texts: list[str] | pa.Array, sample: list[str] | pa.Array | None = None, **options: Any):
+def score(
+    method: str,
+    target: list[str] | pa.Array,
+    texts: list[str] | pa.Array,
+    sample: list[str] | pa.Array | None = None,
+    **options: Any,
+):
     """Score ``texts`` against ``target`` with one scorer, in memory (no run directory)."""
     from thresher.scorers import make_scorer
     from thresher.scorers.base import as_string_array

@@ -83,6 +83,21 @@ def _parse_quotas(spec: str | None) -> dict[str, float] | None:
     return out
 
 
+def _parse_options(items: list[str]) -> dict:
+    import json
+
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise ThresherError(f"--option: expected KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 def _summary(manifest: dict, out: Path) -> None:
     c = manifest["counts"]
     m = manifest["metrics"]
@@ -96,7 +111,9 @@ def _summary(manifest: dict, out: Path) -> None:
         f"KL reduction {m['kl_reduction']:.4f} (random selection of the same size: "
         f"{m['kl_reduction_random']:.4f})"
     )
-    con.print(f"time {t['seconds']:.1f} s ({t['docs_per_s']:,} docs/s, {t['text_mb_per_s']} MB/s of text)")
+    con.print(
+        f"time {t['seconds']:.1f} s ({t['docs_per_s']:,} docs/s, {t['text_mb_per_s']} MB/s of text)"
+    )
     con.print(f"output:   {out / 'selected'}")
     con.print(f"manifest: {out / 'manifest.json'}")
     if (out / "report.html").exists():
@@ -105,32 +122,98 @@ def _summary(manifest: dict, out: Path) -> None:
 
 @app.command()
 def select(
-    raw: Annotated[list[str], typer.Option("--raw", help="Raw corpus: files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet). Repeatable.")],
+    raw: Annotated[
+        list[str],
+        typer.Option(
+            "--raw",
+            help="Raw corpus: files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet). Repeatable.",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
-    target: Annotated[list[str], typer.Option("--target", help="Target examples: files, directories or globs. Repeatable.")] = [],  # noqa: B006
-    method: Annotated[str, typer.Option(help="Scorer: dsir, bm25, zipfit, dense, classifier, hybrid.")] = "dsir",
+    target: Annotated[
+        list[str],
+        typer.Option("--target", help="Target examples: files, directories or globs. Repeatable."),
+    ] = [],  # noqa: B006
+    method: Annotated[
+        str, typer.Option(help="Scorer: dsir, bm25, zipfit, dense, classifier, hybrid.")
+    ] = "dsir",
     k: Annotated[int | None, typer.Option("--k", help="Select this many documents.")] = None,
-    fraction: Annotated[float | None, typer.Option(help="Select this fraction of the eligible documents.")] = None,
-    mode: Annotated[str | None, typer.Option(help="resample (importance resampling, default for dsir), topk (default otherwise) or threshold.")] = None,
+    fraction: Annotated[
+        float | None, typer.Option(help="Select this fraction of the eligible documents.")
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="resample (importance resampling, default for dsir), topk (default otherwise) or threshold."
+        ),
+    ] = None,
     threshold: Annotated[float | None, typer.Option(help="Score cut for --mode threshold.")] = None,
-    temperature: Annotated[float, typer.Option(help="Resampling temperature (scores are divided by it).")] = 1.0,
+    temperature: Annotated[
+        float, typer.Option(help="Resampling temperature (scores are divided by it).")
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed: same seed, same output.")] = 0,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: all cores).")
+    ] = None,
     engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (with --engine ray).")] = None,
-    format: Annotated[str, typer.Option("--format", help="Output format: parquet or jsonl.")] = "parquet",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (with --engine ray).")
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="Output format: parquet or jsonl.")
+    ] = "parquet",
     text_field: Annotated[str, typer.Option(help="Field holding the document text.")] = "text",
-    num_buckets: Annotated[int, typer.Option(help="Hashed n-gram buckets (dsir, KL metric).")] = 10_000,
+    num_buckets: Annotated[
+        int, typer.Option(help="Hashed n-gram buckets (dsir, KL metric).")
+    ] = 10_000,
     ngrams: Annotated[int, typer.Option(help="Largest n-gram order of hashed features.")] = 2,
-    hashing: Annotated[str, typer.Option(help="fast (numba) or sha256 (identical to the reference DSIR, slow).")] = "fast",
-    raw_sample: Annotated[int, typer.Option(help="Raw documents to fit the scorer on, spread over shards; 0 = a full pass (dsir).")] = 100_000,
-    filter: Annotated[list[str], typer.Option("--filter", help="Filters before scoring: lang, gopher_quality, gopher_repetition, c4, fineweb. Repeatable or comma-separated.")] = [],  # noqa: B006
-    lang: Annotated[str | None, typer.Option(help="Languages to keep, e.g. en,de (adds the lang filter).")] = None,
+    hashing: Annotated[
+        str, typer.Option(help="fast (numba) or sha256 (identical to the reference DSIR, slow).")
+    ] = "fast",
+    raw_sample: Annotated[
+        int,
+        typer.Option(
+            help="Raw documents to fit the scorer on, spread over shards; 0 = a full pass (dsir)."
+        ),
+    ] = 100_000,
+    filter: Annotated[
+        list[str],
+        typer.Option(
+            "--filter",
+            help="Filters before scoring: lang, gopher_quality, gopher_repetition, c4, fineweb. Repeatable or comma-separated.",
+        ),
+    ] = [],  # noqa: B006
+    lang: Annotated[
+        str | None, typer.Option(help="Languages to keep, e.g. en,de (adds the lang filter).")
+    ] = None,
     lang_min_score: Annotated[float, typer.Option(help="Minimum language-id score.")] = 0.65,
-    dedup: Annotated[str, typer.Option(help="none, exact or minhash: drop duplicates before scoring.")] = "none",
+    dedup: Annotated[
+        str, typer.Option(help="none, exact or minhash: drop duplicates before scoring.")
+    ] = "none",
     dedup_threshold: Annotated[float, typer.Option(help="MinHash Jaccard threshold.")] = 0.8,
-    quota_field: Annotated[str | None, typer.Option(help="Field whose values get quotas, e.g. lang.")] = None,
-    quota: Annotated[str | None, typer.Option(help="Proportions per group: en=0.7,de=0.3, or a JSON/YAML file.")] = None,
+    quota_field: Annotated[
+        str | None, typer.Option(help="Field whose values get quotas, e.g. lang.")
+    ] = None,
+    quota: Annotated[
+        str | None, typer.Option(help="Proportions per group: en=0.7,de=0.3, or a JSON/YAML file.")
+    ] = None,
+    combine: Annotated[
+        str | None, typer.Option(help="hybrid: scorers to combine, e.g. dsir,bm25,classifier.")
+    ] = None,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            help="classifier: distil this scorer's scores (dense, bm25, zipfit) BETR-style."
+        ),
+    ] = None,
+    option: Annotated[
+        list[str],
+        typer.Option(
+            "--option",
+            "-o",
+            help="Scorer option KEY=VALUE (value parsed as JSON when it can be). Repeatable.",
+        ),
+    ] = [],  # noqa: B006
     shard_mb: Annotated[int, typer.Option(help="Shard size in MB for splitting large files.")] = 64,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output directory.")] = False,
     resume: Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")] = False,
@@ -148,6 +231,11 @@ def select(
     if "lang" in filters:
         filter_options["min_score"] = lang_min_score
     try:
+        scorer_options = _parse_options(option)
+        if combine:
+            scorer_options["combine"] = [x.strip() for x in combine.split(",") if x.strip()]
+        if teacher:
+            scorer_options["teacher"] = teacher
         manifest = api_select(
             progress=RichProgress(err),
             target=target,
@@ -169,6 +257,7 @@ def select(
             ngrams=ngrams,
             hashing=hashing,
             raw_sample=raw_sample,
+            scorer_options=scorer_options,
             filters=filters,
             filter_options=filter_options,
             dedup=dedup,

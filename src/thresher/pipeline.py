@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import platform
 import shutil
 import sys
@@ -48,7 +49,7 @@ from thresher.io.writers import (
 )
 from thresher.metrics.kl import kl_divergence, kl_reduction
 from thresher.scorers import make_scorer
-from thresher.select.select import gumbel_noise, resolve_k, select_indices
+from thresher.select.select import gumbel_noise, select_indices
 from thresher.text.ngrams import NgramHasher
 
 # Per-document status in the decision table.
@@ -74,6 +75,11 @@ class StageContext:
     fmt: str
     num_buckets: int
     ngrams: int
+    resume: bool = False
+
+    @property
+    def work(self) -> Path:
+        return Path(self.out) / "_work"
 
 
 @dataclass
@@ -117,24 +123,42 @@ def _filter_batch(ctx: StageContext, texts: pa.Array):
     return apply_filters(ctx.filters, texts)
 
 
-def sample_task(args: tuple[Shard, int, StageContext]) -> pa.Array:
+@dataclass
+class Sample:
+    """A shard's share of the raw fit sample: n-gram counts, and the texts if the scorer needs them."""
+
+    n_docs: int
+    kl_counts: np.ndarray  # fast hashed features, for the KL metric
+    fit_counts: np.ndarray | None  # the scorer's own features, for count-fitted scorers (dsir)
+    texts: pa.Array | None
+
+
+def sample_task(args: tuple[Shard, int, StageContext, bool]) -> Sample:
     """Up to ``n`` documents from the start of a shard that pass the filters."""
-    shard, n, ctx = args
-    reader = ShardReader(shard, ctx.text_field)
+    shard, n, ctx, want_texts = args
+    hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
+    kl = np.zeros(ctx.num_buckets, dtype=np.int64)
+    fit = None if want_texts else np.zeros(ctx.scorer.num_buckets, dtype=np.int64)
     chunks = []
     got = 0
-    for batch in reader.batches():
+    for batch in ShardReader(shard, ctx.text_field).batches(limit=None):
         texts = batch.texts
         if ctx.filters:
             keep, _, _ = _filter_batch(ctx, texts)
             texts = texts.filter(pa.array(keep))
-        chunks.append(texts.slice(0, n - got))
-        got += min(len(texts), n - got)
+        texts = texts.slice(0, n - got)
+        got += len(texts)
+        kl += hasher.counts(texts)
+        if want_texts:
+            chunks.append(texts)
+        else:
+            fit += ctx.scorer.counts(texts)
         if got >= n:
             break
-    if not chunks:
-        return pa.array([], type=pa.large_string())
-    return pa.concat_arrays(chunks)
+    texts_out = None
+    if want_texts:
+        texts_out = pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_string())
+    return Sample(got, kl, fit, texts_out)
 
 
 def counts_task(args: tuple[Shard, StageContext]) -> np.ndarray:
@@ -155,9 +179,31 @@ def _rejects_path(out: str, shard: Shard) -> Path:
     return Path(out) / "rejects" / f"part-{shard.name}.jsonl"
 
 
+def _save_checkpoint(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _load_checkpoint(path: Path) -> Any | None:
+    """A finished shard's result, or None. Files appear only by atomic rename: never half-written."""
+    if not path.exists():
+        return None
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
 def scan_task(args: tuple[Shard, StageContext]) -> ShardScan:
-    """Read, filter, dedup-hash and score one shard."""
+    """Read, filter, dedup-hash and score one shard (checkpointed for --resume)."""
     shard, ctx = args
+    ckpt = ctx.work / f"scan-{shard.name}.pkl"
+    if ctx.resume and (done := _load_checkpoint(ckpt)) is not None:
+        return done
+    result = _scan(shard, ctx)
+    _save_checkpoint(ckpt, result)
+    return result
+
+
+def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
     t0 = time.perf_counter()
     reader = ShardReader(shard, ctx.text_field, ctx.fields)
     rows, scores, status, keys = [], [], [], []
@@ -177,7 +223,9 @@ def scan_task(args: tuple[Shard, StageContext]) -> ShardScan:
             for i in np.flatnonzero(~keep):
                 reasons[offset + int(i)] = str(why[i])
             for name, col in ann.items():
-                annotations.setdefault(name, []).append(np.asarray(col.to_numpy(zero_copy_only=False)))
+                annotations.setdefault(name, []).append(
+                    np.asarray(col.to_numpy(zero_copy_only=False))
+                )
         sc = np.full(n, np.nan, dtype=np.float32)
         live = np.flatnonzero(st == ELIGIBLE)
         if ctx.scorer is not None and len(live):
@@ -231,7 +279,20 @@ class WriteTask:
 
 
 def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
-    """Write a shard's selected records and decision table; return KL feature counts."""
+    """Write a shard's selected records and decision table; return KL feature counts.
+
+    Checkpointed: the marker is written after both files, so a resumed run
+    redoes a shard whose files may be half there (they are rewritten whole).
+    """
+    ckpt = task.ctx.work / f"write-{task.shard.name}.pkl"
+    if task.ctx.resume and (done := _load_checkpoint(ckpt)) is not None:
+        return done
+    result = _write(task)
+    _save_checkpoint(ckpt, result)
+    return result
+
+
+def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     ctx, shard = task.ctx, task.shard
     out = Path(ctx.out)
     hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
@@ -254,8 +315,12 @@ def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
         sel_texts = pa.array([r[tf] for r in records], type=pa.large_string())
         rnd_texts = pa.array([recs[pos[int(r)]][tf] for r in rnd_rows], type=pa.large_string())
         table = None
-    sel_counts = hasher.counts(sel_texts.combine_chunks() if isinstance(sel_texts, pa.ChunkedArray) else sel_texts)
-    rnd_counts = hasher.counts(rnd_texts.combine_chunks() if isinstance(rnd_texts, pa.ChunkedArray) else rnd_texts)
+    sel_counts = hasher.counts(
+        sel_texts.combine_chunks() if isinstance(sel_texts, pa.ChunkedArray) else sel_texts
+    )
+    rnd_counts = hasher.counts(
+        rnd_texts.combine_chunks() if isinstance(rnd_texts, pa.ChunkedArray) else rnd_texts
+    )
     n = len(sel_rows)
     if n:
         sel_dir = out / "selected"
@@ -302,12 +367,34 @@ def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------
 
 
-def _prepare_out(out: Path, overwrite: bool, resume: bool) -> None:
-    if out.exists() and any(out.iterdir()) and not resume:
-        if not overwrite:
-            raise ConfigError(f"{out}: output directory exists and is not empty (use --overwrite)")
+_RUN_INVARIANT = ("out", "overwrite", "resume", "workers", "engine", "ray_address", "report")
+
+
+def _prepare_out(cfg: SelectConfig) -> None:
+    """Create OUT; on --resume check it was started with the same config (workers may differ)."""
+    out = Path(cfg.out)
+    stamp = out / "_work" / "config.json"
+    mine = cfg.model_dump(mode="json", exclude=set(_RUN_INVARIANT))
+    if cfg.resume and stamp.exists():
+        theirs = json.loads(stamp.read_text())
+        if theirs != mine:
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise ConfigError(
+                f"{out}: cannot resume, the run was started with other options ({', '.join(diff)})"
+            )
+        return
+    if out.exists() and any(out.iterdir()):
+        if not cfg.overwrite and not cfg.resume:
+            raise ConfigError(
+                f"{out}: output directory exists and is not empty (use --overwrite or --resume)"
+            )
+        if cfg.resume:
+            raise ConfigError(
+                f"{out}: nothing to resume here (no _work/config.json); use --overwrite"
+            )
         shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(stamp, json.dumps(mine, indent=1, sort_keys=True).encode())
 
 
 def _versions() -> dict[str, str]:
@@ -338,16 +425,18 @@ def _scorer_options(cfg: SelectConfig) -> dict:
     return opts
 
 
-def run_select(cfg: SelectConfig, progress: Any | None = None, command: list[str] | None = None) -> dict:
+def run_select(
+    cfg: SelectConfig, progress: Any | None = None, command: list[str] | None = None
+) -> dict:
     """Run the whole pipeline for ``cfg``; return the manifest (also written to OUT)."""
     timer = Timer()
     out = Path(cfg.out)
-    _prepare_out(out, cfg.overwrite, cfg.resume)
     say = progress or _NullProgress()
-
     with timer.stage("plan"):
         raw_files = discover(cfg.raw)
+        discover(cfg.target)  # fail on a bad path before anything is written
         shards = plan_shards(raw_files, cfg.shard_bytes)
+    _prepare_out(cfg)
     if cfg.method != "dsir" and not cfg.target and cfg.method not in ("quality",):
         raise ConfigError("--target is required")
 
@@ -369,6 +458,7 @@ def run_select(cfg: SelectConfig, progress: Any | None = None, command: list[str
         fmt=cfg.format,
         num_buckets=cfg.num_buckets,
         ngrams=cfg.ngrams,
+        resume=cfg.resume,
     )
     engine = make_engine(cfg.engine, cfg.workers, cfg.ray_address)
     try:
@@ -389,29 +479,44 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
 
     scorer = make_scorer(cfg.method, **_scorer_options(cfg))
     total_bytes = sum(f.size for f in raw_files) or 1
+    fit_ckpt = ctx.work / "fit.pkl"
+    fitted = _load_checkpoint(fit_ckpt) if cfg.resume else None
     with timer.stage("fit"):
-        if cfg.raw_sample > 0 or not hasattr(scorer, "fit_counts"):
+        if fitted is not None:
+            scorer, raw_counts, n_sample = fitted
+        elif cfg.raw_sample > 0 or not hasattr(scorer, "fit_counts"):
             want = cfg.raw_sample or 100_000
             sizes = {f.path: f.size for f in raw_files}
+            by_counts = hasattr(scorer, "fit_counts")
+            ctx.scorer = scorer  # unfitted: only its featurizer is used here
             tasks = []
             for s in shards:
                 b = (s.end - s.start) if s.format == "jsonl" else sizes[s.path]
                 if s.format == "parquet":  # row-group shards: share the file's bytes
                     n_in_file = sum(1 for t in shards if t.path == s.path)
                     b = sizes[s.path] / max(1, n_in_file)
-                tasks.append((s, max(1, int(np.ceil(want * b / total_bytes))), ctx))
-            chunks = list(say.track(engine.map(sample_task, tasks), len(tasks), "sample raw"))
-            sample = pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_string())
-            if len(sample) == 0:
+                tasks.append((s, max(1, int(np.ceil(want * b / total_bytes))), ctx, not by_counts))
+            parts = list(say.track(engine.map(sample_task, tasks), len(tasks), "sample raw"))
+            n_sample = sum(p.n_docs for p in parts)
+            if n_sample == 0:
                 raise InputError(f"{', '.join(cfg.raw)}: no raw documents could be read")
-            raw_counts = hasher.counts(sample)
-            scorer = scorer.fit(target_texts, sample)
+            raw_counts = np.sum([p.kl_counts for p in parts], axis=0)
+            if by_counts:
+                scorer = scorer.fit_counts(
+                    scorer.counts(target_texts), np.sum([p.fit_counts for p in parts], axis=0)
+                )
+            else:
+                scorer = scorer.fit(target_texts, pa.concat_arrays([p.texts for p in parts]))
+            _save_checkpoint(fit_ckpt, (scorer, raw_counts, n_sample))
         else:
             ctx.scorer = scorer
-            parts = say.track(engine.map(counts_task, [(s, ctx) for s in shards]), len(shards), "fit raw")
+            parts = say.track(
+                engine.map(counts_task, [(s, ctx) for s in shards]), len(shards), "fit raw"
+            )
             raw_counts = np.sum(list(parts), axis=0)
             scorer = scorer.fit_counts(scorer.counts(target_texts), raw_counts)
-            sample = None
+            n_sample = None
+            _save_checkpoint(fit_ckpt, (scorer, raw_counts, n_sample))
         ctx.scorer = scorer
 
     with timer.stage("scan"):
@@ -430,7 +535,9 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         if cfg.dedup != "none":
             from thresher.dedup.keys import resolve_duplicates
 
-            dup, cluster = resolve_duplicates([s.dedup_keys for s in scans], status == ELIGIBLE, cfg.dedup, out / "_dedup")
+            dup, cluster = resolve_duplicates(
+                [s.dedup_keys for s in scans], status == ELIGIBLE, cfg.dedup, out / "_dedup"
+            )
             status[dup & (status == ELIGIBLE)] = DUPLICATE
 
     with timer.stage("select"):
@@ -442,7 +549,16 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
                 [str(v) for s in scans for v in s.fields[cfg.quota_field]], dtype=object
             )
             chosen = select_with_quotas(
-                scores, eligible, groups, cfg.quotas, cfg.resolved_mode, cfg.k, cfg.fraction, cfg.threshold, cfg.seed, cfg.temperature
+                scores,
+                eligible,
+                groups,
+                cfg.quotas,
+                cfg.resolved_mode,
+                cfg.k,
+                cfg.fraction,
+                cfg.threshold,
+                cfg.seed,
+                cfg.temperature,
             )
         else:
             chosen = select_indices(
@@ -497,7 +613,10 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
             (out / "rejects").mkdir(exist_ok=True)
             atomic_write_bytes(
                 out / "rejects" / "target.jsonl",
-                b"".join(orjson.dumps(r.as_dict(), option=orjson.OPT_APPEND_NEWLINE) for r in target_rejects),
+                b"".join(
+                    orjson.dumps(r.as_dict(), option=orjson.OPT_APPEND_NEWLINE)
+                    for r in target_rejects
+                ),
             )
 
     n_filtered = int((status == FILTERED).sum())
@@ -513,7 +632,11 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         "target_rejected": len(target_rejects),
     }
     assert counts["read"] == (
-        counts["rejected"] + counts["filtered"] + counts["duplicate"] + counts["selected"] + counts["not_selected"]
+        counts["rejected"]
+        + counts["filtered"]
+        + counts["duplicate"]
+        + counts["selected"]
+        + counts["not_selected"]
     )
     metrics = {
         "kl_target_raw": kl_divergence(target_counts, raw_counts),
@@ -521,7 +644,7 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         "kl_target_random": kl_divergence(target_counts, rnd_counts),
         "kl_reduction": kl_reduction(target_counts, raw_counts, sel_counts),
         "kl_reduction_random": kl_reduction(target_counts, raw_counts, rnd_counts),
-        "raw_fit_docs": None if sample is None else len(sample),
+        "raw_fit_docs": n_sample,
         "eligible": int(eligible.sum()),
         "k": int(selected.sum()),
     }
@@ -574,7 +697,9 @@ class _NullProgress:
 
 def run_select_dict(**kwargs: Any) -> dict:
     """Convenience for the API: build the config from keyword arguments and run."""
-    return run_select(SelectConfig(**kwargs), command=[sys.argv[0], *sys.argv[1:]] if sys.argv else None)
+    return run_select(
+        SelectConfig(**kwargs), command=[sys.argv[0], *sys.argv[1:]] if sys.argv else None
+    )
 
 
 def read_selected(out: str | os.PathLike) -> pa.Table:
@@ -583,5 +708,9 @@ def read_selected(out: str | os.PathLike) -> pa.Table:
     parts = sorted(sel.glob("part-*.parquet"))
     if parts:
         return pa.concat_tables([pq.read_table(p) for p in parts], promote_options="permissive")
-    recs = [orjson.loads(line) for p in sorted(sel.glob("part-*.jsonl")) for line in p.read_bytes().splitlines()]
+    recs = [
+        orjson.loads(line)
+        for p in sorted(sel.glob("part-*.jsonl"))
+        for line in p.read_bytes().splitlines()
+    ]
     return records_to_table(recs)

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["KINDS", "Injected", "edit_words", "reorder_paragraphs", "inject", "score"]
+__all__ = [
+    "KINDS",
+    "Injected",
+    "drop_near_duplicates",
+    "edit_words",
+    "inject",
+    "reorder_paragraphs",
+    "score",
+]
 
 KINDS = ("exact", "edit05", "edit10", "edit20", "reorder")
 _EDIT_FRAC = {"edit05": 0.05, "edit10": 0.10, "edit20": 0.20}
@@ -167,3 +175,33 @@ def score(inj: Injected, cluster_id: np.ndarray, is_dup: np.ndarray | None = Non
     fams = np.unique(fam)
     out["lost_families"] = int((~survives[fams]).sum())
     return out
+
+
+def drop_near_duplicates(
+    texts: list[str], max_jaccard: float = 0.3, ngram: int = 5, seed: int = 0
+) -> list[str]:
+    """``texts`` without the rows whose exact shingle Jaccard with an earlier kept row is
+    ``>= max_jaccard``: a base corpus in which every later merge is a false positive.
+
+    Candidates come from a MinHash-LSH tuned for a low threshold (all pairs inside a
+    bucket, up to 64 members); each candidate pair is then checked with exact Jaccard.
+    """
+    from .minhash import MinHashParams, band_keys, jaccard, shingle_hashes, signatures
+
+    p = MinHashParams(threshold=max(0.05, max_jaccard - 0.1), num_perm=128, seed=seed)
+    bk = band_keys(signatures(texts, p), p)
+    sh = shingle_hashes(texts, ngram)
+    pairs: set[tuple[int, int]] = set()
+    for b in range(bk.shape[1]):
+        order = np.argsort(bk[:, b], kind="stable")
+        keys = bk[order, b]
+        bounds = np.flatnonzero(np.diff(keys)) + 1
+        for run in np.split(order, bounds):
+            if len(run) > 1:
+                run = np.sort(run)[:64]
+                pairs.update((int(x), int(y)) for k, x in enumerate(run) for y in run[k + 1 :])
+    dropped = np.zeros(len(texts), dtype=bool)
+    for i, j in sorted(pairs):
+        if not dropped[i] and not dropped[j] and jaccard(sh[i], sh[j]) >= max_jaccard:
+            dropped[j] = True
+    return [t for t, d in zip(texts, dropped, strict=True) if not d]

@@ -1,7 +1,8 @@
 """Exact deduplication keys: a 128-bit hash of each document's normalized text.
 
 Normalization (:func:`normalize`): Unicode NFKC (optional, on by default: folds
-full-width forms, ligatures, compatibility spaces), then ``str.lower``, then every run of
+full-width forms, ligatures, compatibility spaces), then ``str.casefold`` (full Unicode
+case folding: ``ß``/``SS`` -> ``ss``, final sigma), then every run of
 whitespace (``str.split``'s definition, which includes NBSP and the Unicode spaces)
 becomes one space, and leading/trailing whitespace is dropped.  Punctuation is kept: two
 documents are exact duplicates when they differ only in case and spacing.
@@ -28,10 +29,10 @@ __all__ = ["normalize", "exact_hashes"]
 
 
 def normalize(text: str, nfkc: bool = True) -> str:
-    """Lowercase, collapse whitespace, strip (after NFKC when ``nfkc``)."""
-    if nfkc and not text.isascii():
+    """Case-fold, collapse whitespace, strip (after NFKC when ``nfkc``)."""
+    if nfkc and not text.isascii() and not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    return " ".join(text.lower().split())
+    return " ".join(text.casefold().split())
 
 
 def exact_hashes(
@@ -46,12 +47,15 @@ def exact_hashes(
     buf = bytearray(16 * n)
     blake = hashlib.blake2b
     norm = unicodedata.normalize
+    is_norm = unicodedata.is_normalized
     pos = 0
     for s in arr.to_pylist():
         if s is None:
             s = ""
-        elif nfkc and not s.isascii():
+        elif nfkc and not s.isascii() and not is_norm("NFKC", s):
             s = norm("NFKC", s)
-        buf[pos : pos + 16] = blake(" ".join(s.lower().split()).encode(), digest_size=16).digest()
+        buf[pos : pos + 16] = blake(
+            " ".join(s.casefold().split()).encode(), digest_size=16
+        ).digest()
         pos += 16
     return np.frombuffer(bytes(buf), dtype=">u8").astype(np.uint64).reshape(n, 2)

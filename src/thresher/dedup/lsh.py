@@ -118,10 +118,7 @@ def _link_runs(parent, rec, dense, verify, sigs, sig_row, need):
         b = dense[j]
         if a == b:
             continue
-        if not verify:
-            _union(parent, a, b)
-            edges += 1
-        elif _agree(sigs, sig_row[a], sig_row[b], need):
+        if not verify or _agree(sigs, sig_row[a], sig_row[b], need):
             _union(parent, a, b)
             edges += 1
         else:

@@ -102,9 +102,7 @@ class MinHashParams:
     false_positive_weight: float = 0.5
     false_negative_weight: float = 0.5
     verify: bool = False
-    _perm: tuple[np.ndarray, np.ndarray] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
+    _perm: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.ngram < 1:
@@ -226,10 +224,8 @@ def _signatures_kernel(starts, ends, data, ngram, a, b):
         in_word = False
         wh = _FNV_OFFSET
         while p <= end:
-            if p < end:
-                sl = _sep_len(data, p, end)
-            else:
-                sl = 1  # virtual separator closing the last word
+            # past the end: a virtual separator closes the last word
+            sl = _sep_len(data, p, end) if p < end else 1
             if sl == 0:
                 c = data[p]
                 if 65 <= c <= 90:

@@ -6,7 +6,9 @@ from thresher.engine.base import Engine
 from thresher.engine.local import LocalEngine, default_workers
 
 
-def make_engine(name: str = "local", workers: int | None = None, address: str | None = None) -> Engine:
+def make_engine(
+    name: str = "local", workers: int | None = None, address: str | None = None
+) -> Engine:
     """An engine by name: ``local`` (process pool) or ``ray``."""
     if name == "local":
         return LocalEngine(workers)

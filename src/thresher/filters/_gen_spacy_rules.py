@@ -4,7 +4,7 @@ Run with an interpreter that has spaCy installed (it is not a thresher dependenc
 
     python src/thresher/filters/_gen_spacy_rules.py > src/thresher/filters/_spacy_en_rules.py
 
-It copies the prefix / suffix / infix / URL regular expressions and the special-case table of
+It copies the sentencizer's default sentence-final characters and the prefix / suffix / infix / URL regular expressions and the special-case table of
 ``spacy.blank("en").tokenizer``: datatrove's Gopher and FineWeb filters count words with that
 tokenizer, and thresher's :mod:`thresher.filters.words` re-implements its algorithm on these
 tables so that word counts (and so filter decisions) match without importing spaCy.
@@ -31,6 +31,9 @@ def main() -> None:
     print(f"SUFFIX = {ascii(tok.suffix_search.__self__.pattern)}")
     print(f"INFIX = {ascii(tok.infix_finditer.__self__.pattern)}")
     print(f"URL = {ascii(tok.url_match.__self__.pattern)}")
+    from spacy.pipeline.sentencizer import Sentencizer
+
+    print(f"SENT_PUNCT_CHARS = frozenset({ascii(sorted(Sentencizer.default_punct_chars))})")
     print("SPECIALS = {")
     for k, v in rules.items():
         print(f"    {ascii(k)}: {ascii(v)},")

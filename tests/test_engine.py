@@ -1,0 +1,171 @@
+"""Engines: a real local Ray cluster gives byte-identical output to the process pool.
+
+One Ray head (``ray start --head --block``, 2 CPUs, 127.0.0.1, a free port) is
+started for the module and stopped by terminating that process (never
+``ray stop``, which would kill every Ray on the machine). The first Ray run
+connects by address itself; later runs reuse the test's own connection so the
+Ray workers stay warm and the module stays well under a minute.
+"""
+
+from __future__ import annotations
+
+import gzip
+import operator
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import thresher
+from tests.conftest import SAMPLE, tree_bytes
+
+ray = pytest.importorskip("ray")
+
+N_DOCS = 900  # of the shipped sample: ~2 MB of real text, ~35 shards of 64 KB
+SHARD_BYTES = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    """A real local Ray instance with 2 CPUs, started by (and shut down with) this module."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if ray.is_initialized():
+        ray.shutdown()
+    info = ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield info.address_info["address"]
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[Path, Path]:
+    """Plain (splittable) JSONL of real documents, and the target."""
+    d = tmp_path_factory.mktemp("corpus")
+    raw = d / "raw.jsonl"
+    with gzip.open(SAMPLE / "raw.jsonl.gz", "rb") as f, open(raw, "wb") as g:
+        for i, line in enumerate(f):
+            if i >= N_DOCS:
+                break
+            g.write(line)
+    return raw, SAMPLE / "target.jsonl"
+
+
+def _run(corpus, out: Path, engine: str, workers: int, address: str | None = None, **kw) -> dict:
+    raw, target = corpus
+    return thresher.select(
+        target=[str(target)],
+        raw=[str(raw)],
+        out=str(out),
+        k=150,
+        seed=3,
+        engine=engine,
+        workers=workers,
+        ray_address=address,
+        shard_bytes=SHARD_BYTES,
+        report=False,
+        **kw,
+    )
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    files = {f"selected/{k}": v for k, v in tree_bytes(out / "selected").items()}
+    files.update({f"docs/{k}": v for k, v in tree_bytes(out / "docs").items()})
+    return files
+
+
+@pytest.fixture(scope="module")
+def reference(corpus, tmp_path_factory) -> tuple[dict, dict[str, bytes]]:
+    """The local engine with one worker (inline, no pool): manifest and output bytes."""
+    out = tmp_path_factory.mktemp("ref") / "local-1"
+    m = _run(corpus, out, "local", 1)
+    return m, _outputs(out)
+
+
+def test_ray_matches_local_byte_for_byte(ray_address, corpus, reference, tmp_path):
+    ref, expected = reference
+    assert ref["shards"] >= 8, ref["shards"]
+    assert any(k.startswith("selected/") for k in expected)
+    assert sum(k.startswith("docs/") for k in expected) == ref["shards"]
+
+    _run(corpus, tmp_path / "local-2", "local", 2)
+    assert _outputs(tmp_path / "local-2") == expected
+
+    for w in (1, 2, 4):
+        # No address: the engine uses this process's Ray connection and leaves it open.
+        m = _run(corpus, tmp_path / f"ray-{w}", "ray", w)
+        assert m["engine"] == {"name": "ray", "workers": w}
+        assert m["counts"] == ref["counts"]
+        assert _outputs(tmp_path / f"ray-{w}") == expected, w
+        assert ray.is_initialized()
+
+    # jsonl output too.
+    _run(corpus, tmp_path / "local-jsonl", "local", 2, format="jsonl")
+    expected_jsonl = _outputs(tmp_path / "local-jsonl")
+    assert any(k.endswith(".jsonl") for k in expected_jsonl)
+    _run(corpus, tmp_path / "ray-jsonl", "ray", 2, format="jsonl")
+    assert _outputs(tmp_path / "ray-jsonl") == expected_jsonl
+
+
+_BY_ADDRESS = """
+import sys, thresher, ray
+raw, target, out, address = sys.argv[1:]
+m = thresher.select(target=[target], raw=[raw], out=out, k=150, seed=3, engine="ray",
+                    workers=2, ray_address=address, shard_bytes=SHARD_BYTES, report=False)
+assert m["engine"] == {"name": "ray", "workers": 2}, m["engine"]
+assert not ray.is_initialized()  # the engine disconnected from the cluster it joined
+"""
+
+
+def test_ray_by_address_from_another_process(ray_address, corpus, reference, tmp_path):
+    """A second driver joins the running cluster by address, as on a real cluster."""
+    raw, target = corpus
+    env = {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token")}
+    script = _BY_ADDRESS.replace("SHARD_BYTES", str(SHARD_BYTES))
+    out = tmp_path / "ray-addr"
+    p = subprocess.run(
+        [sys.executable, "-c", script, str(raw), str(target), str(out), ray_address],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert _outputs(out) == reference[1]
+
+
+def test_ray_map_order_shared_objects_and_errors(ray_address):
+    from thresher.engine.ray import RayEngine
+
+    if not ray.is_initialized():
+        ray.init(address=ray_address, log_to_driver=False)
+    shared = {"big": list(range(10_000))}
+    eng = RayEngine(2, ray_address)
+    try:
+        # Tuples holding one shared object: it travels once, each task gets it back intact.
+        tasks = [(i, shared) for i in range(25)]
+        assert list(eng.map(operator.itemgetter(0), tasks)) == list(range(25))
+        got = list(eng.map(operator.itemgetter(1), tasks[:3]))
+        assert got == [shared] * 3
+        # Results come back in task order whatever the completion order.
+        assert list(eng.map(abs, [-5, 3, -1, 0, 7, -9])) == [5, 3, 1, 0, 7, 9]
+        assert list(eng.map(abs, [])) == []
+        # A task's own exception reaches the caller as itself.
+        with pytest.raises(TypeError):
+            list(eng.map(abs, [1, "x", 2]))
+    finally:
+        eng.close()
+    assert ray.is_initialized()  # the caller's connection is left alone
+
+
+def test_unknown_engine_and_bad_workers():
+    from thresher.engine import make_engine
+    from thresher.engine.ray import RayEngine
+    from thresher.errors import ConfigError
+
+    with pytest.raises(ValueError, match="unknown engine"):
+        make_engine("spark")
+    with pytest.raises(ConfigError):
+        RayEngine(0, None)

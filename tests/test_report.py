@@ -1,0 +1,122 @@
+"""The HTML report: written by every run, self-contained, renders in headless Chromium."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import thresher
+from thresher.report import write_report
+from thresher.report.html import log_odds
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+
+
+def small_corpus(tmp: Path, n: int = 600) -> tuple[Path, Path]:
+    """The first ``n`` documents of the shipped sample, plus one malformed line (a reject)."""
+    if not (SAMPLE / "raw.jsonl.gz").exists():
+        pytest.fail(f"{SAMPLE} is missing: build it with `python bench/corpus.py sample data/sample`")
+    with gzip.open(SAMPLE / "raw.jsonl.gz", "rb") as f:
+        lines = [next(f) for _ in range(n)]
+    lines.insert(7, b'{"text": "unterminated\n')
+    raw = tmp / "raw.jsonl"
+    raw.write_bytes(b"".join(lines))
+    return raw, SAMPLE / "target.jsonl"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("report")
+    raw, target = small_corpus(tmp)
+    out = tmp / "run"
+    thresher.select(target=[str(target)], raw=[str(raw)], out=str(out), k=80, workers=1)
+    return out
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("headless Chromium is missing: run `make test` (it installs Debian's chromium package)")
+    return exe
+
+
+def test_pipeline_writes_a_self_contained_report(run: Path) -> None:
+    page = (run / "report.html").read_text()
+    for section in ("funnel", "scores", "kl", "composition", "documents", "ngrams", "eval", "run"):
+        assert f"id='{section}'" in page
+    assert page.count("<svg") >= 5  # funnel, scores, KL, source?, lang, domain, source field
+    # Nothing to fetch: no scripts, stylesheets, images or fonts from anywhere.
+    assert "<script" not in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert "@import" not in page and "url(http" not in page
+    # The examples carry real text, scores and the reject reason.
+    assert "Top-scored" in page and "Borderline" in page and "Lowest-scored" in page
+    assert "invalid_json" in page
+
+
+def test_report_is_fast_and_repeatable(run: Path) -> None:
+    t0 = time.perf_counter()
+    path = write_report(run)
+    assert time.perf_counter() - t0 < 10  # ~1 s on an idle laptop
+    first = path.read_text()
+    second = write_report(run).read_text()
+    strip = lambda s: re.sub(r"written by thresher in [0-9.]+ s", "", s)  # noqa: E731
+    assert strip(first) == strip(second)
+
+
+def test_report_renders_in_chromium(run: Path, tmp_path: Path) -> None:
+    exe = chromium()
+    url = (run / "report.html").resolve().as_uri()
+    profile = tmp_path / "profile"
+    dom = subprocess.run(
+        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    assert html.count("<svg") >= 5, "plots missing from the rendered DOM"
+    assert "Where the documents went" in html and "Score distribution" in html
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, "console errors:\n" + "\n".join(console)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    shot.unlink(missing_ok=True)
+    res = subprocess.run(
+        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}", "--window-size=1280,4000", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_log_odds_finds_the_enriched_terms() -> None:
+    a = Counter({"python": 50, "the": 100, "module": 30, "license": 2})
+    b = Counter({"python": 5, "the": 1000, "module": 3, "license": 200})
+    top = log_odds(a, b, sum(a.values()), sum(b.values()), top=3)
+    assert [t for t, *_ in top][:2] == ["python", "module"]
+    assert all(z > 0 for _, z, _, _ in top)
+    assert "license" not in [t for t, *_ in top]
