@@ -19,8 +19,11 @@ kernel reads Arrow's buffers directly and never materialises tokens.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sys
+import unicodedata
+from pathlib import Path
 
 import numba as nb
 import numpy as np
@@ -34,8 +37,33 @@ FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
 
 
+def _cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    key = f"{sys.version_info.major}.{sys.version_info.minor}-{unicodedata.unidata_version}"
+    return Path(base) / "thresher" / f"unicode-tables-{key}.npz"
+
+
 @functools.cache
 def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(class, lowercase) tables, cached on disk: building them takes ~1 s per process."""
+    path = _cache_path()
+    try:
+        with np.load(path) as z:
+            return z["cls"], z["lower"]
+    except (OSError, KeyError, ValueError):
+        pass
+    cls, lower = _build_unicode_tables()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.npz")
+        np.savez(tmp, cls=cls, lower=lower)
+        os.replace(tmp, path)
+    except OSError:  # read-only home: just rebuild next time
+        pass
+    return cls, lower
+
+
+def _build_unicode_tables() -> tuple[np.ndarray, np.ndarray]:
     """Per-code-point class (space/word/punct) and lowercase mapping, from Python itself.
 
     Built with ``re`` over every code point, so ``\\w`` and ``\\s`` agree with the
