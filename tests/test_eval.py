@@ -18,13 +18,19 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 def heldout() -> list[str]:
-    return [json.loads(line)["text"] for line in (SAMPLE / "heldout.jsonl").read_text().splitlines() if line.strip()]
+    return [
+        json.loads(line)["text"]
+        for line in (SAMPLE / "heldout.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     if not (SAMPLE / "raw.jsonl.gz").exists():
-        pytest.fail(f"{SAMPLE} is missing: build it with `python bench/corpus.py sample data/sample`")
+        pytest.fail(
+            f"{SAMPLE} is missing: build it with `python bench/corpus.py sample data/sample`"
+        )
     out = tmp_path_factory.mktemp("eval") / "run"
     thresher.select(
         target=[str(SAMPLE / "target.jsonl")],
@@ -82,4 +88,6 @@ def test_kneser_ney_is_a_distribution() -> None:
     ctx = encode(["the qu"])
     total = sum(np.exp(lm.log_probs(np.concatenate([ctx, [v]]))[-1]) for v in range(BASE))
     assert abs(total - 1.0) < 1e-9
-    assert lm.cross_entropy(encode(["the quick brown fox"])) < lm.cross_entropy(encode(["zzqx vvjk"]))
+    assert lm.cross_entropy(encode(["the quick brown fox"])) < lm.cross_entropy(
+        encode(["zzqx vvjk"])
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+from pathlib import Path
 
 import pytest
 import typer
@@ -13,7 +15,21 @@ from thresher.errors import ThresherError
 from thresher.inspect import query
 from thresher.report.commands import inspect
 
-from .test_report import small_corpus
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def small_corpus(tmp: Path, n: int) -> tuple[Path, Path]:
+    """The first ``n`` documents of the shipped sample, plus one malformed line at row 7."""
+    if not (SAMPLE / "raw.jsonl.gz").exists():
+        pytest.fail(
+            f"{SAMPLE} is missing: build it with `python bench/corpus.py sample data/sample`"
+        )
+    with gzip.open(SAMPLE / "raw.jsonl.gz", "rb") as f:
+        lines = [next(f) for _ in range(n)]
+    lines.insert(7, b'{"text": "unterminated\n')
+    raw = tmp / "raw.jsonl"
+    raw.write_bytes(b"".join(lines))
+    return raw, SAMPLE / "target.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +37,9 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("inspect")
     raw, target = small_corpus(tmp, 300)
     out = tmp / "run"
-    thresher.select(target=[str(target)], raw=[str(raw)], out=str(out), k=40, workers=1, report=False)
+    thresher.select(
+        target=[str(target)], raw=[str(raw)], out=str(out), k=40, workers=1, report=False
+    )
     return out
 
 
@@ -60,10 +78,16 @@ def test_cli(run) -> None:
     app.command()(inspect)
     app.command("noop")(lambda: None)
     runner = CliRunner()
-    res = runner.invoke(app, ["inspect", str(run), "--status", "selected", "--page-size", "3", "--chars", "80"], env={"COLUMNS": "160"})
+    res = runner.invoke(
+        app,
+        ["inspect", str(run), "--status", "selected", "--page-size", "3", "--chars", "80"],
+        env={"COLUMNS": "160"},
+    )
     assert res.exit_code == 0, res.output
     assert "40 documents" in res.output and "page 1/14" in res.output and "selected" in res.output
-    res = runner.invoke(app, ["inspect", str(run), "--where", "domain=apidoc", "--json", "--page-size", "2"])
+    res = runner.invoke(
+        app, ["inspect", str(run), "--where", "domain=apidoc", "--json", "--page-size", "2"]
+    )
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in res.output.splitlines()]
     assert len(rows) == 2 and all(r["fields"]["domain"] == "apidoc" for r in rows)

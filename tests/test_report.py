@@ -35,7 +35,9 @@ CHROMIUM_FLAGS = [
 def small_corpus(tmp: Path, n: int = 600) -> tuple[Path, Path]:
     """The first ``n`` documents of the shipped sample, plus one malformed line (a reject)."""
     if not (SAMPLE / "raw.jsonl.gz").exists():
-        pytest.fail(f"{SAMPLE} is missing: build it with `python bench/corpus.py sample data/sample`")
+        pytest.fail(
+            f"{SAMPLE} is missing: build it with `python bench/corpus.py sample data/sample`"
+        )
     with gzip.open(SAMPLE / "raw.jsonl.gz", "rb") as f:
         lines = [next(f) for _ in range(n)]
     lines.insert(7, b'{"text": "unterminated\n')
@@ -56,7 +58,9 @@ def run(tmp_path_factory) -> Path:
 def chromium() -> str:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        pytest.fail("headless Chromium is missing: run `make test` (it installs Debian's chromium package)")
+        pytest.fail(
+            "headless Chromium is missing: run `make test` (it installs Debian's chromium package)"
+        )
     return exe
 
 
@@ -89,7 +93,15 @@ def test_report_renders_in_chromium(run: Path, tmp_path: Path) -> None:
     url = (run / "report.html").resolve().as_uri()
     profile = tmp_path / "profile"
     dom = subprocess.run(
-        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--dump-dom", url],
+        [
+            exe,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            url,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -104,7 +116,14 @@ def test_report_renders_in_chromium(run: Path, tmp_path: Path) -> None:
     shot = ARTIFACTS / "report.png"
     shot.unlink(missing_ok=True)
     res = subprocess.run(
-        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}", "--window-size=1280,4000", url],
+        [
+            exe,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={shot}",
+            "--window-size=1280,4000",
+            url,
+        ],
         capture_output=True,
         text=True,
         timeout=120,

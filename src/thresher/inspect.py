@@ -83,7 +83,9 @@ def query(
     docs = read_docs(run)
     st = np.asarray(docs.column("status").to_pylist(), dtype=object)
     sel = np.asarray(docs.column("selected").to_numpy(zero_copy_only=False), dtype=bool)
-    verdict = np.where(sel, "selected", np.where(st == "eligible", "not_selected", st)).astype(object)
+    verdict = np.where(sel, "selected", np.where(st == "eligible", "not_selected", st)).astype(
+        object
+    )
     scores = docs.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
     sources = np.asarray(docs.column("source").to_pylist(), dtype=object)
     rows = docs.column("row").to_numpy()
@@ -149,7 +151,9 @@ def query(
                 "row": int(rows[i]),
                 "reason": reasons[i] or "",
                 "text": (text or "")[:text_chars] if text is not None else None,
-                "fields": {k: v for k, v in rec.items() if k != tf and not isinstance(v, (dict, list))},
+                "fields": {
+                    k: v for k, v in rec.items() if k != tf and not isinstance(v, (dict, list))
+                },
             }
         )
     r_lo = max(0, lo - len(idx))
@@ -182,7 +186,13 @@ def render(page: Page, console=None, show_fields: list[str] | None = None) -> No
     from rich.text import Text
 
     con = console or Console()
-    colors = {"selected": "green", "not_selected": "yellow", "filtered": "red", "duplicate": "magenta", "rejected": "red"}
+    colors = {
+        "selected": "green",
+        "not_selected": "yellow",
+        "filtered": "red",
+        "duplicate": "magenta",
+        "rejected": "red",
+    }
     table = Table(
         title=f"{page.total:,} documents · page {page.page}/{page.pages}",
         show_lines=True,
@@ -200,7 +210,8 @@ def render(page: Page, console=None, show_fields: list[str] | None = None) -> No
         if show_fields is not None:
             f = {k: f.get(k) for k in show_fields}
         meta = "\n".join([it["reason"]] if it["reason"] else []) + (
-            ("\n" if it["reason"] and f else "") + "\n".join(f"{k}={_as_str(v)[:40]}" for k, v in list(f.items())[:6])
+            ("\n" if it["reason"] and f else "")
+            + "\n".join(f"{k}={_as_str(v)[:40]}" for k, v in list(f.items())[:6])
         )
         text = it["text"] if it["text"] is not None else "(text not available: raw input not found)"
         table.add_row(

@@ -67,7 +67,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from pydantic import ValidationError
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from thresher.config import SelectConfig
 from thresher.errors import ConfigError, ThresherError
@@ -166,7 +166,8 @@ class _Builder:
         if field in self.origin:
             prev_label, prev = self.origin[field]
             raise self.fail(
-                key_node, f"{label}: sets {field!r} again (already set by {prev_label} on line {_line(prev)})"
+                key_node,
+                f"{label}: sets {field!r} again (already set by {prev_label} on line {_line(prev)})",
             )
         self.values[field] = value
         self.origin[field] = (label, node)
@@ -180,7 +181,11 @@ class _Builder:
     def str_list(self, node: Node, label: str) -> list[str]:
         v = self.value(node)
         if isinstance(v, str):
-            items = [x.strip() for x in v.split(",")] if label.endswith(("filters", "lang", "combine")) else [v]
+            items = (
+                [x.strip() for x in v.split(",")]
+                if label.endswith(("filters", "lang", "combine"))
+                else [v]
+            )
         elif isinstance(v, list) and all(isinstance(x, str | int | float) for x in v):
             items = [str(x) for x in v]
         else:
@@ -199,7 +204,9 @@ class _Builder:
 
     def top(self, root: Node) -> None:
         if not isinstance(root, MappingNode):
-            raise self.fail(root, "a pipeline file is a mapping of sections (read, score, select, write, ...)")
+            raise self.fail(
+                root, "a pipeline file is a mapping of sections (read, score, select, write, ...)"
+            )
         for key, knode, vnode in self.pairs(root, ""):
             if key in SECTIONS and isinstance(vnode, MappingNode):
                 self.sections[key] = knode
@@ -213,12 +220,17 @@ class _Builder:
             elif key in FIELDS:
                 self.field(key, key, knode, vnode)
             else:
-                raise self.fail(knode, f"unknown key {key!r} (sections: {', '.join(SECTIONS)}; or any of: {', '.join(sorted(FIELDS))})")
+                raise self.fail(
+                    knode,
+                    f"unknown key {key!r} (sections: {', '.join(SECTIONS)}; or any of: {', '.join(sorted(FIELDS))})",
+                )
 
     def section(self, name: str, knode: Node, node: MappingNode) -> None:
         for key, k, v in self.pairs(node, f"{name}."):
             if key not in SECTIONS[name]:
-                raise self.fail(k, f"unknown key {name}.{key} (expected one of: {', '.join(SECTIONS[name])})")
+                raise self.fail(
+                    k, f"unknown key {name}.{key} (expected one of: {', '.join(SECTIONS[name])})"
+                )
             self.item(name, key, k, v)
 
     def item(self, section: str, key: str, knode: Node, vnode: Node, label: str = "") -> None:
@@ -294,7 +306,9 @@ class _Builder:
             text = p.read_text(encoding="utf-8")
             v = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
         if not isinstance(v, dict):
-            raise self.fail(node, f"{label}: expected a mapping GROUP: PROPORTION or a file, got {v!r}")
+            raise self.fail(
+                node, f"{label}: expected a mapping GROUP: PROPORTION or a file, got {v!r}"
+            )
         try:
             return {str(k): float(x) for k, x in v.items()}
         except (TypeError, ValueError) as e:
@@ -322,7 +336,11 @@ class _Builder:
             if field in self.origin:
                 label, node = self.origin[field]
                 sub = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
-                got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict | list) else ""
+                got = (
+                    f" (got {err['input']!r})"
+                    if "input" in err and not isinstance(err["input"], dict | list)
+                    else ""
+                )
                 msgs.append(f"{self.path}:{_line(node)}: {label}{sub}: {msg}{got}")
             elif field is not None:  # a required field nobody gave
                 hint = {"raw": "read.raw", "out": "write.out"}.get(field, field)
@@ -392,9 +410,13 @@ def plan(cfg: SelectConfig) -> str:
         stages.append("report")
     add("stages:   " + " -> ".join(stages))
     total = sum(f.size for f in raw_files)
-    add(f"raw:      {len(raw_files)} file(s), {_mb(total)}, {len(shards)} shard(s) of <= {_mb(cfg.shard_bytes)}")
+    add(
+        f"raw:      {len(raw_files)} file(s), {_mb(total)}, {len(shards)} shard(s) of <= {_mb(cfg.shard_bytes)}"
+    )
     for f in raw_files:
-        add(f"            {f.path}  [{f.format}, {_mb(f.size)}, {per_file.get(f.path, 0)} shard(s)]")
+        add(
+            f"            {f.path}  [{f.format}, {_mb(f.size)}, {per_file.get(f.path, 0)} shard(s)]"
+        )
     if target_files:
         add(f"target:   {len(target_files)} file(s), {_mb(sum(f.size for f in target_files))}")
         for f in target_files:
@@ -449,10 +471,21 @@ def plan(cfg: SelectConfig) -> str:
 
 
 def run(
-    path: Annotated[Path, typer.Argument(help="Pipeline YAML file (see `thresher.runfile`).", metavar="PIPELINE.yaml")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and print the plan; run nothing.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Resume an interrupted run in its out directory.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty out directory.")] = False,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Pipeline YAML file (see `thresher.runfile`).", metavar="PIPELINE.yaml"
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and print the plan; run nothing.")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Resume an interrupted run in its out directory.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a non-empty out directory.")
+    ] = False,
 ) -> None:
     """Run the pipeline a YAML file describes (read, filter, dedup, score, select, write)."""
     from rich.console import Console
@@ -466,14 +499,18 @@ def run(
     try:
         cfg = load_runfile(path)
         if resume or overwrite:
-            cfg = cfg.model_copy(update={"resume": cfg.resume or resume, "overwrite": cfg.overwrite or overwrite})
+            cfg = cfg.model_copy(
+                update={"resume": cfg.resume or resume, "overwrite": cfg.overwrite or overwrite}
+            )
         if dry_run:
             Console(highlight=False, soft_wrap=True).print(plan(cfg), markup=False)
             return
         from thresher.cli import RichProgress, _summary
         from thresher.pipeline import run_select
 
-        manifest = run_select(cfg, progress=RichProgress(err), command=["thresher", "run", str(path)])
+        manifest = run_select(
+            cfg, progress=RichProgress(err), command=["thresher", "run", str(path)]
+        )
     except ValidationError as e:
         fail(str(e))
     except (ThresherError, ValueError) as e:

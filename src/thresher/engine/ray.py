@@ -182,7 +182,9 @@ class RayEngine:
                         "; the cluster uses token authentication: set RAY_AUTH_MODE=token and "
                         "make its token available (RAY_AUTH_TOKEN or ~/.ray/auth_token)"
                     )
-                raise ConfigError(f"ray address {self.address!r}: cannot connect ({e}){hint}") from e
+                raise ConfigError(
+                    f"ray address {self.address!r}: cannot connect ({e}){hint}"
+                ) from e
             self._owned = True  # we connected: disconnect in close() (the cluster keeps running)
         if self._requested is None:
             cpus = int(ray.cluster_resources().get("CPU", 1))

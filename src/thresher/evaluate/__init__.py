@@ -131,9 +131,17 @@ def evaluate(
             curve = []
             for frac in (0.125, 0.25, 0.5, 1.0):
                 n = max(1, int(len(stream) * frac))
-                curve.append([n, round(KneserNeyLM(order).fit(stream[:n]).cross_entropy(held_stream), 5)])
+                curve.append(
+                    [n, round(KneserNeyLM(order).fit(stream[:n]).cross_entropy(held_stream), 5)]
+                )
             ce = curve[-1][1]
-            results[name] = {"docs": ndocs, "tokens": int(len(stream)), "ce": ce, "best_ce": min(c[1] for c in curve), "curve": curve}
+            results[name] = {
+                "docs": ndocs,
+                "tokens": int(len(stream)),
+                "ce": ce,
+                "best_ce": min(c[1] for c in curve),
+                "curve": curve,
+            }
         x_label = "training tokens"
     else:
         from thresher.evaluate.transformer import train_and_eval

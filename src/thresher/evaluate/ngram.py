@@ -79,7 +79,9 @@ class KneserNeyLM:
             n1 = int((c == 1).sum())
             n2 = int((c == 2).sum())
             d = n1 / (n1 + 2 * n2) if n1 + 2 * n2 > 0 else 0.75
-            self.orders.append(_Order(g, c.astype(np.float64), ctx, total, types, float(np.clip(d, 0.05, 0.95))))
+            self.orders.append(
+                _Order(g, c.astype(np.float64), ctx, total, types, float(np.clip(d, 0.05, 0.95)))
+            )
         return self
 
     def log_probs(self, stream: np.ndarray) -> np.ndarray:

@@ -31,7 +31,17 @@ class TransformerConfig:
         return asdict(self)
 
 
-TINY = TransformerConfig(d_model=48, n_layers=1, n_heads=2, context=64, batch_size=16, steps=150, eval_every=50, eval_tokens=8192, lr=5e-3)
+TINY = TransformerConfig(
+    d_model=48,
+    n_layers=1,
+    n_heads=2,
+    context=64,
+    batch_size=16,
+    steps=150,
+    eval_every=50,
+    eval_tokens=8192,
+    lr=5e-3,
+)
 
 
 def _model(cfg: TransformerConfig):
@@ -86,7 +96,10 @@ def train_and_eval(
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
         lr=cfg.lr,
         betas=(0.9, 0.95),
     )
@@ -107,7 +120,9 @@ def train_and_eval(
         for i in range(0, n_win, 64):
             x, y = hx[i : i + 64].to(device), hy[i : i + 64].to(device)
             logits = model(x)
-            total += F.cross_entropy(logits.reshape(-1, BASE), y.reshape(-1), reduction="sum").item()
+            total += F.cross_entropy(
+                logits.reshape(-1, BASE), y.reshape(-1), reduction="sum"
+            ).item()
             count += y.numel()
         model.train()
         return total / count

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.json as pj
 import pyarrow.parquet as pq
 import zstandard
 
@@ -73,8 +74,11 @@ def _open_stream(shard: Shard) -> io.BufferedIOBase:
     return f
 
 
-def iter_lines(shard: Shard) -> Iterator[tuple[int, bytes]]:
-    """(row, line bytes without newline) of a JSONL shard; blank lines are skipped."""
+def iter_blocks(shard: Shard, block_bytes: int = BATCH_BYTES) -> Iterator[tuple[int, bytes]]:
+    """(row of the first line, bytes of whole lines) of a JSONL shard, ~block_bytes each.
+
+    Every block ends with a newline (one is added after a last unterminated line).
+    """
     remaining = shard.end - shard.start if shard.format == "jsonl" else -1
     row = shard.first_row
     tail = b""
@@ -87,19 +91,56 @@ def iter_lines(shard: Shard) -> Iterator[tuple[int, bytes]]:
                     remaining -= len(chunk)
                 if not chunk:
                     break
-                lines = (tail + chunk).split(b"\n")
-                tail = lines.pop()
-                for line in lines:
-                    if line.strip():
-                        yield row, line
-                    row += 1
-            if tail.strip():
-                yield row, tail
+                buf = tail + chunk
+                cut = buf.rfind(b"\n") + 1
+                if cut == 0:
+                    tail = buf
+                    continue
+                block, tail = buf[:cut], buf[cut:]
+                yield row, block
+                row += block.count(b"\n")
+            if tail:
+                yield row, tail + b"\n"
     except (EOFError, OSError, zlib.error, zstandard.ZstdError) as e:
         kind = {"jsonl.gz": "gzip", "jsonl.zst": "zstd"}.get(shard.format, "file")
         raise InputError(
             f"{shard.path}: corrupt or truncated {kind} stream near line {row + 1} ({e})"
         ) from e
+
+
+def iter_lines(shard: Shard) -> Iterator[tuple[int, bytes]]:
+    """(row, line bytes without newline) of a JSONL shard; blank lines are skipped."""
+    for row, block in iter_blocks(shard):
+        for i, line in enumerate(block.split(b"\n")[:-1]):
+            if line.strip():
+                yield row + i, line
+
+
+def _fast_texts(block: bytes, text_field: str) -> pa.Array | None:
+    """The text column of a clean block, parsed by Arrow's C++ JSON reader, or None.
+
+    Clean means: one object per line, no blank line, a string text field in
+    every row. Anything else returns None and the block is parsed line by line,
+    so each bad row gets its own reject with its reason.
+    """
+    if b"\n\n" in block or block.startswith(b"\n"):
+        return None
+    try:
+        table = pj.read_json(
+            io.BytesIO(block),
+            read_options=pj.ReadOptions(use_threads=False, block_size=max(1 << 20, len(block) + 1)),
+            parse_options=pj.ParseOptions(
+                explicit_schema=pa.schema([(text_field, pa.large_string())]),
+                unexpected_field_behavior="ignore",
+                newlines_in_values=False,
+            ),
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    col = table.column(text_field)
+    if col.null_count or table.num_rows != block.count(b"\n"):
+        return None
+    return col.combine_chunks()
 
 
 def _type_name(v: object) -> str:
@@ -162,31 +203,41 @@ class ShardReader:
         return rec
 
     def _jsonl_batches(self, limit: int | None) -> Iterator[Batch]:
-        texts: list[str] = []
-        rows: list[int] = []
-        extra: dict[str, list] = {f: [] for f in self.fields}
-        nbytes = 0
         seen = 0
         tf = self.text_field
-        for row, line in iter_lines(self.shard):
-            rec = self.parse_line(row, line)
-            if rec is None:
-                continue
-            text = rec[tf]
-            texts.append(text)
-            rows.append(row)
-            for f in self.fields:
-                extra[f].append(rec.get(f))
-            nbytes += len(line)
-            seen += 1
-            if nbytes >= self.batch_bytes or len(texts) >= self.batch_docs:
-                yield Batch(_to_arrow(texts, self.shard.path), np.array(rows, np.int64), extra)
-                texts, rows, nbytes = [], [], 0
-                extra = {f: [] for f in self.fields}
+        for first, block in iter_blocks(self.shard, self.batch_bytes):
+            texts = None if self.fields else _fast_texts(block, tf)
+            if texts is not None:
+                rows = np.arange(first, first + len(texts), dtype=np.int64)
+                batch = Batch(texts, rows, {})
+            else:
+                tl: list[str] = []
+                rl: list[int] = []
+                extra: dict[str, list] = {f: [] for f in self.fields}
+                for i, line in enumerate(block.split(b"\n")[:-1]):
+                    if not line.strip():
+                        continue
+                    rec = self.parse_line(first + i, line)
+                    if rec is None:
+                        continue
+                    tl.append(rec[tf])
+                    rl.append(first + i)
+                    for f in self.fields:
+                        extra[f].append(rec.get(f))
+                if not tl:
+                    continue
+                batch = Batch(_to_arrow(tl, self.shard.path), np.array(rl, np.int64), extra)
+            if limit is not None and seen + len(batch) > limit:
+                keep = limit - seen
+                batch = Batch(
+                    batch.texts.slice(0, keep),
+                    batch.rows[:keep],
+                    {k: v[:keep] for k, v in batch.fields.items()},
+                )
+            seen += len(batch)
+            yield batch
             if limit is not None and seen >= limit:
-                break
-        if texts:
-            yield Batch(_to_arrow(texts, self.shard.path), np.array(rows, np.int64), extra)
+                return
 
     def _parquet_file(self) -> pq.ParquetFile:
         try:

@@ -37,8 +37,16 @@ def report(
 
 def eval(  # noqa: A001 - the command is called eval
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `thresher select`.")],
-    heldout: Annotated[list[str], typer.Option("--heldout", help="Held-out target documents (files, dirs or globs; not the --target used to select). Repeatable.")],
-    model: Annotated[str, typer.Option(help="transformer (torch) or ngram (numpy; the fallback without torch).")] = "transformer",
+    heldout: Annotated[
+        list[str],
+        typer.Option(
+            "--heldout",
+            help="Held-out target documents (files, dirs or globs; not the --target used to select). Repeatable.",
+        ),
+    ],
+    model: Annotated[
+        str, typer.Option(help="transformer (torch) or ngram (numpy; the fallback without torch).")
+    ] = "transformer",
     steps: Annotated[int, typer.Option(help="Transformer training steps.")] = 1500,
     eval_every: Annotated[int, typer.Option(help="Evaluate held-out loss every N steps.")] = 100,
     d_model: Annotated[int, typer.Option(help="Transformer width.")] = 128,
@@ -49,11 +57,17 @@ def eval(  # noqa: A001 - the command is called eval
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 3e-3,
     order: Annotated[int, typer.Option(help="n-gram order (ngram model, 1-7).")] = 5,
     threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's).")] = None,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
-    max_tokens: Annotated[int, typer.Option(help="Cap on training bytes taken from the selection.")] = 8_000_000,
+    device: Annotated[
+        str | None, typer.Option(help="cpu or cuda (default: cuda when available).")
+    ] = None,
+    max_tokens: Annotated[
+        int, typer.Option(help="Cap on training bytes taken from the selection.")
+    ] = 8_000_000,
     seed: Annotated[int, typer.Option(help="Seed for the random baseline and training.")] = 0,
     text_field: Annotated[str, typer.Option(help="Text field of the held-out files.")] = "text",
-    no_report: Annotated[bool, typer.Option("--no-report", help="Do not rewrite report.html.")] = False,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="Do not rewrite report.html.")
+    ] = False,
 ) -> None:
     """Train a small LM on the selection and on random data of equal size; compare held-out target loss."""
     from thresher.evaluate import TransformerConfig, evaluate, has_torch
@@ -99,28 +113,53 @@ def eval(  # noqa: A001 - the command is called eval
             f"   perplexity {r['ppl']:.3f}   ({r['bits_per_byte']:.3f} bits/byte)"
         )
     verdict = "lower" if res["selection_better"] else "NOT lower"
-    con.print(f"selection CE is {verdict} than random by {res['delta_ce']:.4f} nats/byte ({res['seconds']:.1f} s)")
+    con.print(
+        f"selection CE is {verdict} than random by {res['delta_ce']:.4f} nats/byte ({res['seconds']:.1f} s)"
+    )
     con.print(f"results: {Path(run_dir) / 'eval.json'}")
 
 
 def inspect(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `thresher select`.")],
-    status: Annotated[list[str], typer.Option("--status", help="selected, not_selected, filtered, duplicate or rejected. Repeatable.")] = [],  # noqa: B006
+    status: Annotated[
+        list[str],
+        typer.Option(
+            "--status", help="selected, not_selected, filtered, duplicate or rejected. Repeatable."
+        ),
+    ] = [],  # noqa: B006
     min_score: Annotated[float | None, typer.Option(help="Lowest score shown.")] = None,
     max_score: Annotated[float | None, typer.Option(help="Highest score shown.")] = None,
-    where: Annotated[list[str], typer.Option("--where", help="FIELD=VALUE on a decision-table column (source, reason, cluster) or a field of the raw records (lang, domain, ...). Repeatable.")] = [],  # noqa: B006
+    where: Annotated[
+        list[str],
+        typer.Option(
+            "--where",
+            help="FIELD=VALUE on a decision-table column (source, reason, cluster) or a field of the raw records (lang, domain, ...). Repeatable.",
+        ),
+    ] = [],  # noqa: B006
     sort: Annotated[str, typer.Option(help="score (highest first), -score or input.")] = "score",
     page: Annotated[int, typer.Option(help="Page number (from 1).")] = 1,
     page_size: Annotated[int, typer.Option(help="Documents per page.")] = 20,
     chars: Annotated[int, typer.Option(help="Characters of text shown per document.")] = 300,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the page as JSON lines instead of a table.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the page as JSON lines instead of a table.")
+    ] = False,
 ) -> None:
     """Page through selected and dropped documents with their scores and reasons."""
     from thresher.inspect import parse_where, query, render
 
     try:
         statuses = [s.strip() for spec in status for s in spec.split(",") if s.strip()]
-        pg = query(run_dir, statuses, min_score, max_score, parse_where(where), page, page_size, sort, chars)
+        pg = query(
+            run_dir,
+            statuses,
+            min_score,
+            max_score,
+            parse_where(where),
+            page,
+            page_size,
+            sort,
+            chars,
+        )
     except (ThresherError, OSError, ValueError) as e:
         _fail(str(e))
     if json_out:

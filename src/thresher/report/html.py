@@ -80,7 +80,9 @@ class _Body:
         self.docs = read_docs(run)
         self.status = np.asarray(self.docs.column("status").to_pylist(), dtype=object)
         self.scores = self.docs.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
-        self.selected = np.asarray(self.docs.column("selected").to_numpy(zero_copy_only=False), bool)
+        self.selected = np.asarray(
+            self.docs.column("selected").to_numpy(zero_copy_only=False), bool
+        )
         self.sources = np.asarray(self.docs.column("source").to_pylist(), dtype=object)
         self.rows = self.docs.column("row").to_numpy()
         self.eligible = self.status == "eligible"
@@ -116,14 +118,19 @@ class _Body:
                     )
                 )
         cmd = " ".join(self.m.get("command") or [])
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime((self.run / "manifest.json").stat().st_mtime))
+        when = time.strftime(
+            "%Y-%m-%d %H:%M", time.localtime((self.run / "manifest.json").stat().st_mtime)
+        )
         return (
             f"<header><h1>thresher report</h1><p class='sub'>{_e(self.run.resolve())} · {when} · "
             f"method <b>{_e(cfg.get('method'))}</b>, mode <b>{_e(cfg.get('mode') or 'default')}</b>, "
             f"seed {_e(cfg.get('seed'))}</p>"
             + (f"<pre class='cmd'>{_e(cmd)}</pre>" if cmd else "")
             + "<div class='cards'>"
-            + "".join(f"<div class='card'><div class='v'>{_e(v)}</div><div class='k'>{_e(k)}</div></div>" for k, v in cards)
+            + "".join(
+                f"<div class='card'><div class='v'>{_e(v)}</div><div class='k'>{_e(k)}</div></div>"
+                for k, v in cards
+            )
             + "</div></header>"
         )
 
@@ -133,17 +140,31 @@ class _Body:
             f"<tr><td>{_e(k.replace('_', ' '))}</td><td class='n'>{_fmt(c.get(k, 0))}</td></tr>"
             for k in ("read", "rejected", "filtered", "duplicate", "not_selected", "selected")
         )
-        reasons = Counter(r for r, s in zip(self.docs.column("reason").to_pylist(), self.status, strict=True) if s != "eligible" and r)
+        reasons = Counter(
+            r
+            for r, s in zip(self.docs.column("reason").to_pylist(), self.status, strict=True)
+            if s != "eligible" and r
+        )
         rtab = ""
         if reasons:
-            rtab = "<table><tr><th>drop reason</th><th>documents</th></tr>" + "".join(
-                f"<tr><td>{_e(k)}</td><td class='n'>{v:,}</td></tr>" for k, v in reasons.most_common(15)
-            ) + "</table>"
+            rtab = (
+                "<table><tr><th>drop reason</th><th>documents</th></tr>"
+                + "".join(
+                    f"<tr><td>{_e(k)}</td><td class='n'>{v:,}</td></tr>"
+                    for k, v in reasons.most_common(15)
+                )
+                + "</table>"
+            )
         rej = Counter(r.get("reason", "").split(":")[0] for r in read_rejects(self.run, 100_000))
         if rej:
-            rtab += "<table><tr><th>reject reason (unreadable rows)</th><th>rows</th></tr>" + "".join(
-                f"<tr><td>{_e(k)}</td><td class='n'>{v:,}</td></tr>" for k, v in rej.most_common(10)
-            ) + "</table>"
+            rtab += (
+                "<table><tr><th>reject reason (unreadable rows)</th><th>rows</th></tr>"
+                + "".join(
+                    f"<tr><td>{_e(k)}</td><td class='n'>{v:,}</td></tr>"
+                    for k, v in rej.most_common(10)
+                )
+                + "</table>"
+            )
         return (
             "<section id='funnel'><h2>Funnel</h2><div class='row'>"
             f"<div class='fig'>{plots.funnel(c)}</div>"
@@ -175,7 +196,13 @@ class _Body:
         mt = self.m.get("metrics", {})
         rows = "".join(
             f"<tr><td>{_e(k)}</td><td class='n'>{_fmt(mt.get(k))}</td></tr>"
-            for k in ("kl_target_raw", "kl_target_selected", "kl_target_random", "kl_reduction", "kl_reduction_random")
+            for k in (
+                "kl_target_raw",
+                "kl_target_selected",
+                "kl_target_random",
+                "kl_reduction",
+                "kl_reduction_random",
+            )
             if k in mt
         )
         return (
@@ -189,7 +216,9 @@ class _Body:
 
     # -- composition --------------------------------------------------------------------
     def _fields(self) -> list[str]:
-        cols = [c for c in selected_columns(self.run) if c != self.tf and not c.startswith("thresher_")]
+        cols = [
+            c for c in selected_columns(self.run) if c != self.tf and not c.startswith("thresher_")
+        ]
         qf = (self.m.get("config") or {}).get("quota_field")
         chosen = [qf] if qf and qf in cols else []
         chosen += [c for c in PREFERRED_FIELDS if c in cols and c not in chosen]
@@ -235,20 +264,38 @@ class _Body:
         elig = np.flatnonzero(self.eligible & np.isfinite(self.scores))
         order = elig[np.argsort(-self.scores[elig], kind="stable")]
         groups: list[tuple[str, str, list[int]]] = []
-        groups.append(("Top-scored", "the highest scores among eligible documents", order[:5].tolist()))
+        groups.append(
+            ("Top-scored", "the highest scores among eligible documents", order[:5].tolist())
+        )
         sel_idx = np.flatnonzero(self.eligible & self.selected)
         uns_idx = np.flatnonzero(self.eligible & ~self.selected)
         low_sel = sel_idx[np.argsort(self.scores[sel_idx], kind="stable")[:3]].tolist()
         high_uns = uns_idx[np.argsort(-self.scores[uns_idx], kind="stable")[:3]].tolist()
         groups.append(
-            ("Borderline", "the lowest-scored selected and the highest-scored not selected documents", low_sel + high_uns)
+            (
+                "Borderline",
+                "the lowest-scored selected and the highest-scored not selected documents",
+                low_sel + high_uns,
+            )
         )
-        groups.append(("Lowest-scored", "the lowest scores among eligible documents", order[::-1][:5].tolist()))
+        groups.append(
+            (
+                "Lowest-scored",
+                "the lowest scores among eligible documents",
+                order[::-1][:5].tolist(),
+            )
+        )
         dropped = []
         for st in ("filtered", "duplicate"):
             dropped += np.flatnonzero(self.status == st)[:4].tolist()
         if dropped:
-            groups.append(("Dropped", "examples of filtered and duplicate documents, with the reason", dropped))
+            groups.append(
+                (
+                    "Dropped",
+                    "examples of filtered and duplicate documents, with the reason",
+                    dropped,
+                )
+            )
         keys = [(self.sources[i], int(self.rows[i])) for _, _, idx in groups for i in idx]
         recs = fetch_records(keys, [self.tf])
         reasons = self.docs.column("reason").to_pylist()
@@ -256,19 +303,36 @@ class _Body:
         for title, desc, idx in groups:
             if not idx:
                 continue
-            out.append(f"<h3>{_e(title)} <span class='note'>({_e(desc)})</span></h3><div class='docs'>")
+            out.append(
+                f"<h3>{_e(title)} <span class='note'>({_e(desc)})</span></h3><div class='docs'>"
+            )
             for i in idx:
                 src, row = self.sources[i], int(self.rows[i])
                 rec = recs.get((src, row))
                 text = (rec or {}).get(self.tf) or "(text not available: raw input not found)"
-                verdict = "selected" if self.selected[i] else (self.status[i] if self.status[i] != "eligible" else "not selected")
+                verdict = (
+                    "selected"
+                    if self.selected[i]
+                    else (self.status[i] if self.status[i] != "eligible" else "not selected")
+                )
                 out.append(self._doc_card(src, row, self.scores[i], verdict, reasons[i], text))
             out.append("</div>")
         rejects = read_rejects(self.run, 5)
         if rejects:
-            out.append("<h3>Rejected rows <span class='note'>(unreadable input, from rejects/)</span></h3><div class='docs'>")
+            out.append(
+                "<h3>Rejected rows <span class='note'>(unreadable input, from rejects/)</span></h3><div class='docs'>"
+            )
             for r in rejects:
-                out.append(self._doc_card(r.get("source", r.get("file")), r.get("row"), float("nan"), "rejected", r.get("reason"), r.get("excerpt") or ""))
+                out.append(
+                    self._doc_card(
+                        r.get("source", r.get("file")),
+                        r.get("row"),
+                        float("nan"),
+                        "rejected",
+                        r.get("reason"),
+                        r.get("excerpt") or "",
+                    )
+                )
             out.append("</div>")
         out.append("</section>")
         return "".join(out)
@@ -279,7 +343,11 @@ class _Body:
         more = ""
         if len(text) > EXCERPT:
             more = f"<details><summary>more</summary><div class='text'>{_e(text[:FULL_TEXT])}{'…' if len(text) > FULL_TEXT else ''}</div></details>"
-        cls = "sel" if verdict == "selected" else ("drop" if verdict in ("filtered", "duplicate", "rejected") else "uns")
+        cls = (
+            "sel"
+            if verdict == "selected"
+            else ("drop" if verdict in ("filtered", "duplicate", "rejected") else "uns")
+        )
         return (
             f"<div class='doc {cls}'><div class='meta'><span class='badge {cls}'>{_e(verdict)}</span> "
             f"score <b>{_e(_fmt(float(score)))}</b> · {_e(Path(str(src)).name)} row {_e(row)}"
@@ -290,13 +358,20 @@ class _Body:
     # -- n-grams --------------------------------------------------------------------------
     def ngrams_section(self) -> str:
         raw_texts = [r[self.tf] for r in self._raw if r.get(self.tf)]
-        sel_texts = [r[self.tf] for r in iter_selected(self.run, [self.tf], limit=NGRAM_DOCS) if r.get(self.tf)]
+        sel_texts = [
+            r[self.tf]
+            for r in iter_selected(self.run, [self.tf], limit=NGRAM_DOCS)
+            if r.get(self.tf)
+        ]
         if not raw_texts or not sel_texts:
             return ""
         sw, sb, sn = _count(sel_texts)
         rw, rb, rn = _count(raw_texts)
         tables = []
-        for name, a, b, na, nb in (("words", sw, rw, sn[0], rn[0]), ("bigrams", sb, rb, sn[1], rn[1])):
+        for name, a, b, na, nb in (
+            ("words", sw, rw, sn[0], rn[0]),
+            ("bigrams", sb, rb, sn[1], rn[1]),
+        ):
             top = log_odds(a, b, na, nb, 20)
             tables.append(
                 f"<table class='ng'><tr><th>{name}</th><th>z</th><th>per 10k in selection</th><th>per 10k in raw</th></tr>"
@@ -349,7 +424,8 @@ class _Body:
                     f"<td class='n'>{_fmt(x.get('best_ce'))}</td></tr>"
                 )
         desc = "; ".join(
-            f"{m}: {r.get('description', '')} ({_fmt(r.get('seconds'), 3)} s)" for m, r in runs.items()
+            f"{m}: {r.get('description', '')} ({_fmt(r.get('seconds'), 3)} s)"
+            for m, r in runs.items()
         )
         return (
             "<section id='eval'><h2>Proxy training: selection vs random</h2>"
@@ -365,7 +441,9 @@ class _Body:
         t = self.m.get("timings") or {}
         th = self.m.get("throughput") or {}
         ins = (self.m.get("inputs") or {}).get("raw") or []
-        rows = "".join(f"<tr><td>{_e(k)}</td><td class='n'>{v:.3f} s</td></tr>" for k, v in t.items())
+        rows = "".join(
+            f"<tr><td>{_e(k)}</td><td class='n'>{v:.3f} s</td></tr>" for k, v in t.items()
+        )
         inputs = "".join(
             f"<tr><td>{_e(i.get('path'))}</td><td>{_e(i.get('format'))}</td><td class='n'>{_fmt(i.get('bytes'))}</td></tr>"
             for i in ins[:50]
@@ -401,7 +479,13 @@ def _count(texts: list[str]) -> tuple[Counter, Counter, tuple[int, int]]:
 
 
 def log_odds(
-    a: Counter, b: Counter, na: int, nb: int, top: int = 20, prior: float = 500.0, min_count: int = 3
+    a: Counter,
+    b: Counter,
+    na: int,
+    nb: int,
+    top: int = 20,
+    prior: float = 500.0,
+    min_count: int = 3,
 ) -> list[tuple[str, float, int, int]]:
     """Terms most over-represented in ``a`` vs ``b``: log-odds with an informative Dirichlet prior.
 

@@ -146,8 +146,14 @@ def composition(
     if len(keys) > top:
         rest = keys[top - 1 :]
         keys = keys[: top - 1]
-        before = {**{k: before.get(k, 0) for k in keys}, "(other)": sum(before.get(k, 0) for k in rest)}
-        after = {**{k: after.get(k, 0) for k in keys}, "(other)": sum(after.get(k, 0) for k in rest)}
+        before = {
+            **{k: before.get(k, 0) for k in keys},
+            "(other)": sum(before.get(k, 0) for k in rest),
+        }
+        after = {
+            **{k: after.get(k, 0) for k in keys},
+            "(other)": sum(after.get(k, 0) for k in rest),
+        }
         keys.append("(other)")
     tb = sum(before.values()) or 1
     ta = sum(after.values()) or 1
@@ -178,8 +184,14 @@ def kl_bars(metrics: dict) -> str:
     ax.axvline(0, color="black", linewidth=0.8)
     span = max(abs(v) for v in vals) or 1
     for i, v in enumerate(vals[::-1]):
-        ax.text(v + (span * 0.02 if v >= 0 else -span * 0.02), i, f"{v:.4f}", va="center",
-                ha="left" if v >= 0 else "right", fontsize=8)
+        ax.text(
+            v + (span * 0.02 if v >= 0 else -span * 0.02),
+            i,
+            f"{v:.4f}",
+            va="center",
+            ha="left" if v >= 0 else "right",
+            fontsize=8,
+        )
     ax.set_xlim(min(0, min(vals)) - span * 0.3, max(0, max(vals)) + span * 0.3)
     ax.set_xlabel("KL reduction (higher = closer to the target than the raw corpus)")
     ax.set_title("KL reduction vs random")
@@ -197,7 +209,9 @@ def learning_curves(runs: dict) -> str:
             curve = res.get("curve") or []
             if len(curve) > 1:
                 xs, ys = zip(*curve, strict=True)
-                ax.plot(xs, ys, color=color, label=f"{name} (final {res.get('ce', float('nan')):.3f})")
+                ax.plot(
+                    xs, ys, color=color, label=f"{name} (final {res.get('ce', float('nan')):.3f})"
+                )
             elif res.get("ce") is not None:
                 ax.axhline(res["ce"], color=color, label=f"{name} ({res['ce']:.3f})")
         unit = run.get("unit", "token")

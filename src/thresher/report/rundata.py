@@ -214,8 +214,10 @@ def raw_sample(
         if exact:
             limit = None
         else:
-            b = (s.end - s.start) if s.format == "jsonl" else sizes[s.path] / max(
-                1, sum(1 for t in shards if t.path == s.path)
+            b = (
+                (s.end - s.start)
+                if s.format == "jsonl"
+                else sizes[s.path] / max(1, sum(1 for t in shards if t.path == s.path))
             )
             limit = max(1, int(np.ceil(max_docs * b / total)))
         reader = ShardReader(s, tf, extra)
