@@ -18,7 +18,7 @@ venv: $(STAMP)
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium missing: install Debian's chromium package (report test will be skipped)"; fi; }
+	  else echo "chromium missing: install Debian's chromium package (the report test needs it)"; fi; }
 
 demo: venv
 	$(BIN)/thresher select --target data/sample/target.jsonl --raw data/sample/raw.jsonl.gz \

@@ -153,9 +153,13 @@ def test_all_formats_read_the_same_documents(tmp_path, raw_records, sample_dir):
 
 
 @pytest.mark.parametrize("value", [b"42", b"true", b'["a list"]', b'{"an": "object"}'])
-def test_non_string_text_in_an_otherwise_clean_file_is_rejected(tmp_path, good_lines, sample_dir, value):
+def test_non_string_text_in_an_otherwise_clean_file_is_rejected(
+    tmp_path, good_lines, sample_dir, value
+):
     raw = tmp_path / "raw.jsonl"
-    raw.write_bytes(b"\n".join(good_lines[:5] + [b'{"text": ' + value + b"}"] + good_lines[5:]) + b"\n")
+    raw.write_bytes(
+        b"\n".join(good_lines[:5] + [b'{"text": ' + value + b"}"] + good_lines[5:]) + b"\n"
+    )
     m = _run(tmp_path, raw, sample_dir / "target.jsonl")
     assert m["counts"]["rejected"] == 1
     (rej,) = (tmp_path / "out" / "rejects" / "part-00000.jsonl").read_text().splitlines()

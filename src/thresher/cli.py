@@ -107,10 +107,11 @@ def _summary(manifest: dict, out: Path) -> None:
         f"read {c['read']:,} docs: selected {c['selected']:,}, not selected {c['not_selected']:,}, "
         f"filtered {c['filtered']:,}, duplicate {c['duplicate']:,}, rejected {c['rejected']:,}"
     )
-    con.print(
-        f"KL reduction {m['kl_reduction']:.4f} (random selection of the same size: "
-        f"{m['kl_reduction_random']:.4f})"
-    )
+    if m.get("kl_reduction") is not None:
+        con.print(
+            f"KL reduction {m['kl_reduction']:.4f} (random selection of the same size: "
+            f"{m['kl_reduction_random']:.4f})"
+        )
     con.print(
         f"time {t['seconds']:.1f} s ({t['docs_per_s']:,} docs/s, {t['text_mb_per_s']} MB/s of text)"
     )
@@ -218,26 +219,18 @@ def select(
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output directory.")] = False,
     resume: Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")] = False,
     report: Annotated[bool, typer.Option(help="Write OUT/report.html at the end.")] = True,
+    write_dropped: DroppedOpt = False,
 ) -> None:
     """Score every raw document against the target and select the best; write OUT."""
-    from thresher.api import select as api_select
+    filters, filter_options = _filter_spec(filter, lang, lang_min_score)
 
-    filters = [f.strip() for spec in filter for f in spec.split(",") if f.strip()]
-    filter_options: dict = {}
-    if lang:
-        if "lang" not in filters:
-            filters.insert(0, "lang")
-        filter_options["languages"] = [x.strip() for x in lang.split(",") if x.strip()]
-    if "lang" in filters:
-        filter_options["min_score"] = lang_min_score
-    try:
+    def build() -> dict:
         scorer_options = _parse_options(option)
         if combine:
             scorer_options["combine"] = [x.strip() for x in combine.split(",") if x.strip()]
         if teacher:
             scorer_options["teacher"] = teacher
-        manifest = api_select(
-            progress=RichProgress(err),
+        return dict(
             target=target,
             raw=raw,
             out=str(out),
@@ -268,12 +261,155 @@ def select(
             overwrite=overwrite,
             resume=resume,
             report=report,
+            write_dropped=write_dropped,
         )
+
+    _run_pipeline(build, out)
+
+
+def _filter_spec(
+    filter: list[str], lang: str | None, lang_min_score: float
+) -> tuple[list[str], dict]:
+    filters = [f.strip() for spec in filter for f in spec.split(",") if f.strip()]
+    options: dict = {}
+    if lang:
+        if "lang" not in filters:
+            filters.insert(0, "lang")
+        options["languages"] = [x.strip() for x in lang.split(",") if x.strip()]
+    if "lang" in filters:
+        options["min_score"] = lang_min_score
+    return filters, options
+
+
+def _run_pipeline(build, out: Path) -> None:
+    """Build the options, run the pipeline, print the summary; user errors are one line."""
+    from thresher.api import select as api_select
+
+    try:
+        manifest = api_select(progress=RichProgress(err), **build())
     except ValidationError as e:
         _fail(_validation_message(e))
-    except (ThresherError, ValueError) as e:
+    except (ThresherError, ValueError, TypeError) as e:
         _fail(str(e))
     _summary(manifest, out)
+
+
+RawOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--raw",
+        help="Input: files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet). Repeatable.",
+    ),
+]
+OutOpt = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
+WorkersOpt = Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")]
+EngineOpt = Annotated[str, typer.Option(help="local or ray.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="Output format: parquet or jsonl.")]
+TextFieldOpt = Annotated[str, typer.Option(help="Field holding the document text.")]
+DroppedOpt = Annotated[
+    bool, typer.Option(help="Also write OUT/dropped/ with the reason for each dropped document.")
+]
+
+
+@app.command("filter")
+def filter_cmd(
+    raw: RawOpt,
+    out: OutOpt,
+    lang: Annotated[str | None, typer.Option(help="Languages to keep, e.g. en,de.")] = None,
+    lang_min_score: Annotated[float, typer.Option(help="Minimum language-id score.")] = 0.65,
+    rules: Annotated[
+        str | None, typer.Option(help="Rule sets: gopher_quality,gopher_repetition,c4,fineweb.")
+    ] = None,
+    option: Annotated[
+        list[str],
+        typer.Option(
+            "--option",
+            "-o",
+            help='Filter option KEY=VALUE (JSON value), e.g. min_doc_words=100 or c4={"min_num_sentences":3}. Repeatable.',
+        ),
+    ] = [],  # noqa: B006
+    workers: WorkersOpt = None,
+    engine: EngineOpt = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+    format: FormatOpt = "parquet",
+    text_field: TextFieldOpt = "text",
+    write_dropped: DroppedOpt = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output directory.")] = False,
+    resume: Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")] = False,
+) -> None:
+    """Keep the documents that pass language id and quality rules; write OUT."""
+    filters, filter_options = _filter_spec([rules] if rules else [], lang, lang_min_score)
+    if not filters:
+        _fail("give --lang and/or --rules")
+
+    def build() -> dict:
+        return dict(
+            raw=raw,
+            out=str(out),
+            method="none",
+            filters=filters,
+            filter_options={**filter_options, **_parse_options(option)},
+            workers=workers,
+            engine=engine,
+            ray_address=ray_address,
+            format=format,
+            text_field=text_field,
+            write_dropped=write_dropped,
+            overwrite=overwrite,
+            resume=resume,
+        )
+
+    _run_pipeline(build, out)
+
+
+@app.command("dedup")
+def dedup_cmd(
+    raw: RawOpt,
+    out: OutOpt,
+    method: Annotated[
+        str, typer.Option(help="minhash (near and exact duplicates) or exact.")
+    ] = "minhash",
+    threshold: Annotated[float, typer.Option(help="MinHash Jaccard threshold.")] = 0.8,
+    ngram: Annotated[int, typer.Option(help="Word n-gram shingle size.")] = 5,
+    workers: WorkersOpt = None,
+    engine: EngineOpt = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+    format: FormatOpt = "parquet",
+    text_field: TextFieldOpt = "text",
+    write_dropped: DroppedOpt = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output directory.")] = False,
+    resume: Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")] = False,
+) -> None:
+    """Drop exact and near-duplicate documents (the first of each cluster survives); write OUT."""
+
+    def build() -> dict:
+        return dict(
+            raw=raw,
+            out=str(out),
+            method="none",
+            dedup=method,
+            dedup_threshold=threshold,
+            dedup_ngram=ngram,
+            workers=workers,
+            engine=engine,
+            ray_address=ray_address,
+            format=format,
+            text_field=text_field,
+            write_dropped=write_dropped,
+            overwrite=overwrite,
+            resume=resume,
+        )
+
+    _run_pipeline(build, out)
+
+
+from thresher.report.commands import eval as _eval_cmd  # noqa: E402
+from thresher.report.commands import inspect as _inspect_cmd  # noqa: E402
+from thresher.report.commands import report as _report_cmd  # noqa: E402
+
+app.command("report")(_report_cmd)
+app.command("eval")(_eval_cmd)
+app.command("inspect")(_inspect_cmd)
 
 
 def main() -> None:  # pragma: no cover

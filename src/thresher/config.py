@@ -17,11 +17,14 @@ class SelectConfig(BaseModel):
     target: list[str] = Field(default_factory=list, description="target example files")
     raw: list[str] = Field(description="raw corpus files, directories or globs")
     out: str = Field(description="run directory")
-    method: str = Field("dsir", description="scorer: dsir, bm25, zipfit, dense, classifier, hybrid")
+    method: str = Field(
+        "dsir", description="scorer: dsir, bm25, zipfit, dense, classifier, hybrid; none = keep all"
+    )
     k: int | None = Field(None, ge=0, description="select this many documents")
     fraction: float | None = Field(None, ge=0.0, le=1.0, description="select this fraction")
-    mode: Literal["resample", "topk", "threshold"] | None = Field(
-        None, description="selection mode; default resample for dsir, topk otherwise"
+    mode: Literal["resample", "topk", "threshold", "all"] | None = Field(
+        None,
+        description="selection mode; default resample for dsir, all for method none, topk otherwise",
     )
     threshold: float | None = None
     temperature: float = Field(1.0, gt=0)
@@ -46,7 +49,8 @@ class SelectConfig(BaseModel):
     filters: list[str] = Field(default_factory=list)
     filter_options: dict = Field(default_factory=dict)
     dedup: Literal["none", "exact", "minhash"] = "none"
-    dedup_threshold: float = Field(0.8, gt=0, le=1)
+    dedup_threshold: float = Field(0.8, gt=0, le=1, description="MinHash Jaccard threshold")
+    dedup_ngram: int = Field(5, ge=1, description="MinHash word n-gram shingle size")
     # quotas
     quota_field: str | None = None
     quotas: dict[str, float] | None = None
@@ -60,7 +64,7 @@ class SelectConfig(BaseModel):
         mode = self.resolved_mode
         if mode == "threshold" and self.threshold is None:
             raise ValueError("mode 'threshold' needs a threshold")
-        if mode != "threshold" and self.k is None and self.fraction is None:
+        if mode not in ("threshold", "all") and self.k is None and self.fraction is None:
             raise ValueError("give k or fraction")
         if self.quotas is not None and self.quota_field is None:
             raise ValueError("quotas need a quota_field")
@@ -72,4 +76,4 @@ class SelectConfig(BaseModel):
     def resolved_mode(self) -> str:
         if self.mode is not None:
             return self.mode
-        return "resample" if self.method == "dsir" else "topk"
+        return {"dsir": "resample", "none": "all"}.get(self.method, "topk")

@@ -21,6 +21,7 @@ from thresher.report.rundata import (
     load_manifest,
     read_docs,
     read_rejects,
+    resolve_source,
     text_field,
 )
 
@@ -69,7 +70,9 @@ def query(
 ) -> Page:
     """One page of documents matching the filters, best score first (``sort='score'``) or in input order."""
     run = Path(run_dir)
-    tf = text_field(load_manifest(run))
+    manifest = load_manifest(run)
+    tf = text_field(manifest)
+    base = manifest.get("cwd")
     status = list(status or [])
     for s in status:
         if s not in STATUSES:
@@ -115,7 +118,7 @@ def query(
         keep: set[tuple[str, int]] = set()
         for src, rs in by_src.items():
             try:
-                for r, rec in iter_rows(src, rs):
+                for r, rec in iter_rows(resolve_source(src, base), rs):
                     if all(_as_str(rec.get(k)) == v for k, v in raw_where.items()):
                         keep.add((src, r))
             except ThresherError:
@@ -139,7 +142,7 @@ def query(
     total = len(idx) + len(rejects)
     lo, hi = (page - 1) * page_size, page * page_size
     page_idx = idx[lo:hi]
-    recs = fetch_records([(sources[i], int(rows[i])) for i in page_idx])
+    recs = fetch_records([(sources[i], int(rows[i])) for i in page_idx], base=base)
     for i in page_idx:
         rec = recs.get((sources[i], int(rows[i]))) or {}
         text = rec.get(tf)

@@ -59,6 +59,7 @@ STATUS_NAMES = {ELIGIBLE: "eligible", FILTERED: "filtered", DUPLICATE: "duplicat
 SCORE_COLUMN = "thresher_score"
 SOURCE_COLUMN = "thresher_source"
 ROW_COLUMN = "thresher_row"
+CLUSTER_COLUMN = "thresher_cluster"
 
 
 @dataclass
@@ -72,10 +73,12 @@ class StageContext:
     scorer: Any | None
     dedup: str
     dedup_threshold: float
+    dedup_ngram: int
     fmt: str
     num_buckets: int
     ngrams: int
     resume: bool = False
+    write_dropped: bool = False
 
     @property
     def work(self) -> Path:
@@ -93,7 +96,6 @@ class ShardScan:
     reasons: dict[int, str]
     fields: dict[str, list]
     annotations: dict[str, np.ndarray]
-    dedup_keys: np.ndarray | None
     rejected: int
     nbytes: int
     seconds: float
@@ -206,7 +208,13 @@ def scan_task(args: tuple[Shard, StageContext]) -> ShardScan:
 def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
     t0 = time.perf_counter()
     reader = ShardReader(shard, ctx.text_field, ctx.fields)
-    rows, scores, status, keys = [], [], [], []
+    rows, scores, status = [], [], []
+    spec = None
+    if ctx.dedup != "none":
+        from thresher.dedup.stage import DedupSpec, reset_shard
+
+        spec = DedupSpec(ctx.dedup, ctx.dedup_threshold, ctx.dedup_ngram)
+        reset_shard(ctx.work / "dedup", shard.index)
     reasons: dict[int, str] = {}
     fields: dict[str, list] = {f: [] for f in ctx.fields}
     annotations: dict[str, list] = {}
@@ -231,10 +239,11 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         if ctx.scorer is not None and len(live):
             sub = texts if len(live) == n else texts.take(pa.array(live))
             sc[live] = ctx.scorer.score(sub)
-        if ctx.dedup != "none":
-            from thresher.dedup.keys import dedup_keys
+        if spec is not None and len(live):
+            from thresher.dedup.stage import spill_batch
 
-            keys.append(dedup_keys(texts, ctx.dedup, ctx.dedup_threshold))
+            sub = texts if len(live) == n else texts.take(pa.array(live))
+            spill_batch(ctx.work / "dedup", spec, shard.index, offset + live, sub)
         rows.append(batch.rows)
         scores.append(sc)
         status.append(st)
@@ -258,7 +267,6 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         reasons=reasons,
         fields=fields,
         annotations={k: np.concatenate(v) for k, v in annotations.items()},
-        dedup_keys=np.concatenate(keys) if keys else None,
         rejected=len(reader.rejects),
         nbytes=nbytes,
         seconds=time.perf_counter() - t0,
@@ -276,6 +284,7 @@ class WriteTask:
     random: np.ndarray  # bool per row: the same-size random baseline
     cluster: np.ndarray | None
     ctx: StageContext
+    annotations: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
@@ -292,62 +301,87 @@ def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     return result
 
 
+def _subset(recs: pa.Table | list[dict], pos: dict[int, int], rows: np.ndarray):
+    idx = [pos[int(r)] for r in rows]
+    if isinstance(recs, pa.Table):
+        return recs.take(pa.array(idx, type=pa.int64()))
+    return [recs[i] for i in idx]
+
+
+def _texts_of(part: pa.Table | list[dict], tf: str) -> pa.Array:
+    if isinstance(part, pa.Table):
+        return part.column(tf).combine_chunks()
+    return pa.array([r[tf] for r in part], type=pa.large_string())
+
+
+def _write_part(
+    part: pa.Table | list[dict], extra: dict[str, pa.Array], path_stem: Path, fmt: str
+) -> None:
+    """Write records plus thresher's columns (replacing same-named input fields)."""
+    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        table = records_to_table(part) if isinstance(part, list) else part
+        table = table.replace_schema_metadata(None)
+        clash = [c for c in extra if c in table.column_names]
+        if clash:
+            table = table.drop_columns(clash)
+        for name, col in extra.items():
+            table = table.append_column(name, col)
+        write_parquet(table, path_stem.with_suffix(".parquet"))
+    else:
+        records = part if isinstance(part, list) else part.to_pylist()
+        cols = {k: v.to_pylist() for k, v in extra.items()}
+        for i, r in enumerate(records):
+            for k, v in cols.items():
+                r[k] = v[i]
+        write_jsonl(records, path_stem.with_suffix(".jsonl"))
+
+
 def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     ctx, shard = task.ctx, task.shard
     out = Path(ctx.out)
     hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
-    wanted = task.rows[task.selected | task.random]
-    reader = ShardReader(shard, ctx.text_field)
-    recs = reader.records(wanted)
+    dropped = (task.status != ELIGIBLE) if ctx.write_dropped else np.zeros(len(task.rows), bool)
+    wanted = task.rows[task.selected | task.random | dropped]
+    recs = ShardReader(shard, ctx.text_field).records(wanted)
     pos = {int(r): i for i, r in enumerate(wanted)}
-    sel_rows = task.rows[task.selected]
-    rnd_rows = task.rows[task.random]
-    sel_scores = task.scores[task.selected]
     tf = ctx.text_field
-    if isinstance(recs, pa.Table):
-        take = pa.array([pos[int(r)] for r in sel_rows], type=pa.int64())
-        table = recs.take(take)
-        sel_texts = table.column(tf)
-        rnd_texts = recs.take(pa.array([pos[int(r)] for r in rnd_rows], type=pa.int64())).column(tf)
-        records = None
-    else:
-        records = [recs[pos[int(r)]] for r in sel_rows]
-        sel_texts = pa.array([r[tf] for r in records], type=pa.large_string())
-        rnd_texts = pa.array([recs[pos[int(r)]][tf] for r in rnd_rows], type=pa.large_string())
-        table = None
-    sel_counts = hasher.counts(
-        sel_texts.combine_chunks() if isinstance(sel_texts, pa.ChunkedArray) else sel_texts
-    )
-    rnd_counts = hasher.counts(
-        rnd_texts.combine_chunks() if isinstance(rnd_texts, pa.ChunkedArray) else rnd_texts
-    )
+    sel_rows = task.rows[task.selected]
+    sel = _subset(recs, pos, sel_rows)
+    sel_counts = hasher.counts(_texts_of(sel, tf))
+    rnd_counts = hasher.counts(_texts_of(_subset(recs, pos, task.rows[task.random]), tf))
     n = len(sel_rows)
+    stem = f"part-{shard.name}"
     if n:
-        sel_dir = out / "selected"
-        sel_dir.mkdir(parents=True, exist_ok=True)
-        if ctx.fmt == "parquet":
-            if table is None:
-                table = records_to_table(records)  # type: ignore[arg-type]
-            table = table.replace_schema_metadata(None)
-            for name in (SCORE_COLUMN, SOURCE_COLUMN, ROW_COLUMN):
-                if name in table.column_names:
-                    table = table.drop_columns([name])
-            table = table.append_column(SCORE_COLUMN, pa.array(sel_scores, type=pa.float32()))
-            table = table.append_column(SOURCE_COLUMN, pa.array([shard.path] * n, type=pa.string()))
-            table = table.append_column(ROW_COLUMN, pa.array(sel_rows, type=pa.int64()))
-            write_parquet(table, sel_dir / f"part-{shard.name}.parquet")
-        else:
-            if records is None:
-                records = table.to_pylist()  # type: ignore[union-attr]
-            for r, s, row in zip(records, sel_scores.tolist(), sel_rows.tolist(), strict=True):
-                r[SCORE_COLUMN] = s
-                r[SOURCE_COLUMN] = shard.path
-                r[ROW_COLUMN] = row
-            write_jsonl(records, sel_dir / f"part-{shard.name}.jsonl")
+        extra = {}
+        if ctx.scorer is not None:
+            extra[SCORE_COLUMN] = pa.array(task.scores[task.selected], type=pa.float32())
+        extra[SOURCE_COLUMN] = pa.array([shard.path] * n, type=pa.string())
+        extra[ROW_COLUMN] = pa.array(sel_rows, type=pa.int64())
+        if task.cluster is not None:
+            extra[CLUSTER_COLUMN] = pa.array(task.cluster[task.selected], type=pa.int64())
+        for name, values in task.annotations.items():
+            extra[f"thresher_{name}"] = pa.array(values[task.selected])
+        _write_part(sel, extra, out / "selected" / stem, ctx.fmt)
+    if dropped.any():
+        d_rows = task.rows[dropped]
+        reasons = [task.reasons.get(int(i), "") for i in np.flatnonzero(dropped)]
+        extra = {
+            "thresher_status": pa.array([STATUS_NAMES[int(x)] for x in task.status[dropped]]),
+            "thresher_reason": pa.array(reasons, type=pa.string()),
+            SOURCE_COLUMN: pa.array([shard.path] * len(d_rows), type=pa.string()),
+            ROW_COLUMN: pa.array(d_rows, type=pa.int64()),
+        }
+        if task.cluster is not None:
+            extra[CLUSTER_COLUMN] = pa.array(task.cluster[dropped], type=pa.int64())
+        for name, values in task.annotations.items():
+            extra[f"thresher_{name}"] = pa.array(values[dropped])
+        _write_part(_subset(recs, pos, d_rows), extra, out / "dropped" / stem, ctx.fmt)
     # Decision table: one row per valid document, for the report and for audits.
-    docs_dir = out / "docs"
-    docs_dir.mkdir(parents=True, exist_ok=True)
     reason = [task.reasons.get(i, "") for i in range(len(task.rows))]
+    if task.cluster is not None:  # say which document a duplicate duplicates
+        for i in np.flatnonzero(task.status == DUPLICATE):
+            reason[i] = f"duplicate_of:{int(task.cluster[i])}"
     cols = {
         "source": pa.array([shard.path] * len(task.rows), type=pa.string()),
         "row": pa.array(task.rows, type=pa.int64()),
@@ -358,7 +392,10 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     }
     if task.cluster is not None:
         cols["cluster"] = pa.array(task.cluster, type=pa.int64())
-    write_parquet(pa.table(cols), docs_dir / f"part-{shard.name}.parquet")
+    for name, values in task.annotations.items():
+        cols[name] = pa.array(values)
+    (out / "docs").mkdir(parents=True, exist_ok=True)
+    write_parquet(pa.table(cols), out / "docs" / f"{stem}.parquet")
     return n, sel_counts, rnd_counts
 
 
@@ -410,6 +447,8 @@ def _versions() -> dict[str, str]:
 
 
 def _input_entries(paths: list[str]) -> list[dict]:
+    if not paths:
+        return []
     return [
         {"path": f.path, "format": f.format, "bytes": f.size, "hash": file_digest(f.path)}
         for f in discover(paths)
@@ -434,11 +473,12 @@ def run_select(
     say = progress or _NullProgress()
     with timer.stage("plan"):
         raw_files = discover(cfg.raw)
-        discover(cfg.target)  # fail on a bad path before anything is written
+        if cfg.target:  # fail on a bad path before anything is written
+            discover(cfg.target)
         shards = plan_shards(raw_files, cfg.shard_bytes)
+    if cfg.method != "none" and not cfg.target:
+        raise ConfigError("give --target: example documents of what you want")
     _prepare_out(cfg)
-    if cfg.method != "dsir" and not cfg.target and cfg.method not in ("quality",):
-        raise ConfigError("--target is required")
 
     filters = []
     if cfg.filters:
@@ -455,10 +495,12 @@ def run_select(
         scorer=None,
         dedup=cfg.dedup,
         dedup_threshold=cfg.dedup_threshold,
+        dedup_ngram=cfg.dedup_ngram,
         fmt=cfg.format,
         num_buckets=cfg.num_buckets,
         ngrams=cfg.ngrams,
         resume=cfg.resume,
+        write_dropped=cfg.write_dropped,
     )
     engine = make_engine(cfg.engine, cfg.workers, cfg.ray_address)
     try:
@@ -470,19 +512,25 @@ def run_select(
 def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
     hasher = NgramHasher(cfg.num_buckets, cfg.ngrams)
     with timer.stage("read_target"):
-        if not cfg.target:
+        if not cfg.target and cfg.method != "none":
             raise ConfigError("give --target: example documents of what you want")
-        target_texts, target_rejects = read_texts(cfg.target, cfg.text_field)
-        if len(target_texts) == 0:
+        target_texts, target_rejects = (
+            read_texts(cfg.target, cfg.text_field)
+            if cfg.target
+            else (pa.array([], pa.large_string()), [])
+        )
+        if cfg.target and len(target_texts) == 0:
             raise InputError(f"{', '.join(cfg.target)}: no target documents could be read")
         target_counts = hasher.counts(target_texts)
 
-    scorer = make_scorer(cfg.method, **_scorer_options(cfg))
+    scorer = NoScorer() if cfg.method == "none" else make_scorer(cfg.method, **_scorer_options(cfg))
     total_bytes = sum(f.size for f in raw_files) or 1
     fit_ckpt = ctx.work / "fit.pkl"
     fitted = _load_checkpoint(fit_ckpt) if cfg.resume else None
     with timer.stage("fit"):
-        if fitted is not None:
+        if cfg.method == "none":
+            raw_counts, n_sample = np.zeros(cfg.num_buckets, np.int64), None
+        elif fitted is not None:
             scorer, raw_counts, n_sample = fitted
         elif cfg.raw_sample > 0 or not hasattr(scorer, "fit_counts"):
             want = cfg.raw_sample or 100_000
@@ -517,7 +565,7 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
             scorer = scorer.fit_counts(scorer.counts(target_texts), raw_counts)
             n_sample = None
             _save_checkpoint(fit_ckpt, (scorer, raw_counts, n_sample))
-        ctx.scorer = scorer
+        ctx.scorer = None if cfg.method == "none" else scorer
 
     with timer.stage("scan"):
         scans: list[ShardScan] = list(
@@ -533,11 +581,11 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
     cluster = None
     with timer.stage("dedup"):
         if cfg.dedup != "none":
-            from thresher.dedup.keys import resolve_duplicates
+            from thresher.dedup.stage import DedupSpec, resolve
 
-            dup, cluster = resolve_duplicates(
-                [s.dedup_keys for s in scans], status == ELIGIBLE, cfg.dedup, out / "_dedup"
-            )
+            offsets = np.cumsum([0] + [len(s.rows) for s in scans])[:-1].astype(np.int64)
+            spec = DedupSpec(cfg.dedup, cfg.dedup_threshold, cfg.dedup_ngram)
+            dup, cluster = resolve(ctx.work / "dedup", spec, offsets, len(scores))
             status[dup & (status == ELIGIBLE)] = DUPLICATE
 
     with timer.stage("select"):
@@ -597,6 +645,7 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
                     random[o : o + m],
                     None if cluster is None else cluster[o : o + m],
                     ctx,
+                    sc.annotations,
                 )
             )
             o += m
@@ -638,24 +687,28 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         + counts["selected"]
         + counts["not_selected"]
     )
+    has_kl = len(target_texts) > 0 and raw_counts.sum() > 0
     metrics = {
-        "kl_target_raw": kl_divergence(target_counts, raw_counts),
-        "kl_target_selected": kl_divergence(target_counts, sel_counts),
-        "kl_target_random": kl_divergence(target_counts, rnd_counts),
-        "kl_reduction": kl_reduction(target_counts, raw_counts, sel_counts),
-        "kl_reduction_random": kl_reduction(target_counts, raw_counts, rnd_counts),
+        "kl_target_raw": kl_divergence(target_counts, raw_counts) if has_kl else None,
+        "kl_target_selected": kl_divergence(target_counts, sel_counts) if has_kl else None,
+        "kl_target_random": kl_divergence(target_counts, rnd_counts) if has_kl else None,
+        "kl_reduction": kl_reduction(target_counts, raw_counts, sel_counts) if has_kl else None,
+        "kl_reduction_random": kl_reduction(target_counts, raw_counts, rnd_counts)
+        if has_kl
+        else None,
         "raw_fit_docs": n_sample,
         "eligible": int(eligible.sum()),
         "k": int(selected.sum()),
     }
     sel_scores = scores[selected]
-    if len(sel_scores):
+    if len(sel_scores) and cfg.method != "none":
         metrics["score_cut"] = float(np.min(sel_scores))
     nbytes = sum(s.nbytes for s in scans)
     seconds = sum(timer.stages.values())
     manifest = {
         "thresher_version": __version__,
         "command": command or [],
+        "cwd": os.getcwd(),
         "config": cfg.model_dump(mode="json"),
         "seed": cfg.seed,
         "engine": {"name": engine.name, "workers": engine.workers},
@@ -688,6 +741,19 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         except ImportError:
             pass
     return manifest
+
+
+class NoScorer:
+    """``--method none`` (filter/dedup only): fits on counts, scores nothing."""
+
+    name = "none"
+    num_buckets = 1
+
+    def counts(self, texts: pa.Array) -> np.ndarray:
+        return np.zeros(1, dtype=np.int64)
+
+    def fit_counts(self, target_counts: np.ndarray, raw_counts: np.ndarray) -> NoScorer:
+        return self
 
 
 class _NullProgress:

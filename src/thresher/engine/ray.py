@@ -6,9 +6,13 @@
   (no dashboard, worker logs not forwarded) and shut it down in :meth:`close`.
   If Ray is already initialised in this process (e.g. you called ``ray.init``
   yourself), that connection is used and left running.
-* ``address="auto"`` or ``"ray://host:10001"`` / ``"host:6379"``: connect to a
-  running cluster (``ray start --head`` ...). ``workers`` then caps how many
-  tasks run at once; by default it is the cluster's CPU count.
+* ``address="auto"`` or ``"host:6379"`` / ``"ray://host:10001"``: connect to a
+  running cluster (``ray start --head ...``) and disconnect in :meth:`close`
+  (the cluster keeps running). ``workers`` then caps how many tasks run at
+  once; by default it is the cluster's CPU count. Clusters started with token
+  authentication (Ray's default for new local clusters since 2.5x) need
+  ``RAY_AUTH_MODE=token`` in the driver's environment and the cluster's token
+  (``RAY_AUTH_TOKEN`` or ``~/.ray/auth_token``).
 
 Every task is a ``ray.remote(num_cpus=1)`` call. At most ``workers`` tasks run
 at once and at most ``2 * workers`` results wait, unread, in the object store,

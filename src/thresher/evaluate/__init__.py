@@ -59,7 +59,8 @@ def selection_texts(run_dir: str | os.PathLike, max_tokens: int = DEFAULT_MAX_TO
 def random_texts(run_dir: str | os.PathLike, n_tokens: int, seed: int = 0) -> list[str]:
     """Eligible raw documents in a seeded random order until ``n_tokens`` bytes (+ separators)."""
     run = Path(run_dir)
-    tf = text_field(load_manifest(run))
+    manifest = load_manifest(run)
+    tf = text_field(manifest)
     docs = read_docs(run)
     status = np.asarray(docs.column("status").to_pylist(), dtype=object)
     idx = np.flatnonzero(status == "eligible")
@@ -74,7 +75,7 @@ def random_texts(run_dir: str | os.PathLike, n_tokens: int, seed: int = 0) -> li
     while got < n_tokens and start < len(order):
         part = order[start : start + chunk]
         keys = [(sources[i], int(rows[i])) for i in part]
-        recs = fetch_records(keys, [tf])
+        recs = fetch_records(keys, [tf], manifest.get("cwd"))
         for key in keys:
             rec = recs.get(key)
             if rec is None:

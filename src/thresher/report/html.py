@@ -297,7 +297,7 @@ class _Body:
                 )
             )
         keys = [(self.sources[i], int(self.rows[i])) for _, _, idx in groups for i in idx]
-        recs = fetch_records(keys, [self.tf])
+        recs = fetch_records(keys, [self.tf], self.m.get("cwd"))
         reasons = self.docs.column("reason").to_pylist()
         out = ["<section id='documents'><h2>Documents</h2>"]
         for title, desc, idx in groups:

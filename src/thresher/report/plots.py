@@ -214,8 +214,13 @@ def learning_curves(runs: dict) -> str:
                 )
             elif res.get("ce") is not None:
                 ax.axhline(res["ce"], color=color, label=f"{name} ({res['ce']:.3f})")
+        from matplotlib.ticker import EngFormatter, MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        if run.get("x_label") == "training tokens":
+            ax.xaxis.set_major_formatter(EngFormatter())
         unit = run.get("unit", "token")
-        ax.set_xlabel("training step" if model != "ngram" else "")
+        ax.set_xlabel(run.get("x_label") or "training step")
         ax.set_ylabel(f"held-out CE (nats/{unit})")
         ax.set_title(f"{model}")
         ax.legend(frameon=False, fontsize=8)

@@ -24,6 +24,15 @@ from thresher.io.sources import Shard, file_format, plan_shards
 DOC_COLUMNS = ("source", "row", "status", "reason", "score", "selected", "cluster")
 
 
+def resolve_source(path: str, base: str | None = None) -> str:
+    """A raw path as recorded in the run; relative paths are tried against the run's ``cwd``."""
+    if base and not os.path.isabs(path) and not os.path.exists(path):
+        alt = os.path.join(base, path)
+        if os.path.exists(alt):
+            return alt
+    return path
+
+
 def load_manifest(run_dir: str | os.PathLike) -> dict:
     path = Path(run_dir) / "manifest.json"
     if not path.exists():
@@ -164,7 +173,7 @@ def iter_rows(path: str, rows: Iterable[int]) -> Iterator[tuple[int, dict]]:
 
 
 def fetch_records(
-    keys: Iterable[tuple[str, int]], columns: list[str] | None = None
+    keys: Iterable[tuple[str, int]], columns: list[str] | None = None, base: str | None = None
 ) -> dict[tuple[str, int], dict]:
     """Records of (source, row) pairs; a missing source gives no entries (never raises)."""
     by_source: dict[str, list[int]] = {}
@@ -173,7 +182,7 @@ def fetch_records(
     out: dict[tuple[str, int], dict] = {}
     for s, rows in by_source.items():
         try:
-            for r, rec in iter_rows(s, rows):
+            for r, rec in iter_rows(resolve_source(s, base), rows):
                 out[(s, r)] = rec if columns is None else {c: rec.get(c) for c in columns}
         except InputError:
             continue
@@ -195,7 +204,9 @@ def raw_sample(
     """
     tf = text_field(manifest)
     entries = (manifest.get("inputs") or {}).get("raw") or []
-    paths = [e["path"] for e in entries if os.path.exists(e["path"])]
+    base = manifest.get("cwd")
+    paths = [resolve_source(e["path"], base) for e in entries]
+    paths = [p for p in paths if os.path.exists(p)]
     if not paths:
         return [], "raw input not found"
     from thresher.io.sources import discover

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-SelectionMode = Literal["resample", "topk", "threshold"]
+SelectionMode = Literal["resample", "topk", "threshold", "all"]
 
 
 def resolve_k(n_eligible: int, k: int | None, fraction: float | None) -> int:
@@ -71,6 +71,8 @@ def select_indices(
     scores = np.asarray(scores, dtype=np.float64)
     eligible = np.asarray(eligible, dtype=bool)
     idx = np.flatnonzero(eligible)
+    if mode == "all":
+        return idx
     if mode == "threshold":
         if threshold is None:
             raise ValueError("threshold mode needs a threshold")

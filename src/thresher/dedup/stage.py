@@ -1,0 +1,103 @@
+"""Dedup as a pipeline stage: workers spill keys per shard, the driver clusters once.
+
+A document's key is ``shard_index << 32 | position in the shard``: global,
+deterministic, and ordered like the input, so the survivor of a cluster (its
+smallest key) is the document that comes first in the input, whatever the
+engine or worker count. ``minhash`` also runs exact hashing and unions both
+clusterings, so exact copies too short for 5-gram shingles are caught.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from thresher.dedup.exact import exact_hashes
+from thresher.dedup.lsh import BandSpill, combine_clusters
+from thresher.dedup.minhash import MinHashParams, band_keys, signatures
+
+PARTITIONS = 16
+
+
+@dataclass(frozen=True)
+class DedupSpec:
+    mode: str  # "exact" or "minhash"
+    threshold: float = 0.8
+    ngram: int = 5
+    num_perm: int = 128
+
+    @property
+    def params(self) -> MinHashParams:
+        return MinHashParams(threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm)
+
+
+def _writer(shard_index: int) -> str:
+    return f"shard{shard_index:05d}"
+
+
+def doc_keys(shard_index: int, positions: np.ndarray) -> np.ndarray:
+    return (np.int64(shard_index) << np.int64(32)) | positions.astype(np.int64)
+
+
+def reset_shard(root: Path, shard_index: int) -> None:
+    """Remove a shard's spill files (a resumed shard is spilled again from scratch)."""
+    for f in glob.glob(str(root / "*" / f"*.{_writer(shard_index)}.*")):
+        os.remove(f)
+
+
+def spill_batch(
+    root: Path, spec: DedupSpec, shard_index: int, positions: np.ndarray, texts: pa.Array
+) -> None:
+    """Map side: spill the keys of one batch's eligible documents."""
+    if len(positions) == 0:
+        return
+    keys = doc_keys(shard_index, positions)
+    with BandSpill(
+        root / "exact", bands=1, partitions=PARTITIONS, key_words=2, writer=_writer(shard_index)
+    ) as sp:
+        sp.add(keys, exact_hashes(texts))
+    if spec.mode == "minhash":
+        p = spec.params
+        with BandSpill(
+            root / "minhash", bands=p.bands, partitions=PARTITIONS, writer=_writer(shard_index)
+        ) as sp:
+            sp.add(keys, band_keys(signatures(texts, p), p))
+
+
+def resolve(
+    root: Path, spec: DedupSpec, shard_offsets: np.ndarray, n_docs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce side: (is_duplicate, cluster) per global document position.
+
+    ``cluster`` is the global position of the cluster's survivor (-1 for documents that
+    were not deduplicated, e.g. filtered out before).
+    """
+    dup = np.zeros(n_docs, dtype=bool)
+    cluster = np.full(n_docs, -1, dtype=np.int64)
+    if not (root / "exact").exists():
+        return dup, cluster
+    keys, cid = BandSpill(root / "exact", bands=1, partitions=PARTITIONS, key_words=2).clusters()
+    if spec.mode == "minhash":
+        p = spec.params
+        keys2, cid2 = BandSpill(root / "minhash", bands=p.bands, partitions=PARTITIONS).clusters()
+        if not np.array_equal(keys, keys2):
+            raise RuntimeError("dedup spills disagree on the documents they hold")
+        keys, cid = combine_clusters(keys, cid, cid2)
+
+    def to_global(k: np.ndarray) -> np.ndarray:
+        return shard_offsets[k >> np.int64(32)] + (k & np.int64(0xFFFFFFFF))
+
+    pos = to_global(keys)
+    cluster[pos] = to_global(cid)
+    dup[pos] = cid != keys
+    return dup, cluster
+
+
+def clear(root: Path) -> None:
+    shutil.rmtree(root, ignore_errors=True)
