@@ -1,0 +1,136 @@
+"""`thresher filter` and `thresher dedup` (and the same stages inside select) on real text."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+import thresher
+from tests.conftest import tree_bytes, write_jsonl
+from thresher.cli import app
+
+
+def _with_copies(raw_records, tmp_path):
+    """Real docs, then exact copies and lightly edited copies of some of them, shuffled in."""
+    base = [{"text": r["text"], "id": f"orig-{i}"} for i, r in enumerate(raw_records[:600])]
+    copies = []
+    for i in range(0, 600, 20):
+        copies.append({"text": base[i]["text"], "id": f"exact-{i}"})
+        words = base[i + 1]["text"].split(" ")
+        if len(words) > 200:  # long enough that a one-word edit keeps Jaccard far above 0.8
+            words[len(words) // 2] = "EDITED"
+            copies.append({"text": " ".join(words), "id": f"near-{i + 1}"})
+    write_jsonl(tmp_path / "base.jsonl", base)
+    # Copies come after every original: the first occurrence of a cluster survives.
+    return write_jsonl(tmp_path / "raw.jsonl", base + copies), len(copies)
+
+
+def test_dedup_drops_copies_keeps_every_original_and_is_deterministic(raw_records, tmp_path):
+    raw, n_copies = _with_copies(raw_records, tmp_path)
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"d{workers}"
+        m = thresher.select(
+            raw=[str(raw)],
+            out=str(out),
+            method="none",
+            dedup="minhash",
+            write_dropped=True,
+            workers=workers,
+            shard_bytes=256 * 1024,
+            report=False,
+        )
+        outs.append(out)
+    c = m["counts"]
+    assert c["read"] == c["selected"] + c["duplicate"] + c["filtered"] + c["rejected"]
+    kept = pq.read_table(outs[0] / "selected")
+    ids = set(kept.column("id").to_pylist())
+    # The sample itself holds a few near-duplicate pages: the originals that survive
+    # without injected copies must all survive with them.
+    thresher.select(
+        raw=[str(tmp_path / "base.jsonl")],
+        out=str(tmp_path / "base"),
+        method="none",
+        dedup="minhash",
+        workers=1,
+        report=False,
+    )
+    base_kept = set(pq.read_table(tmp_path / "base" / "selected").column("id").to_pylist())
+    assert len(base_kept) >= 590
+    assert {i for i in ids if i.startswith("orig-")} == base_kept, "an original was lost"
+    dropped = pq.read_table(outs[0] / "dropped")
+    dropped_ids = set(dropped.column("id").to_pylist())
+    assert {i for i in dropped_ids if i.startswith("exact-")} == {
+        f"exact-{i}" for i in range(0, 600, 20)
+    }
+    assert len([i for i in dropped_ids if i.startswith("near-")]) >= 0.8 * len(
+        [i for i in range(1, 600, 20) if len(raw_records[i]["text"].split(" ")) > 200]
+    )
+    assert all(
+        r.startswith("duplicate") or r == "" for r in dropped.column("thresher_status").to_pylist()
+    )
+    # The cluster id points at the surviving original's position.
+    assert set(dropped.column("thresher_cluster").to_pylist()) <= set(
+        kept.column("thresher_cluster").to_pylist()
+    )
+    assert tree_bytes(outs[0] / "selected") == tree_bytes(outs[1] / "selected")
+    assert tree_bytes(outs[0] / "dropped") == tree_bytes(outs[1] / "dropped")
+
+
+def test_filter_command_keeps_the_asked_language_and_records_reasons(
+    sample_dir, tmp_path, raw_records
+):
+    out = tmp_path / "f"
+    res = CliRunner().invoke(
+        app,
+        [
+            "filter",
+            "--raw",
+            str(sample_dir / "raw.jsonl.gz"),
+            "--out",
+            str(out),
+            "--lang",
+            "de",
+            "--write-dropped",
+            "--workers",
+            "1",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    m = json.loads((out / "manifest.json").read_text())
+    c = m["counts"]
+    assert c["read"] == len(raw_records) == c["selected"] + c["filtered"]
+    kept = pq.read_table(out / "selected")
+    langs = kept.column("lang").to_pylist()
+    assert sum(x == "de" for x in langs) / len(langs) > 0.95
+    n_de = sum(r["lang"] == "de" for r in raw_records)
+    assert len(langs) > 0.8 * n_de
+    assert set(kept.column("thresher_language").to_pylist()) == {"de"}
+    dropped = pq.read_table(out / "dropped")
+    assert all(r.startswith("language") for r in dropped.column("thresher_reason").to_pylist())
+
+
+def test_select_with_filters_and_dedup_counts_add_up(sample_dir, tmp_path):
+    m = thresher.select(
+        target=[str(sample_dir / "target.jsonl")],
+        raw=[str(sample_dir / "raw.jsonl.gz")],
+        out=str(tmp_path / "s"),
+        filters=["lang", "gopher_repetition"],
+        filter_options={"languages": ["en"]},
+        dedup="exact",
+        k=100,
+        workers=1,
+        report=False,
+    )
+    c = m["counts"]
+    assert c["filtered"] > 1000 and c["selected"] == 100
+    assert (
+        c["read"]
+        == c["selected"] + c["not_selected"] + c["filtered"] + c["duplicate"] + c["rejected"]
+    )
+    docs = pq.read_table(tmp_path / "s" / "docs")
+    assert "language" in docs.column_names
+    sel = docs.filter(docs.column("selected"))
+    assert set(sel.column("language").to_pylist()) == {"en"}
