@@ -165,6 +165,7 @@ def run_once(args, corpus: Path, engine: str, workers: int, out: Path) -> dict:
         "--engine", engine,
         "--workers", str(workers),
         "--shard-mb", str(args.shard_mb),
+        "--raw-sample", str(args.raw_sample),
         "--no-report",
         "--overwrite",
     ]  # fmt: skip
@@ -233,7 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", default=str(ROOT / "data" / "sample" / "target.jsonl"))
     ap.add_argument("--method", default="dsir")
     ap.add_argument("--k", type=int, default=10_000)
-    ap.add_argument("--shard-mb", type=int, default=64)
+    ap.add_argument(
+        "--shard-mb", type=int, default=32, help="shard size (enough shards to keep 2 workers busy)"
+    )
+    ap.add_argument(
+        "--raw-sample",
+        type=int,
+        default=0,
+        help="0 = fit DSIR on a parallel full pass (counts only travel); N = ship N raw docs to the driver",
+    )
     ap.add_argument(
         "--repeats", type=int, default=3, help="runs per configuration (median reported)"
     )
@@ -303,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Corpus: {corpus.name}, {size / 1e6:,.0f} MB, {first['docs']:,} documents, "
             f"{first['shards']} shards of {args.shard_mb} MB; built with {how}  ",
             f"Run: `thresher select --method {args.method} --k {args.k} --target {Path(args.target).name} "
-            f"--shard-mb {args.shard_mb} --no-report`; Ray {'at ' + args.ray_address if args.ray_address else 'started by each run (start-up included)'}  ",
+            f"--shard-mb {args.shard_mb} --raw-sample {args.raw_sample} --no-report`; Ray {'at ' + args.ray_address if args.ray_address else 'started by each run (start-up included)'}  ",
             f"Repeats: {args.repeats} (interleaved; median wall time of the whole process)",
             "",
             "| engine | workers | wall s (median) | wall s (min – max) | pipeline s | MB/s | docs/s |",

@@ -407,6 +407,9 @@ from thresher.report.commands import eval as _eval_cmd  # noqa: E402
 from thresher.report.commands import inspect as _inspect_cmd  # noqa: E402
 from thresher.report.commands import report as _report_cmd  # noqa: E402
 
+from thresher.runfile import run as _run_file_cmd  # noqa: E402
+
+app.command("run")(_run_file_cmd)
 app.command("report")(_report_cmd)
 app.command("eval")(_eval_cmd)
 app.command("inspect")(_inspect_cmd)

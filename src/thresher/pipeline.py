@@ -141,6 +141,12 @@ def sample_task(args: tuple[Shard, int, StageContext, bool]) -> Sample:
     hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
     kl = np.zeros(ctx.num_buckets, dtype=np.int64)
     fit = None if want_texts else np.zeros(ctx.scorer.num_buckets, dtype=np.int64)
+    same_features = (
+        getattr(ctx.scorer, "hashing", None) == "fast"
+        and getattr(ctx.scorer, "hasher", None) is not None
+        and (ctx.scorer.hasher.num_buckets, ctx.scorer.hasher.ngrams)
+        == (ctx.num_buckets, ctx.ngrams)
+    )
     chunks = []
     got = 0
     for batch in ShardReader(shard, ctx.text_field).batches(limit=None):
@@ -150,9 +156,12 @@ def sample_task(args: tuple[Shard, int, StageContext, bool]) -> Sample:
             texts = texts.filter(pa.array(keep))
         texts = texts.slice(0, n - got)
         got += len(texts)
-        kl += hasher.counts(texts)
+        c = hasher.counts(texts)
+        kl += c
         if want_texts:
             chunks.append(texts)
+        elif same_features:
+            fit += c  # the scorer hashes exactly like the KL metric: count once
         else:
             fit += ctx.scorer.counts(texts)
         if got >= n:

@@ -22,14 +22,30 @@ def _init_worker() -> None:
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 
+def _warm_up(_: int) -> None:
+    """Import the pipeline and load the compiled kernels while the driver plans."""
+    import pyarrow as pa
+
+    import thresher.pipeline  # noqa: F401
+    from thresher.text.ngrams import NgramHasher
+
+    NgramHasher(16, 2).counts(pa.array(["warm up"], type=pa.large_string()))
+
+
 class LocalEngine:
     """Spawned worker processes (safe with numba/pyarrow threads, unlike fork)."""
 
     name = "local"
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, warm_up: bool = True) -> None:
         self.workers = workers or default_workers()
         self._pool: ProcessPoolExecutor | None = None
+        if warm_up and self.workers > 1:
+            # Spawned workers take ~1-2 s to import and load kernels: start them now,
+            # so that overlaps with planning and reading the target.
+            pool = self._executor()
+            for i in range(self.workers):
+                pool.submit(_warm_up, i)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:

@@ -114,9 +114,12 @@ class C4QualityFilter(RuleFilter):
             if not line:
                 continue
             words = line.split()
-            if self.max_word_length is not None and len(line) > self.max_word_length:
-                if any(len(w) > self.max_word_length for w in words):
-                    continue
+            if (
+                self.max_word_length is not None
+                and len(line) > self.max_word_length
+                and any(len(w) > self.max_word_length for w in words)
+            ):
+                continue
             if self.remove_citations and "[" in line:
                 line = CITATION_REGEX.sub("", line)
             if self.filter_no_terminal_punct and (

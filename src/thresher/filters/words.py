@@ -130,8 +130,8 @@ def _apply_special_cases(tokens: list[str]) -> list[str]:
                 matches.append((i, i + n))
     if not matches:
         return tokens
-    # _filter_special_spans: longest first (then the later start), skipping overlaps
-    matches.sort(key=lambda se: (se[1] - se[0], se[0]))
+    # _filter_special_spans: longest first (then the earlier start), skipping overlaps
+    matches.sort(key=lambda se: (se[1] - se[0], -se[0]))
     seen: set[int] = set()
     kept = []
     for start, end in reversed(matches):
