@@ -130,8 +130,14 @@ class Bench:
             selc = self.hasher.counts(texts.take(pa.array(sel)))
             klr = kl_reduction(tc, self.hasher.counts(texts) if texts is not raw else rc, selc)
             row = dict(
-                target=label, method=method, prec=prec, klr=klr, fit_s=fit_s,
-                dps=n / score_s if score_s > 0 else float("inf"), n=n, note=note,
+                target=label,
+                method=method,
+                prec=prec,
+                klr=klr,
+                fit_s=fit_s,
+                dps=n / score_s if score_s > 0 else float("inf"),
+                n=n,
+                note=note,
             )
             self.rows.append(row)
             print(
@@ -168,7 +174,9 @@ class Bench:
         t0 = time.perf_counter()
         self.dense.fit(tgt, raw_sub)
         fit_s = time.perf_counter() - t0
-        keys = [hashlib.sha1(t[: self.dense.max_chars].encode()).digest() for t in raw_sub.to_pylist()]
+        keys = [
+            hashlib.sha1(t[: self.dense.max_chars].encode()).digest() for t in raw_sub.to_pylist()
+        ]
         missing = sum(k not in self.dense.memo for k in keys)
         t0 = time.perf_counter()
         dsc = self.dense.score(raw_sub)
@@ -199,8 +207,16 @@ class Bench:
             el = time.perf_counter() - t0
             note = f"teacher {self.dense_speed or 0:.1f} docs/s"
             record(f"classifier teacher=dense {tmode}", sc, fit_s, el, len(pool), note=note)
-            record(f"classifier teacher=dense {tmode} (sub)", sc[sub], fit_s, el, len(pool),
-                   ysub, raw_sub, note=note)
+            record(
+                f"classifier teacher=dense {tmode} (sub)",
+                sc[sub],
+                fit_s,
+                el,
+                len(pool),
+                ysub,
+                raw_sub,
+                note=note,
+            )
 
     def table(self) -> str:
         lines = [
@@ -216,10 +232,16 @@ class Bench:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cap", type=int, default=150, help="max docs per (domain, lang) cell in the pool")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--cap", type=int, default=150, help="max docs per (domain, lang) cell in the pool"
+    )
     ap.add_argument("--max-target", type=int, default=200, help="max target docs")
-    ap.add_argument("--dense-docs", type=int, default=500, help="pool subsample the dense scorer scores")
+    ap.add_argument(
+        "--dense-docs", type=int, default=500, help="pool subsample the dense scorer scores"
+    )
     ap.add_argument("--targets", default="easy,hard,small")
     ap.add_argument("--out", default=str(HERE / "results" / "scorers.md"))
     a = ap.parse_args()

@@ -89,7 +89,11 @@ def select_with_quotas(
     if mode == "threshold":
         members = {g: idx[scores[idx] >= threshold] for g, idx in members.items()}
         if k is None and fraction is None:
-            return np.sort(np.concatenate([members[g] for g in members if quotas[g] > 0] or [np.zeros(0, np.int64)]))
+            return np.sort(
+                np.concatenate(
+                    [members[g] for g in members if quotas[g] > 0] or [np.zeros(0, np.int64)]
+                )
+            )
         n_elig = int(eligible.sum())
     else:
         n_elig = int(eligible.sum())
