@@ -55,7 +55,7 @@ CASES = [
     ("classifier", {}, 0.85),
     ("classifier", {"teacher": "dsir", "teacher_sample": 500}, 0.8),
     ("hybrid", {}, 0.85),
-    ("hybrid", {"fusion": "zsum", "combine": "dsir,zipfit"}, 0.8),
+    ("hybrid", {"fusion": "rrf", "combine": "dsir,zipfit"}, 0.8),
 ]
 
 

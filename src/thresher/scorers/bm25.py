@@ -24,8 +24,11 @@ Two directions:
     in the document's saturated term frequencies, so it reduces to one weight
     per term: ``sum_t tfnorm(t, d) * idf(t) * df_target(t) / n_target``.
 
-Measured on ``bench/scorers.py`` (see bench/results/scorers.md): ``query`` is
-the default; see the report there for the figures.
+Default ``direction="query"``: on bench/scorers.py (bench/results/scorers.md)
+precision@k query vs doc was 0.22 vs 0.53 (easy: quotes), 0.36 vs 0.18
+(hard: Debian Reference en), 0.53 vs 0.37 (small: 50 packaging docs); query
+wins the two harder targets and needs no raw sample. ``normalize=True`` (divide
+by query terms) was better than raw sums on data/sample (AUC 0.93 vs 0.86).
 """
 
 from __future__ import annotations

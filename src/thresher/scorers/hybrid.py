@@ -6,16 +6,23 @@ component scores a fixed *reference*: up to ``reference_size`` documents of
 the raw sample (spread evenly, deterministic). Its sorted scores, mean and
 standard deviation are kept. At score time:
 
-``fusion="rrf"`` (default): a component's score is mapped to its rank in the
+``fusion="rrf"``: a component's score is mapped to its rank in the
 reference (``np.searchsorted``; 0 = above every reference document) and the
 fused score is ``sum_i w_i / (rrf_k + rank_i)``.
 
-``fusion="zsum"``: ``sum_i w_i * (s_i - mean_i) / std_i``.
+``fusion="zsum"`` (default): ``sum_i w_i * (s_i - mean_i) / std_i``.
 
 Either way a document's fused score depends only on itself and the fitted
 reference. Components are given by name (``combine=["dsir", "bm25",
 "classifier"]``, or a comma-separated string) with per-component options in
 ``options={"bm25": {...}}``.
+
+Default: ``dsir,bm25,classifier`` with ``zsum``. On bench/scorers.py zsum beat
+rrf on all three targets (precision@k 0.94/0.72/0.73 vs 0.75/0.68/0.67,
+easy/hard/small): RRF with k=60 over a ~5k-document reference flattens the
+top ranks, so the best component's confident scores count no more than the
+others'. Measured honestly: the hybrid did not beat the classifier alone
+(0.98/0.81/0.72) on these targets.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ class HybridScorer:
         self,
         combine: Sequence[str] | str = DEFAULT_COMBINE,
         weights: Sequence[float] | str | None = None,
-        fusion: Literal["rrf", "zsum"] = "rrf",
+        fusion: Literal["rrf", "zsum"] = "zsum",
         rrf_k: float = 60.0,
         reference_size: int = 20_000,
         options: dict | None = None,
