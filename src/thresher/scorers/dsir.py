@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+import regex
 
 from thresher.scorers.base import as_string_array
 from thresher.text.ngrams import NgramHasher
 
-_WORDPUNCT = re.compile(r"\w+|[^\w\s]+")
+# nltk >= 3.10 compiles WordPunctTokenizer's pattern with the `regex` engine.
+_WORDPUNCT = regex.compile(r"\w+|[^\w\s]+")
 
 
 @functools.lru_cache(maxsize=1_000_000)

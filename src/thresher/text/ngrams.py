@@ -1,7 +1,7 @@
 """Hashed n-gram features over Arrow string buffers, in numba.
 
 Tokenization is DSIR's: ``text.lower()`` split by nltk's WordPunctTokenizer
-(``\\w+|[^\\w\\s]+``). Instead of running that regex and hashing each token
+(``\\w+|[^\\w\\s]+``, compiled with the ``regex`` engine). Instead of running that regex and hashing each token
 with sha256 in Python (what the reference does, ~1 MB/s), the kernels walk the
 UTF-8 bytes of a whole Arrow string array once, classify each code point with
 a table built from Python's own ``str.isalnum``/``str.isspace``/``str.lower``
@@ -28,6 +28,7 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 import pyarrow as pa
+import regex
 
 # Code point classes.
 SPACE, WORD, PUNCT = 0, 1, 2
@@ -39,7 +40,7 @@ FNV_PRIME = np.uint64(0x100000001B3)
 
 def _cache_path() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    key = f"{sys.version_info.major}.{sys.version_info.minor}-{unicodedata.unidata_version}"
+    key = f"{sys.version_info.major}.{sys.version_info.minor}-{unicodedata.unidata_version}-regex{regex.__version__}"
     return Path(base) / "thresher" / f"unicode-tables-{key}.npz"
 
 
@@ -66,15 +67,18 @@ def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
 def _build_unicode_tables() -> tuple[np.ndarray, np.ndarray]:
     """Per-code-point class (space/word/punct) and lowercase mapping, from Python itself.
 
-    Built with ``re`` over every code point, so ``\\w`` and ``\\s`` agree with the
-    reference tokenizer's regex by construction. Multi-character lowercasings
+    Built with the ``regex`` engine over every code point, so ``\\w`` and ``\\s``
+    agree by construction with nltk's WordPunctTokenizer, which compiles its pattern
+    with ``regex`` (Unicode's definition of a word character: letters, marks, decimal
+    digits, connector punctuation; ``½`` or ``²`` are not word characters there, as
+    they are for the stdlib ``re``). Multi-character lowercasings
     (only U+0130, capital I with dot) map to themselves. Surrogates are
     punctuation (they cannot occur in valid UTF-8).
     """
     everything = "".join(map(chr, range(_MAX_CP)))
     cls = np.full(_MAX_CP, PUNCT, dtype=np.uint8)
-    cls[[m.start() for m in re.finditer(r"\w", everything)]] = WORD
-    cls[[m.start() for m in re.finditer(r"\s", everything)]] = SPACE
+    cls[[m.start() for m in regex.finditer(r"\w", everything)]] = WORD
+    cls[[m.start() for m in regex.finditer(r"\s", everything)]] = SPACE
     lower = np.arange(_MAX_CP, dtype=np.int32)
     for m in re.finditer(r"[^\W\d_]", everything):  # only letters have a lowercase
         ch = m.group()
