@@ -1,0 +1,54 @@
+"""Every scorer through `thresher select`: finds the target domain, same bytes for 1 and 2 workers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import thresher
+from tests.conftest import tree_bytes, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def pool(raw_records, tmp_path_factory):
+    """A 900-doc slice of the sample pool as plain JSONL (several byte-range shards)."""
+    recs = raw_records[::3]
+    return write_jsonl(tmp_path_factory.mktemp("pool") / "raw.jsonl", recs), recs
+
+
+@pytest.mark.parametrize(
+    "method,options",
+    [
+        ("bm25", {}),
+        ("zipfit", {}),
+        ("classifier", {}),
+        ("hybrid", {"combine": ["dsir", "bm25", "classifier"]}),
+    ],
+)
+def test_method_selects_target_domain_identically_for_1_and_2_workers(
+    method, options, pool, sample_dir, target_records, tmp_path
+):
+    path, recs = pool
+    domain = target_records[0]["domain"]
+    base = np.mean([r["domain"] == domain for r in recs])
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"{method}-{workers}"
+        thresher.select(
+            target=[str(sample_dir / "target.jsonl")],
+            raw=[str(path)],
+            out=str(out),
+            method=method,
+            scorer_options=options,
+            k=60,
+            workers=workers,
+            shard_bytes=512 * 1024,
+            report=False,
+        )
+        outs.append(out)
+    assert tree_bytes(outs[0] / "selected") == tree_bytes(outs[1] / "selected")
+    assert tree_bytes(outs[0] / "docs") == tree_bytes(outs[1] / "docs")
+    share = np.mean(
+        [d == domain for d in thresher.read_selected(outs[0]).column("domain").to_pylist()]
+    )
+    assert share > max(0.5, 4 * base), (method, share, base)
