@@ -117,8 +117,17 @@ PACKAGES: list[Pkg] = [
 
 # handbook translations that are (nearly) complete; the others are mostly English
 HANDBOOK_LANGS = {
-    "en-US": "en", "de-DE": "de", "fr-FR": "fr", "es-ES": "es", "it-IT": "it",
-    "pt-BR": "pt", "ja-JP": "ja", "zh-CN": "zh", "ca-ES": "ca", "nb-NO": "nb", "id-ID": "id",
+    "en-US": "en",
+    "de-DE": "de",
+    "fr-FR": "fr",
+    "es-ES": "es",
+    "it-IT": "it",
+    "pt-BR": "pt",
+    "ja-JP": "ja",
+    "zh-CN": "zh",
+    "ca-ES": "ca",
+    "nb-NO": "nb",
+    "id-ID": "id",
 }
 
 # packages whose copyright file is not machine-readable: short names chosen by reading it
@@ -162,7 +171,9 @@ def fetch(pkg: Pkg, cache: Path = CACHE) -> tuple[Path, str]:
         r = subprocess.run(["apt-get", "download", spec], cwd=debs, capture_output=True, text=True)
         if r.returncode != 0:
             log(f"warning: {spec} not downloadable ({r.stderr.strip()[-200:]}); trying candidate")
-            r = subprocess.run(["apt-get", "download", pkg.name], cwd=debs, capture_output=True, text=True)
+            r = subprocess.run(
+                ["apt-get", "download", pkg.name], cwd=debs, capture_output=True, text=True
+            )
             if r.returncode != 0:
                 raise RuntimeError(f"apt-get download {pkg.name} failed: {r.stderr.strip()}")
         deb = _deb_path(pkg, debs)
@@ -200,17 +211,61 @@ def read_license(pkg: Pkg, root: Path) -> str:
 # --------------------------------------------------------------------------- html -> text
 
 _BLOCK = {
-    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "tr", "table", "section", "article",
-    "blockquote", "pre", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "caption",
-    "figure", "figcaption", "body", "main",
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "blockquote",
+    "pre",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "caption",
+    "figure",
+    "figcaption",
+    "body",
+    "main",
 }
 _VOID = {"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "wbr", "source"}
 _SKIP_TAGS = {"script", "style", "head", "title", "nav", "noscript", "svg", "button", "form"}
 _SKIP_CLASSES = {
-    "navheader", "navfooter", "toc", "list-of-tables", "list-of-figures", "list-of-examples",
-    "sphinxsidebar", "sphinxsidebarwrapper", "related", "footer", "headerlink", "header",
-    "nav-panel", "contents", "shortcontents", "section-toc", "mini-toc", "copyright",
-    "legalnotice", "breadcrumbs", "mobile-nav", "clearer", "docnav", "indexterm",
+    "navheader",
+    "navfooter",
+    "toc",
+    "list-of-tables",
+    "list-of-figures",
+    "list-of-examples",
+    "sphinxsidebar",
+    "sphinxsidebarwrapper",
+    "related",
+    "footer",
+    "headerlink",
+    "header",
+    "nav-panel",
+    "contents",
+    "shortcontents",
+    "section-toc",
+    "mini-toc",
+    "copyright",
+    "legalnotice",
+    "breadcrumbs",
+    "mobile-nav",
+    "clearer",
+    "docnav",
+    "indexterm",
 }
 _SKIP_IDS = {"banner", "title", "site_footer"}
 
@@ -246,8 +301,12 @@ class _HTMLText(HTMLParser):
             return
         a = dict(attrs)
         classes = set((a.get("class") or "").split())
-        if (tag in _SKIP_TAGS or classes & _SKIP_CLASSES or a.get("role") == "navigation"
-                or a.get("id") in _SKIP_IDS):
+        if (
+            tag in _SKIP_TAGS
+            or classes & _SKIP_CLASSES
+            or a.get("role") == "navigation"
+            or a.get("id") in _SKIP_IDS
+        ):
             if tag not in _VOID:
                 self.skip_tag, self.skip_depth = tag, 1
             return
@@ -380,8 +439,21 @@ def _man_strip(src: str) -> str:
 
     def inline(s: str) -> str:
         s = re.sub(r"\\f(\[[^\]]*\]|\(..|.)", "", s)
-        s = re.sub(r"\\\((..)", lambda m: {"em": "—", "en": "–", "bu": "•", "aq": "'", "dq": '"',
-                                            "lq": "“", "rq": "”", "co": "©", "rg": "®"}.get(m.group(1), ""), s)
+        s = re.sub(
+            r"\\\((..)",
+            lambda m: {
+                "em": "—",
+                "en": "–",
+                "bu": "•",
+                "aq": "'",
+                "dq": '"',
+                "lq": "“",
+                "rq": "”",
+                "co": "©",
+                "rg": "®",
+            }.get(m.group(1), ""),
+            s,
+        )
         s = re.sub(r"\\\[([^\]]*)\]", "", s)
         s = s.replace("\\-", "-").replace("\\e", "\\").replace("\\&", "").replace("\\ ", " ")
         s = re.sub(r"\\[|^0:%c]", "", s)
@@ -390,7 +462,7 @@ def _man_strip(src: str) -> str:
         return s
 
     for line in src.split("\n"):
-        if line.startswith(('.\\"', "'\\\"", '.\\}', "\\}")) or line.strip() == ".":
+        if line.startswith(('.\\"', "'\\\"", ".\\}", "\\}")) or line.strip() == ".":
             continue
         if line.startswith((".", "'")):
             m = re.match(r"[.']\s*(\S+)\s*(.*)", line)
@@ -425,7 +497,8 @@ def render_man(path: Path) -> str | None:
     if _GROFF:
         r = subprocess.run(
             [_GROFF, "-k", "-Tutf8", "-man", "-rHY=0", "-dAD=l", "-P-c", "-P-b", "-P-o", "-P-u"],
-            input=src.encode("utf-8"), capture_output=True,
+            input=src.encode("utf-8"),
+            capture_output=True,
             env={**os.environ, "LC_ALL": "C.UTF-8", "GROFF_NO_SGR": "1"},
         )
         txt = r.stdout.decode("utf-8", "replace")
@@ -434,7 +507,7 @@ def render_man(path: Path) -> str | None:
         # drop the running header/footer lines (first and last non-empty lines)
         nz = [i for i, ln in enumerate(lines) if ln.strip()]
         if len(nz) > 2:
-            lines = lines[nz[0] + 1: nz[-1]]
+            lines = lines[nz[0] + 1 : nz[-1]]
         txt = "\n".join(lines)
     else:
         txt = _man_strip(src)
@@ -448,8 +521,32 @@ def _man_sections(txt: str) -> list[str]:
 
 # --------------------------------------------------------------------------- english-leftover check
 
-_EN_STOP = {"the", "and", "of", "to", "is", "in", "that", "for", "with", "this", "are", "you",
-            "be", "it", "as", "on", "can", "or", "if", "by", "not", "which", "from", "will"}
+_EN_STOP = {
+    "the",
+    "and",
+    "of",
+    "to",
+    "is",
+    "in",
+    "that",
+    "for",
+    "with",
+    "this",
+    "are",
+    "you",
+    "be",
+    "it",
+    "as",
+    "on",
+    "can",
+    "or",
+    "if",
+    "by",
+    "not",
+    "which",
+    "from",
+    "will",
+}
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -485,17 +582,24 @@ def _html_pages(root, pkg, sub, pattern, domain, lang, skip=("index",), max_leve
 
 
 def ex_dref(root, pkg):
-    yield from _html_pages(root, pkg, "usr/share/debian-reference", f"*.{pkg.lang}.html",
-                           pkg.domain, pkg.lang)
+    yield from _html_pages(
+        root, pkg, "usr/share/debian-reference", f"*.{pkg.lang}.html", pkg.domain, pkg.lang
+    )
 
 
 def ex_handbook(root, pkg):
     base = root / "usr/share/doc/debian-handbook/html"
     for loc in sorted(HANDBOOK_LANGS):
         if (base / loc).is_dir():
-            for rel, dom, _, docs in _html_pages(root, pkg, f"usr/share/doc/debian-handbook/html/{loc}",
-                                                 "*.html", pkg.domain, HANDBOOK_LANGS[loc],
-                                                 skip=("index", "pr01")):
+            for rel, dom, _, docs in _html_pages(
+                root,
+                pkg,
+                f"usr/share/doc/debian-handbook/html/{loc}",
+                "*.html",
+                pkg.domain,
+                HANDBOOK_LANGS[loc],
+                skip=("index", "pr01"),
+            ):
                 yield f"{loc}/{rel}", dom, HANDBOOK_LANGS[loc], docs
 
 
@@ -506,23 +610,43 @@ def ex_faq(root, pkg):
 
 
 def ex_maint(root, pkg):
-    yield from _html_pages(root, pkg, "usr/share/doc/maint-guide/html", "*.en.html", pkg.domain, "en")
+    yield from _html_pages(
+        root, pkg, "usr/share/doc/maint-guide/html", "*.en.html", pkg.domain, "en"
+    )
 
 
 def ex_devref(root, pkg):
-    yield from _html_pages(root, pkg, "usr/share/developers-reference", "*.html", pkg.domain, "en",
-                           skip=("index", "search", "genindex", "developers-reference"))
+    yield from _html_pages(
+        root,
+        pkg,
+        "usr/share/developers-reference",
+        "*.html",
+        pkg.domain,
+        "en",
+        skip=("index", "search", "genindex", "developers-reference"),
+    )
 
 
 def ex_policy(root, pkg):
     for sub in ("policy.html", "perl-policy.html"):
-        yield from ((f"{sub}/{rel}", d, lg, docs) for rel, d, lg, docs in _html_pages(
-            root, pkg, f"usr/share/doc/debian-policy/{sub}", "*.html", pkg.domain, "en",
-            skip=("index", "search", "genindex")))
+        yield from (
+            (f"{sub}/{rel}", d, lg, docs)
+            for rel, d, lg, docs in _html_pages(
+                root,
+                pkg,
+                f"usr/share/doc/debian-policy/{sub}",
+                "*.html",
+                pkg.domain,
+                "en",
+                skip=("index", "search", "genindex"),
+            )
+        )
 
 
 def ex_gnustd(root, pkg):
-    yield from _html_pages(root, pkg, "usr/share/doc/gnu-standards", "*.html", pkg.domain, "en", skip=())
+    yield from _html_pages(
+        root, pkg, "usr/share/doc/gnu-standards", "*.html", pkg.domain, "en", skip=()
+    )
 
 
 _PY_APIDOC = ("library", "c-api", "reference")
@@ -533,21 +657,31 @@ def ex_pydoc(root, pkg):
     base = "usr/share/doc/python3.11/html"
     for sub in _PY_APIDOC + _PY_TUTORIAL:
         dom = "apidoc" if sub in _PY_APIDOC else "tutorial"
-        for rel, d, lg, docs in _html_pages(root, pkg, f"{base}/{sub}", "*.html", dom, "en",
-                                           skip=("index",)):
+        for rel, d, lg, docs in _html_pages(
+            root, pkg, f"{base}/{sub}", "*.html", dom, "en", skip=("index",)
+        ):
             yield f"{sub}/{rel}", d, lg, docs
 
 
 def ex_man(root, pkg):
     sub = "usr/share/man" + ("" if pkg.lang == "en" else f"/{pkg.lang}")
-    files = [f for f in _files(root, sub, "man*/*") if f.parent.name[3:4].isdigit() or f.parent.name == "man"]
+    files = [
+        f
+        for f in _files(root, sub, "man*/*")
+        if f.parent.name[3:4].isdigit() or f.parent.name == "man"
+    ]
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as ex:
         rendered = list(ex.map(render_man, files))
     for f, txt in zip(files, rendered, strict=False):
         if not txt:
             continue
         docs = [txt] if len(txt) <= MAX_DOC else sections_to_docs(_man_sections(txt))
-        yield str(f.relative_to(root / sub)), pkg.domain, pkg.lang, [d for d in docs if len(d) >= DROP_BELOW]
+        yield (
+            str(f.relative_to(root / sub)),
+            pkg.domain,
+            pkg.lang,
+            [d for d in docs if len(d) >= DROP_BELOW],
+        )
 
 
 _FORTUNE_SKIP = {"ascii-art", "asciiart", "banner"}
@@ -560,8 +694,14 @@ def ex_fortune(root, pkg):
     seen: set[Path] = set()
     for f in sorted(base.rglob("*")):
         rel = f.relative_to(base)
-        if (not f.is_file() or f.is_symlink() or f.suffix in (".dat", ".u8") or "off" in rel.parts
-                or f.name.endswith("-o") or f.name in _FORTUNE_SKIP):
+        if (
+            not f.is_file()
+            or f.is_symlink()
+            or f.suffix in (".dat", ".u8")
+            or "off" in rel.parts
+            or f.name.endswith("-o")
+            or f.name in _FORTUNE_SKIP
+        ):
             continue
         real = f.resolve()
         if real in seen:
@@ -585,9 +725,16 @@ def ex_fortune(root, pkg):
 
 
 EXTRACTORS: dict[str, Callable] = {
-    "dref": ex_dref, "handbook": ex_handbook, "faq": ex_faq, "maint": ex_maint,
-    "devref": ex_devref, "policy": ex_policy, "gnustd": ex_gnustd, "pydoc": ex_pydoc,
-    "man": ex_man, "fortune": ex_fortune,
+    "dref": ex_dref,
+    "handbook": ex_handbook,
+    "faq": ex_faq,
+    "maint": ex_maint,
+    "devref": ex_devref,
+    "policy": ex_policy,
+    "gnustd": ex_gnustd,
+    "pydoc": ex_pydoc,
+    "man": ex_man,
+    "fortune": ex_fortune,
 }
 
 # --------------------------------------------------------------------------- pool
@@ -602,8 +749,14 @@ def iter_package(pkg: Pkg, cache: Path = CACHE, stats: Counter | None = None) ->
                 if stats is not None:
                     stats[(pkg.name, lang)] += 1
                 continue
-            yield {"id": f"{pkg.name}/{rel}#{i}", "text": text, "domain": domain, "lang": lang,
-                   "source": pkg.name, "license": lic}
+            yield {
+                "id": f"{pkg.name}/{rel}#{i}",
+                "text": text,
+                "domain": domain,
+                "lang": lang,
+                "source": pkg.name,
+                "license": lic,
+            }
 
 
 def package_versions(cache: Path = CACHE) -> dict[str, tuple[str, str]]:
@@ -640,7 +793,9 @@ def iter_labeled(cache: Path = CACHE) -> Iterator[dict]:
                     n += 1
                 log(f"  {pkg.name:24s} {n:6d} docs")
         for k, v in sorted(dropped.items()):
-            log(f"  dropped {v:5d} docs from {k[0]} ({'exact duplicate' if k[1] == 'dup' else 'left untranslated, lang=' + k[1]})")
+            log(
+                f"  dropped {v:5d} docs from {k[0]} ({'exact duplicate' if k[1] == 'dup' else 'left untranslated, lang=' + k[1]})"
+            )
         os.replace(tmp, path)
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -652,12 +807,15 @@ def open_out(path: str | Path, mode: str = "wt"):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     if path.endswith(".gz"):
         # mtime=0 -> byte-identical output for identical input
-        return io.TextIOWrapper(gzip.GzipFile(path, "wb", compresslevel=9, mtime=0), encoding="utf-8")
+        return io.TextIOWrapper(
+            gzip.GzipFile(path, "wb", compresslevel=9, mtime=0), encoding="utf-8"
+        )
     if path.endswith(".zst"):
         import zstandard
 
-        return io.TextIOWrapper(zstandard.ZstdCompressor(level=10).stream_writer(open(path, "wb")),
-                                encoding="utf-8")
+        return io.TextIOWrapper(
+            zstandard.ZstdCompressor(level=10).stream_writer(open(path, "wb")), encoding="utf-8"
+        )
     return open(path, "w", encoding="utf-8")
 
 
@@ -695,8 +853,9 @@ def _vary(text: str, rep: int) -> str:
     return "\n\n".join(paras)
 
 
-def build_large(out_path: str | Path, target_bytes: int = 1_000_000_000, vary: bool = False,
-                cache: Path = CACHE) -> int:
+def build_large(
+    out_path: str | Path, target_bytes: int = 1_000_000_000, vary: bool = False, cache: Path = CACHE
+) -> int:
     """Write ~target_bytes of JSONL by repeating the labeled pool.
 
     Repetition r (r = 0, 1, ...) writes every pool record with id "<id>@r<r>" and,
@@ -721,7 +880,9 @@ def build_large(out_path: str | Path, target_bytes: int = 1_000_000_000, vary: b
                 if written >= target_bytes:
                     break
             rep += 1
-    print(f"large corpus -> {out_path}: {n} docs, {written / 1e6:.1f} MB uncompressed, {rep} repetition(s)")
+    print(
+        f"large corpus -> {out_path}: {n} docs, {written / 1e6:.1f} MB uncompressed, {rep} repetition(s)"
+    )
     return written
 
 
@@ -734,11 +895,19 @@ SAMPLE_QUOTAS = {
     ("tutorial", "en"): 150,
     **{("guide", lg): 70 for lg in _DREF_LANGS},
     **{("handbook", lg): 45 for lg in ("en", "de", "fr", "es", "it", "pt", "ja", "zh")},
-    ("faq", "en"): 40, ("faq", "de"): 30, ("faq", "fr"): 30,
+    ("faq", "en"): 40,
+    ("faq", "de"): 30,
+    ("faq", "fr"): 30,
     ("packaging", "en"): 220,
     ("standards", "en"): 80,
-    ("manpage", "en"): 220, ("manpage", "de"): 140, ("manpage", "fr"): 120, ("manpage", "es"): 100,
-    ("quotes", "en"): 220, ("quotes", "de"): 130, ("quotes", "es"): 110, ("quotes", "it"): 110,
+    ("manpage", "en"): 220,
+    ("manpage", "de"): 140,
+    ("manpage", "fr"): 120,
+    ("manpage", "es"): 100,
+    ("quotes", "en"): 220,
+    ("quotes", "de"): 130,
+    ("quotes", "es"): 110,
+    ("quotes", "it"): 110,
 }
 SAMPLE_TARGET_N = 220
 SAMPLE_HELDOUT_N = 100
@@ -806,35 +975,52 @@ def build_sample(out_dir: str | Path, cache: Path = CACHE) -> None:
     for name, recs in (("raw.jsonl.gz", raw), ("target.jsonl", target), ("heldout.jsonl", heldout)):
         counts[name] = print_stats(recs, f"{out_dir / name}")
         print(f"  file size: {(out_dir / name).stat().st_size / 1e6:.2f} MB")
-    _write_sources(out_dir, counts, {"raw.jsonl.gz": raw, "target.jsonl": target, "heldout.jsonl": heldout},
-                   cache)
+    _write_sources(
+        out_dir,
+        counts,
+        {"raw.jsonl.gz": raw, "target.jsonl": target, "heldout.jsonl": heldout},
+        cache,
+    )
 
 
 def _write_sources(out_dir: Path, counts: dict, files: dict, cache: Path) -> None:
     versions = package_versions(cache)
     used = Counter(r["source"] for recs in files.values() for r in recs)
-    L = ["# Sources of the sample corpus", "",
-         "Real, human-written documentation shipped in Debian 12 (bookworm) `main`, converted",
-         "to plain text by `bench/corpus.py` (read its module docstring for the conversion).", "",
-         "Made with (from the repository root, with the project venv):", "",
-         "```", "python bench/corpus.py sample data/sample", "```", "",
-         f"Man pages rendered with: {'groff -k -Tutf8 -man (GNU groff)' if _GROFF else 'built-in macro stripper'}.",
-         "Deterministic: sorted file lists; train/target/heldout split and per-cell sampling",
-         "are by SHA-1 of page path / document id (no RNG).", "",
-         "## Files", "",
-         f"- `raw.jsonl.gz`: multi-domain, multi-language pool ({len(files['raw.jsonl.gz'])} docs). "
-         f"Contains {counts['raw.jsonl.gz'].get('apidoc/en', 0)} English Python API docs (domain "
-         "`apidoc`), the target domain, from pages not used in the two files below.",
-         f"- `target.jsonl`: {len(files['target.jsonl'])} English Python API-doc sections "
-         "(`python3.11-doc`: library/, c-api/, reference/) from pages held out of raw.",
-         f"- `heldout.jsonl`: {len(files['heldout.jsonl'])} further English Python API-doc sections "
-         "from pages disjoint from both (for evaluation).",
-         "- Record fields: `id` (`package/path#n`), `text`, `domain`, `lang` (ISO 639-1), `source` "
-         "(Debian package), `license` (short name from the package's copyright file).",
-         "- Documents longer than "
-         f"{SAMPLE_MAX_CHARS} characters are left out of the sample to keep it small.", "",
-         "## Packages", "",
-         "| package | version | licence | docs in sample |", "|---|---|---|---|"]
+    L = [
+        "# Sources of the sample corpus",
+        "",
+        "Real, human-written documentation shipped in Debian 12 (bookworm) `main`, converted",
+        "to plain text by `bench/corpus.py` (read its module docstring for the conversion).",
+        "",
+        "Made with (from the repository root, with the project venv):",
+        "",
+        "```",
+        "python bench/corpus.py sample data/sample",
+        "```",
+        "",
+        f"Man pages rendered with: {'groff -k -Tutf8 -man (GNU groff)' if _GROFF else 'built-in macro stripper'}.",
+        "Deterministic: sorted file lists; train/target/heldout split and per-cell sampling",
+        "are by SHA-1 of page path / document id (no RNG).",
+        "",
+        "## Files",
+        "",
+        f"- `raw.jsonl.gz`: multi-domain, multi-language pool ({len(files['raw.jsonl.gz'])} docs). "
+        f"Contains {counts['raw.jsonl.gz'].get('apidoc/en', 0)} English Python API docs (domain "
+        "`apidoc`), the target domain, from pages not used in the two files below.",
+        f"- `target.jsonl`: {len(files['target.jsonl'])} English Python API-doc sections "
+        "(`python3.11-doc`: library/, c-api/, reference/) from pages held out of raw.",
+        f"- `heldout.jsonl`: {len(files['heldout.jsonl'])} further English Python API-doc sections "
+        "from pages disjoint from both (for evaluation).",
+        "- Record fields: `id` (`package/path#n`), `text`, `domain`, `lang` (ISO 639-1), `source` "
+        "(Debian package), `license` (short name from the package's copyright file).",
+        "- Documents longer than "
+        f"{SAMPLE_MAX_CHARS} characters are left out of the sample to keep it small.",
+        "",
+        "## Packages",
+        "",
+        "| package | version | licence | docs in sample |",
+        "|---|---|---|---|",
+    ]
     for pkg in PACKAGES:
         v, lic = versions[pkg.name]
         L.append(f"| {pkg.name} | {v} | {lic} | {used.get(pkg.name, 0)} |")
@@ -858,18 +1044,29 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="corpus.py",
         description="Labeled real-text corpora built from Debian documentation packages "
-                    "(guides, handbook, FAQ, packaging manuals, GNU standards, man pages, "
-                    "Python API docs, quotes) in several languages.")
+        "(guides, handbook, FAQ, packaging manuals, GNU standards, man pages, "
+        "Python API docs, quotes) in several languages.",
+    )
     ap.add_argument("--cache", type=Path, default=CACHE, help=f"cache dir (default {CACHE})")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("labeled", help="write the whole labeled pool (.jsonl / .jsonl.gz / .jsonl.zst)")
+    p = sub.add_parser(
+        "labeled", help="write the whole labeled pool (.jsonl / .jsonl.gz / .jsonl.zst)"
+    )
     p.add_argument("out")
     p = sub.add_parser("large", help="write a ~N-byte corpus by repeating the labeled pool")
     p.add_argument("out")
-    p.add_argument("--bytes", type=int, default=1_000_000_000, help="target size (uncompressed bytes)")
-    p.add_argument("--vary", action="store_true",
-                   help="repetitions >= 1 drop one paragraph per doc (near- instead of exact duplicates)")
-    p = sub.add_parser("sample", help="write the small shipped sample (raw.jsonl.gz, target.jsonl, heldout.jsonl, SOURCES.md)")
+    p.add_argument(
+        "--bytes", type=int, default=1_000_000_000, help="target size (uncompressed bytes)"
+    )
+    p.add_argument(
+        "--vary",
+        action="store_true",
+        help="repetitions >= 1 drop one paragraph per doc (near- instead of exact duplicates)",
+    )
+    p = sub.add_parser(
+        "sample",
+        help="write the small shipped sample (raw.jsonl.gz, target.jsonl, heldout.jsonl, SOURCES.md)",
+    )
     p.add_argument("out_dir")
     sub.add_parser("stats", help="print per-domain/lang counts of the labeled pool")
     a = ap.parse_args(argv)

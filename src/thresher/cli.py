@@ -311,6 +311,22 @@ DroppedOpt = Annotated[
 ]
 
 
+def _run_options(
+    workers, engine, ray_address, format, text_field, write_dropped, overwrite, resume
+) -> dict:
+    """The options every command shares: where it runs and how it writes."""
+    return dict(
+        workers=workers,
+        engine=engine,
+        ray_address=ray_address,
+        format=format,
+        text_field=text_field,
+        write_dropped=write_dropped,
+        overwrite=overwrite,
+        resume=resume,
+    )
+
+
 @app.command("filter")
 def filter_cmd(
     raw: RawOpt,
@@ -349,14 +365,9 @@ def filter_cmd(
             method="none",
             filters=filters,
             filter_options={**filter_options, **_parse_options(option)},
-            workers=workers,
-            engine=engine,
-            ray_address=ray_address,
-            format=format,
-            text_field=text_field,
-            write_dropped=write_dropped,
-            overwrite=overwrite,
-            resume=resume,
+            **_run_options(
+                workers, engine, ray_address, format, text_field, write_dropped, overwrite, resume
+            ),
         )
 
     _run_pipeline(build, out)
@@ -390,14 +401,9 @@ def dedup_cmd(
             dedup=method,
             dedup_threshold=threshold,
             dedup_ngram=ngram,
-            workers=workers,
-            engine=engine,
-            ray_address=ray_address,
-            format=format,
-            text_field=text_field,
-            write_dropped=write_dropped,
-            overwrite=overwrite,
-            resume=resume,
+            **_run_options(
+                workers, engine, ray_address, format, text_field, write_dropped, overwrite, resume
+            ),
         )
 
     _run_pipeline(build, out)
@@ -406,7 +412,6 @@ def dedup_cmd(
 from thresher.report.commands import eval as _eval_cmd  # noqa: E402
 from thresher.report.commands import inspect as _inspect_cmd  # noqa: E402
 from thresher.report.commands import report as _report_cmd  # noqa: E402
-
 from thresher.runfile import run as _run_file_cmd  # noqa: E402
 
 app.command("run")(_run_file_cmd)
