@@ -16,6 +16,18 @@ Both use word 5-grams, the same bands x rows (thresher's optimum for ``--thresho
 numbers and diacritics folded); thresher's is ASCII-lowercase + word split (see
 thresher.dedup.minhash).  thresher also runs exact dedup (datatrove's MinHash pipeline
 does not) and both time reading the jsonl and writing the kept documents.
+
+Then (results in bench/results/dedup.md):
+
+* a threshold sweep (``--sweep``, ``threshold[:ngram]`` list, default 0.5, 0.6, 0.7, 0.8 with
+  5-grams and 0.7 with 3-grams): thresher's exact + MinHash dedup as ``thresher dedup`` runs
+  it, recall per edit kind, precision, false merges, lost originals; datatrove at the main
+  ``--threshold`` and at ``--dt-sweep`` (default 0.7; its signature stage is slow);
+* peak memory against input size (``--mem-sizes`` MB, default 100, 300, 600) of the
+  ``thresher dedup`` CLI end to end with ``--workers`` 1 and 2 (``--mem-workers``): the base
+  corpus repeated with unique ids, every copy with 1% of its words replaced (near duplicates);
+  PSS summed over the process tree (``/proc/<pid>/smaps_rollup`` every 50 ms) and the largest
+  single RSS; ``--mem-repeats`` runs per point, medians reported; ``--skip-memory`` skips it.
 """
 
 from __future__ import annotations
@@ -26,6 +38,8 @@ import gzip
 import json
 import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -209,7 +223,8 @@ from datatrove.utils.hashing import HashConfig
 
 corpus_dir, work, out, bands, rows, n = sys.argv[1:7]
 bands, rows, n = int(bands), int(rows), int(n)
-cfg = MinhashConfig(n_grams=5, num_buckets=bands, hashes_per_bucket=rows, seed=1,
+ngram = int(sys.argv[7]) if len(sys.argv) > 7 else 5
+cfg = MinhashConfig(n_grams=ngram, num_buckets=bands, hashes_per_bucket=rows, seed=1,
                     hash_config=HashConfig(precision=64))
 def ex(pipeline, tasks, name):
     return LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=1,
@@ -257,6 +272,33 @@ def run_child(cmd: list[str], env: dict | None = None) -> None:
     if r.returncode != 0:
         sys.stderr.write(r.stdout[-3000:] + r.stderr[-5000:])
         raise SystemExit(f"child failed: {cmd[:3]}")
+
+
+def run_datatrove(dt_python, corpus_dir, work, tag, params, n, inj) -> tuple[dict, dict]:
+    """datatrove's 4-stage MinHash at ``params``' n-gram, bands x rows: (score, info)."""
+    from thresher.dedup.evaluate import score
+
+    out = os.path.join(work, tag)
+    script = os.path.join(work, "dt_run.py")
+    with open(script, "w") as f:
+        f.write(DT_SCRIPT)
+    dt_work = os.path.join(work, f"{tag}-work")
+    run_child(
+        [
+            dt_python,
+            script,
+            corpus_dir,
+            dt_work,
+            out,
+            str(params.bands),
+            str(params.rows),
+            str(n),
+            str(params.ngram),
+        ]
+    )
+    info = _load_json(out + ".json")
+    cid, removed = np.load(out + ".npy")
+    return score(inj, cid, removed.astype(bool)), info
 
 
 # --------------------------------------------------------------------------- rensa
@@ -332,6 +374,302 @@ def rensa_comparison(inj, params) -> list[dict]:
     return rows
 
 
+# --------------------------------------------------------------------------- threshold sweep
+
+
+def _parse_settings(spec: str) -> list[tuple[float, int]]:
+    """``"0.5,0.6,0.7:3"`` -> [(0.5, 5), (0.6, 5), (0.7, 3)] (``threshold[:ngram]``)."""
+    out = []
+    for part in spec.split(","):
+        if part.strip():
+            t, _, ng = part.strip().partition(":")
+            out.append((float(t), int(ng or 5)))
+    return out
+
+
+def sweep_thresher(inj, settings: list[tuple[float, int]]) -> list[dict]:
+    """thresher's exact + MinHash dedup (what ``thresher dedup`` runs: no verify step) at
+    each ``(threshold, ngram)``, in process; bands x rows are the optimum for the threshold."""
+    import pyarrow as pa
+
+    from thresher.dedup import MinHashParams, dedup_texts
+    from thresher.dedup.evaluate import score
+
+    arr = pa.array(inj.texts, type=pa.large_string())
+    dedup_texts(arr.slice(0, 2))  # JIT / cache load outside the timing
+    rows = []
+    for thr, ng in settings:
+        params = MinHashParams(threshold=thr, ngram=ng)
+        c0, t0 = _cpu(), time.perf_counter()
+        dup, cid = dedup_texts(arr, params)
+        rows.append(
+            {
+                "system": "thresher",
+                "threshold": thr,
+                "ngram": ng,
+                "bands": params.bands,
+                "rows": params.rows,
+                "mid": params.s_curve_midpoint,
+                "score": score(inj, cid, dup),
+                "cpu": _cpu() - c0,
+                "wall": time.perf_counter() - t0,
+            }
+        )
+    return rows
+
+
+def print_sweep(rows: list[dict]) -> None:
+    from thresher.dedup.evaluate import KINDS
+
+    hdr = [
+        "system",
+        "threshold",
+        "n-gram",
+        "bands x rows",
+        "S-curve 50%",
+        *[f"R {k}" for k in KINDS],
+        "P all",
+        "dropped",
+        "false merges",
+        "lost originals",
+        "CPU s",
+    ]
+    print(" | ".join(hdr))
+    print(" | ".join("---" for _ in hdr))
+    for r in rows:
+        s = r["score"]
+        cells = [
+            r["system"],
+            f"{r['threshold']:.1f}",
+            str(r["ngram"]),
+            f"{r['bands']} x {r['rows']}",
+            f"{r['mid']:.2f}",
+            *[f"{s[k]['recall']:.3f}" if k in s else "-" for k in KINDS],
+            f"{s['precision_all']:.3f}",
+            str(s["dropped"]),
+            str(s["false_merges"]),
+            str(s["lost_families"]),
+            f"{r['cpu']:.2f}",
+        ]
+        print(" | ".join(cells))
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _read_kb(path: str, fields: tuple[str, ...]) -> dict[str, int]:
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                k = line.split(":", 1)[0]
+                if k in fields:
+                    out[k] = int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return out
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its live descendants (via /proc/<pid>/task/<tid>/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in glob.glob(f"/proc/{p}/task/*/children"):
+            try:
+                with open(task) as f:
+                    todo.extend(int(c) for c in f.read().split())
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return out
+
+
+def run_sampled(cmd: list[str], interval: float = 0.05) -> dict:
+    """Run ``cmd``; every ``interval`` s sum PSS over its process tree (smaps_rollup) and
+    note the largest single RSS.  CPU = the tree's user+sys seconds (RUSAGE_CHILDREN)."""
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    peak_pss = peak_rss = 0
+    max_procs = 0
+    samples = 0
+    while proc.poll() is None:
+        pids = _tree(proc.pid)
+        pss = 0
+        for p in pids:
+            m = _read_kb(f"/proc/{p}/smaps_rollup", ("Pss", "Rss"))
+            pss += m.get("Pss", 0)
+            peak_rss = max(peak_rss, m.get("Rss", 0))
+        peak_pss = max(peak_pss, pss)
+        max_procs = max(max_procs, len(pids))
+        samples += 1
+        time.sleep(interval)
+    wall = time.perf_counter() - t0
+    log = proc.stdout.read().decode(errors="replace")
+    if proc.returncode != 0:
+        sys.stderr.write(log[-5000:])
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "pss_mb": peak_pss / 1024,
+        "rss_mb": peak_rss / 1024,
+        "procs": max_procs,
+        "samples": samples,
+    }
+
+
+def build_repeated(base: list[str], target_mb: float, path: str, seed: int = 0) -> tuple[int, int]:
+    """A jsonl of ~``target_mb`` MB: ``base`` repeated with unique ids; every copy after
+    the first has 1% of its space-separated words (at least 1) replaced by a corpus word,
+    so copies are near duplicates (5-gram Jaccard ~0.9) and never byte-identical."""
+    import orjson
+
+    rng = np.random.default_rng(seed)
+    vocab = sorted({w for t in base[:2000] for w in t.split() if w.isalpha()})[:50000] or ["w"]
+    split = [t.split(" ") for t in base]
+    target = int(target_mb * 1e6)
+    size = docs = rep = 0
+    with open(path, "wb") as f:
+        while size < target:
+            for i, words in enumerate(split):
+                if rep:
+                    words = list(words)
+                    k = max(1, len(words) // 100)
+                    for j, v in zip(
+                        rng.integers(len(words), size=k),
+                        rng.integers(len(vocab), size=k),
+                        strict=True,
+                    ):
+                        words[j] = vocab[v]
+                line = orjson.dumps({"id": f"r{rep}-{i}", "text": " ".join(words)}) + b"\n"
+                f.write(line)
+                size += len(line)
+                docs += 1
+                if size >= target:
+                    break
+            rep += 1
+    return docs, size
+
+
+def _manifest_counts(out_dir: str) -> dict:
+    """``counts`` of the ``thresher dedup`` run manifest (read, duplicate, selected...)."""
+    try:
+        with open(os.path.join(out_dir, "manifest.json")) as f:
+            return json.load(f).get("counts", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def memory_bench(
+    base: list[str],
+    sizes: list[float],
+    workers: list[int],
+    work: str,
+    threshold: float,
+    repeats: int,
+    keep_files: bool,
+) -> list[dict]:
+    rows = []
+    for mb in sizes:
+        path = os.path.join(work, f"repeated-{mb:g}MB.jsonl")
+        t = time.perf_counter()
+        docs, size = build_repeated(base, mb, path)
+        print(
+            f"built {path}: {docs:,} docs, {size / 1e6:.0f} MB [{time.perf_counter() - t:.0f}s]",
+            flush=True,
+        )
+        for w in workers:
+            runs = []
+            for _ in range(repeats):
+                out = os.path.join(work, f"out-{mb:g}-{w}")
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "thresher.cli",
+                    "dedup",
+                    "--raw",
+                    path,
+                    "--out",
+                    out,
+                    "--threshold",
+                    str(threshold),
+                    "--workers",
+                    str(w),
+                    "--overwrite",
+                ]
+                r = run_sampled(cmd)
+                r["kept"] = _manifest_counts(out).get("selected")
+                runs.append(r)
+                shutil.rmtree(out, ignore_errors=True)
+            med = {
+                k: statistics.median(r[k] for r in runs)
+                for k in ("wall", "cpu", "pss_mb", "rss_mb")
+            }
+            rows.append(
+                {
+                    "mb": size / 1e6,
+                    "docs": docs,
+                    "workers": w,
+                    "repeats": repeats,
+                    "kept": runs[0]["kept"],
+                    "procs": max(r["procs"] for r in runs),
+                    **med,
+                    "wall_range": (min(r["wall"] for r in runs), max(r["wall"] for r in runs)),
+                }
+            )
+            print(
+                f"  workers {w}: wall {med['wall']:.1f}s, CPU {med['cpu']:.1f}s, "
+                f"peak PSS {med['pss_mb']:.0f} MB",
+                flush=True,
+            )
+        if not keep_files:
+            os.remove(path)
+    return rows
+
+
+def print_memory(rows: list[dict]) -> None:
+    hdr = [
+        "input MB",
+        "docs",
+        "workers",
+        "kept docs",
+        "wall s",
+        "CPU s",
+        "docs/s (wall)",
+        "MB/s (wall)",
+        "MB/s per CPU s",
+        "peak PSS MB (tree)",
+        "largest RSS MB",
+        "processes",
+    ]
+    print(" | ".join(hdr))
+    print(" | ".join("---" for _ in hdr))
+    for r in rows:
+        print(
+            " | ".join(
+                [
+                    f"{r['mb']:.0f}",
+                    f"{r['docs']:,}",
+                    str(r["workers"]),
+                    f"{r['kept']:,}" if r["kept"] is not None else "?",
+                    f"{r['wall']:.1f}",
+                    f"{r['cpu']:.1f}",
+                    f"{r['docs'] / r['wall']:,.0f}",
+                    f"{r['mb'] / r['wall']:.1f}",
+                    f"{r['mb'] / r['cpu']:.1f}",
+                    f"{r['pss_mb']:.0f}",
+                    f"{r['rss_mb']:.0f}",
+                    str(r["procs"]),
+                ]
+            )
+        )
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -346,6 +684,25 @@ def main() -> None:
     ap.add_argument("--skip-rensa", action="store_true")
     ap.add_argument("--shard", type=int, default=5000, help="thresher docs per map batch")
     ap.add_argument("--work", default=None)
+    ap.add_argument(
+        "--sweep",
+        default="0.5,0.6,0.7,0.8,0.7:3",
+        help="thresher threshold sweep, threshold[:ngram] comma-separated ('' to skip)",
+    )
+    ap.add_argument(
+        "--dt-sweep",
+        default="0.7",
+        help="extra datatrove settings threshold[:ngram] (the main run is --threshold)",
+    )
+    ap.add_argument(
+        "--mem-sizes",
+        default="100,300,600",
+        help="MB of repeated near-duplicate corpus for the `thresher dedup` memory runs",
+    )
+    ap.add_argument("--mem-workers", default="1,2")
+    ap.add_argument("--mem-repeats", type=int, default=1, help="runs per size (median)")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--keep-files", action="store_true", help="keep the built corpora")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--verify", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--corpus", help=argparse.SUPPRESS)
@@ -412,25 +769,9 @@ def main() -> None:
         if not os.path.exists(a.dt_python):
             print(f"datatrove skipped: {a.dt_python} not found")
         else:
-            out = os.path.join(work, "datatrove")
-            script = os.path.join(work, "dt_run.py")
-            with open(script, "w") as f:
-                f.write(DT_SCRIPT)
-            run_child(
-                [
-                    a.dt_python,
-                    script,
-                    corpus_dir,
-                    os.path.join(work, "dt"),
-                    out,
-                    str(params.bands),
-                    str(params.rows),
-                    str(n),
-                ]
+            results["datatrove minhash (4 stages)"] = run_datatrove(
+                a.dt_python, corpus_dir, work, "datatrove", params, n, inj
             )
-            info = _load_json(out + ".json")
-            cid, removed = np.load(out + ".npy")
-            results["datatrove minhash (4 stages)"] = (score(inj, cid, removed.astype(bool)), info)
     print(
         "text-dedup: not run (pulls in the `datasets` stack and runs its own Spark/"
         "HF pipeline; left out of this bench)"
@@ -499,6 +840,64 @@ def main() -> None:
                 )
         else:
             print("rensa not installed: signature comparison skipped")
+
+    settings = _parse_settings(a.sweep)
+    if settings:
+        print(
+            f"\nthreshold sweep ({n} docs, {a.per_kind} injected per kind; exact + MinHash as "
+            "`thresher dedup` runs it, no verify; bands x rows = optimum for the threshold; "
+            "R = recall per edit kind, P all = precision over all dropped rows, lost "
+            "originals = families with no surviving row; datatrove rows: same bands x rows, "
+            "4-stage pipeline, CPU s end to end incl. reading/writing):"
+        )
+        rows = sweep_thresher(inj, settings)
+        dt_name = "datatrove minhash (4 stages)"
+        if dt_name in results:
+            r, info = results[dt_name]
+            rows.append(
+                {
+                    "system": "datatrove",
+                    "threshold": a.threshold,
+                    "ngram": params.ngram,
+                    "bands": params.bands,
+                    "rows": params.rows,
+                    "mid": params.s_curve_midpoint,
+                    "score": r,
+                    "cpu": info["cpu"],
+                }
+            )
+            for thr, ng in _parse_settings(a.dt_sweep):
+                p = MinHashParams(threshold=thr, ngram=ng)
+                r, info = run_datatrove(
+                    a.dt_python, corpus_dir, work, f"datatrove-{thr}-{ng}", p, n, inj
+                )
+                rows.append(
+                    {
+                        "system": "datatrove",
+                        "threshold": thr,
+                        "ngram": ng,
+                        "bands": p.bands,
+                        "rows": p.rows,
+                        "mid": p.s_curve_midpoint,
+                        "score": r,
+                        "cpu": info["cpu"],
+                    }
+                )
+        print_sweep(rows)
+
+    if not a.skip_memory:
+        sizes = [float(x) for x in a.mem_sizes.split(",") if x.strip()]
+        workers = [int(x) for x in a.mem_workers.split(",") if x.strip()]
+        print(
+            f"\nmemory vs input size: `thresher dedup --threshold {a.threshold} --workers W` "
+            "end to end (subprocess; PSS summed over the process tree from "
+            "/proc/<pid>/smaps_rollup every 50 ms; largest RSS of a single process; CPU s = "
+            "user+sys of the tree); corpus = the base corpus repeated with unique ids, copies "
+            "with 1% of words replaced (near duplicates):"
+        )
+        mem = memory_bench(base, sizes, workers, work, a.threshold, a.mem_repeats, a.keep_files)
+        print()
+        print_memory(mem)
 
 
 if __name__ == "__main__":

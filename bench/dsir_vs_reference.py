@@ -45,9 +45,15 @@ def prefix_file(src: Path, dst: Path, nbytes: int) -> Path:
     return dst
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants (from /proc), in MB."""
-    total = 0
+def tree_memory_mb(pid: int) -> tuple[float, float]:
+    """(PSS summed over a process and its descendants, largest single RSS), in MB.
+
+    PSS counts each shared page (libraries, numba's LLVM) once across the tree,
+    so the sum is the memory the run really holds; summing RSS would count the
+    shared libraries of every worker again.
+    """
+    pss = 0
+    rss_max = 0
     pids = [pid]
     seen = set()
     while pids:
@@ -56,26 +62,33 @@ def tree_rss_mb(pid: int) -> float:
             continue
         seen.add(p)
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+                    elif line.startswith("Rss:"):
+                        rss_max = max(rss_max, int(line.split()[1]) * 1024)
             with open(f"/proc/{p}/task/{p}/children") as f:
                 pids.extend(int(x) for x in f.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return total / 1e6
+    return pss / 1e6, rss_max / 1e6
 
 
-def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Run cmd; return (wall seconds, peak RSS of the whole process tree in MB, sampled)."""
+def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, float]:
+    """Run cmd; return (wall s, peak PSS of the whole process tree, peak single-process RSS) in MB."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0.0
+    peak_rss = 0.0
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_rss
         while not stop.is_set():
-            peak = max(peak, tree_rss_mb(proc.pid))
+            pss, rss = tree_memory_mb(proc.pid)
+            peak = max(peak, pss)
+            peak_rss = max(peak_rss, rss)
             time.sleep(0.05)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -88,7 +101,7 @@ def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float]
         raise SystemExit(
             f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}"
         )
-    return wall, peak
+    return wall, peak, peak_rss
 
 
 def count_docs(path: Path) -> int:
@@ -131,7 +144,9 @@ print(json.dumps({"fit": t1 - t0, "weights": t2 - t1, "resample": t3 - t2}))
 """
 
 
-def reference_run(raw: Path, target: Path, k: int, workers: int, tmp: Path) -> tuple[float, float]:
+def reference_run(
+    raw: Path, target: Path, k: int, workers: int, tmp: Path
+) -> tuple[float, float, float]:
     cache = tmp / "ref-cache"
     out = tmp / "ref-out"
     for p in (cache, out, Path(str(out) + ".cache")):
@@ -216,6 +231,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="thresher runs per size (median quoted)")
     ap.add_argument("--memory-sizes", default="500,1000,2000", help="MB sizes for the memory curve")
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument(
+        "--ref-wall",
+        type=float,
+        help="reuse a measured reference wall time (s) instead of rerunning it",
+    )
     ap.add_argument("--results", type=Path, default=HERE / "results" / "dsir_vs_reference.md")
     args = ap.parse_args()
 
@@ -245,10 +265,17 @@ def main() -> None:
     ref_docs = count_docs(ref_raw)
     ref_mb = ref_raw.stat().st_size / 1e6
     k = max(1, ref_docs // 10)
-    say("| run | input MB | docs | wall s (median) | docs/s | MB/s | peak RSS MB (tree) |")
-    say("|---|---|---|---|---|---|---|")
+    say(
+        "| run | input MB | docs | wall s (median) | docs/s | MB/s | peak PSS MB (tree) | peak RSS MB (largest process) |"
+    )
+    say("|---|---|---|---|---|---|---|---|")
     rows = {}
-    if not args.skip_reference:
+    if args.ref_wall:
+        rows["ref"] = args.ref_wall
+        say(
+            f"| data-selection (fit+weights+resample), earlier run | {ref_mb:.0f} | {ref_docs:,} | {args.ref_wall:.1f} | {ref_docs / args.ref_wall:,.0f} | {ref_mb / args.ref_wall:.2f} | | |"
+        )
+    elif not args.skip_reference:
         wall, rss = reference_run(ref_raw, args.target, k, args.workers, tmp)
         rows["ref"] = wall
         say(
@@ -286,8 +313,8 @@ def main() -> None:
         f"(scikit-learn HashingVectorizer + dot: {kern['sklearn_hashingvectorizer_mb_s']} MB/s, {kern['ratio']}x)"
     )
     say("\n## Peak memory of `thresher select` against input size\n")
-    say("| input MB | peak RSS MB (whole process tree) | wall s |")
-    say("|---|---|---|")
+    say("| input MB | peak PSS MB (whole process tree) | peak RSS MB (largest process) | wall s |")
+    say("|---|---|---|---|")
     for mb in [int(x) for x in args.memory_sizes.split(",") if x]:
         src = corpus
         path = tmp / f"mem-{mb}.jsonl"

@@ -11,8 +11,8 @@ from tests.conftest import tree_bytes, write_jsonl
 
 @pytest.fixture(scope="module")
 def pool(raw_records, tmp_path_factory):
-    """A 900-doc slice of the sample pool as plain JSONL (several byte-range shards)."""
-    recs = raw_records[::3]
+    """A 556-doc slice of the sample pool as plain JSONL (several byte-range shards)."""
+    recs = raw_records[::5]
     return write_jsonl(tmp_path_factory.mktemp("pool") / "raw.jsonl", recs), recs
 
 
@@ -40,7 +40,7 @@ def test_method_selects_target_domain_identically_for_1_and_2_workers(
             out=str(out),
             method=method,
             scorer_options=options,
-            k=60,
+            k=40,
             workers=workers,
             shard_bytes=512 * 1024,
             report=False,

@@ -38,6 +38,7 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 
 from thresher.scorers.base import as_string_array
 
@@ -64,7 +65,6 @@ class BM25Scorer:
         k1: float = 1.5,
         b: float = 0.75,
         max_doc_chars: int = 100_000,
-        n_threads: int = 1,
     ) -> None:
         if direction not in ("query", "doc"):
             raise ValueError("direction must be 'query' or 'doc'")
@@ -75,7 +75,6 @@ class BM25Scorer:
         self.k1 = float(k1)
         self.b = float(b)
         self.max_doc_chars = int(max_doc_chars)
-        self.n_threads = int(n_threads)
         self.retriever = None
         self.vocab: dict[str, int] | None = None
         # direction="doc": fixed term weights and average length
@@ -102,9 +101,18 @@ class BM25Scorer:
         ids = [[vocab.setdefault(w, len(vocab)) for w in doc] for doc in toks]
         if not vocab:
             raise ValueError("the target has no tokens")
-        retriever = bm25s.BM25(k1=self.k1, b=self.b, backend="numba")
+        retriever = bm25s.BM25(k1=self.k1, b=self.b, backend="numpy")
         retriever.index((ids, vocab), show_progress=False)
         self.retriever = retriever
+        # bm25s's index is a token-major sparse matrix of precomputed BM25 term scores.
+        # Retrieval for a whole batch of queries is then one sparse product; doing it
+        # with scipy rather than bm25s's numba backend avoids a JIT compile (tens of
+        # seconds, uncached) in every worker process, for the same scores.
+        sc = retriever.scores
+        self.matrix = sp.csr_matrix(
+            (sc["data"], sc["indices"], sc["indptr"]),
+            shape=(len(sc["indptr"]) - 1, sc["num_docs"]),
+        )
         self.vocab = vocab
         self.top_k = max(1, min(self.top_k, len(target_list)))
         return self
@@ -155,23 +163,26 @@ class BM25Scorer:
             nterms[i] = max(len(uniq), 1)
             q = [vocab[w] for w in uniq if w in vocab]
             queries.append(q)
-        has = np.array([len(q) > 0 for q in queries])
         out = np.zeros(len(docs), dtype=np.float64)
-        idx = np.flatnonzero(has)
-        if len(idx):
-            _, scores = self.retriever.retrieve(
-                [queries[i] for i in idx],
-                k=self.top_k,
-                show_progress=False,
-                n_threads=self.n_threads,
-                return_as="tuple",
-            )
-            agg = np.asarray(scores, dtype=np.float64).mean(axis=1)
-            out[idx] = agg / nterms[idx] if self.normalize else agg
+        lens = np.fromiter((len(q) for q in queries), dtype=np.int64, count=len(queries))
+        indptr = np.concatenate([[0], np.cumsum(lens)])
+        indices = np.fromiter(
+            (t for q in queries for t in q), dtype=np.int64, count=int(indptr[-1])
+        )
+        qmat = sp.csr_matrix(
+            (np.ones(len(indices)), indices, indptr), shape=(len(queries), self.matrix.shape[0])
+        )
+        k = self.top_k
+        step = max(1, 4_000_000 // max(1, self.matrix.shape[1]))  # bound the dense block
+        for a in range(0, len(queries), step):
+            block = (qmat[a : a + step] @ self.matrix).toarray()
+            top = np.partition(block, block.shape[1] - k, axis=1)[:, -k:]
+            out[a : a + step] = top.mean(axis=1)
+        if self.normalize:
+            out /= nterms
         return out.astype(np.float32)
 
     def _score_doc(self, docs: list[str]) -> np.ndarray:
-        import scipy.sparse as sp
 
         vocab = self.vocab
         assert vocab is not None and self.term_weight is not None and self.avgdl is not None
