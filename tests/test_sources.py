@@ -18,13 +18,53 @@ def test_jsonl_byte_ranges_cut_at_lines_and_cover_every_row(plain_raw_path, raw_
     rows, texts = [], []
     for prev, cur in zip(shards, shards[1:], strict=False):
         assert prev.end == cur.start and data[cur.start - 1 : cur.start] == b"\n"
-        assert cur.first_row == data[: cur.start].count(b"\n")
+        assert cur.first_row == -1  # resolved after the scan, from line counts
+    base = 0
     for s in shards:
-        for b in ShardReader(s).batches():
-            rows.extend(b.rows.tolist())
+        reader = ShardReader(s)
+        for b in reader.batches():
+            rows.extend((b.rows + base).tolist())
             texts.extend(b.texts.to_pylist())
+        assert reader.lines == data[s.start : s.end].count(b"\n")
+        base += reader.lines
     assert rows == list(range(len(raw_records)))
     assert texts == [r["text"] for r in raw_records]
+
+
+def test_rows_and_reject_lines_are_file_lines_across_byte_range_shards(
+    tmp_path, raw_records, sample_dir
+):
+    import json
+
+    lines = [json.dumps({"text": r["text"]}) for r in raw_records[:1500]]
+    bad_at = [3, 700, 1400]
+    for i in bad_at:
+        lines[i] = '{"text": broken'
+    path = tmp_path / "raw.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    m = thresher.select(
+        target=[str(sample_dir / "target.jsonl")],
+        raw=[str(path)],
+        out=str(tmp_path / "o"),
+        k=1500,
+        mode="topk",
+        workers=2,
+        report=False,
+        shard_bytes=400_000,
+        format="jsonl",
+    )
+    assert m["shards"] > 3 and m["counts"]["rejected"] == 3
+    rejected = sorted(
+        json.loads(x)["line"]
+        for p in sorted((tmp_path / "o" / "rejects").glob("*.jsonl"))
+        for x in p.read_text().splitlines()
+    )
+    assert rejected == [i + 1 for i in bad_at]
+    table = thresher.read_selected(tmp_path / "o")
+    for row, text in zip(
+        table.column("thresher_row").to_pylist(), table.column("text").to_pylist(), strict=True
+    ):
+        assert raw_records[row]["text"] == text
 
 
 def test_parquet_row_groups_become_shards(tmp_path, raw_records, sample_dir):

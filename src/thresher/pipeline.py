@@ -17,6 +17,7 @@ of workers or engine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -38,7 +39,7 @@ from thresher import __version__
 from thresher.config import SelectConfig
 from thresher.engine import make_engine
 from thresher.errors import ConfigError, InputError
-from thresher.io.readers import ShardReader, read_texts
+from thresher.io.readers import Reject, ShardReader, read_texts
 from thresher.io.sources import Shard, discover, file_digest, plan_shards
 from thresher.io.writers import (
     atomic_write_bytes,
@@ -99,6 +100,8 @@ class ShardScan:
     rejected: int
     nbytes: int
     seconds: float
+    rejects: list[Reject] = field(default_factory=list)
+    lines: int = 0  # JSONL lines in the shard: resolves the next shard's first row
 
 
 @dataclass
@@ -186,8 +189,36 @@ def counts_task(args: tuple[Shard, StageContext]) -> np.ndarray:
     return total
 
 
-def _rejects_path(out: str, shard: Shard) -> Path:
-    return Path(out) / "rejects" / f"part-{shard.name}.jsonl"
+def _resolve_rows(shards: list[Shard], scans: list[ShardScan], out: Path) -> list[Shard]:
+    """Turn shard-relative JSONL line numbers into file line numbers; write the rejects.
+
+    A byte-range shard does not know how many lines come before it until the shards
+    before it are read; each scan reports its line count, so the offsets are prefix
+    sums per file. Returns the shards with ``first_row`` filled in.
+    """
+    resolved = []
+    lines_before: dict[str, int] = {}
+    for shard, scan in zip(shards, scans, strict=True):
+        if shard.first_row < 0:
+            base = lines_before.get(shard.path, 0)
+            scan.rows = scan.rows + base
+            for r in scan.rejects:
+                r.row += base
+            shard = dataclasses.replace(shard, first_row=base)
+        if shard.format != "parquet":
+            lines_before[shard.path] = shard.row_base + scan.lines
+        if scan.rejects:
+            path = out / "rejects" / f"part-{shard.name}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(
+                path,
+                b"".join(
+                    orjson.dumps(r.as_dict(), option=orjson.OPT_APPEND_NEWLINE)
+                    for r in scan.rejects
+                ),
+            )
+        resolved.append(shard)
+    return resolved
 
 
 def _save_checkpoint(path: Path, obj: Any) -> None:
@@ -259,15 +290,6 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         for f in ctx.fields:
             fields[f].extend(batch.fields[f])
         offset += n
-    if reader.rejects:
-        path = _rejects_path(ctx.out, shard)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(
-            path,
-            b"".join(
-                orjson.dumps(r.as_dict(), option=orjson.OPT_APPEND_NEWLINE) for r in reader.rejects
-            ),
-        )
     return ShardScan(
         index=shard.index,
         rows=np.concatenate(rows) if rows else np.zeros(0, np.int64),
@@ -277,6 +299,8 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         fields=fields,
         annotations={k: np.concatenate(v) for k, v in annotations.items()},
         rejected=len(reader.rejects),
+        rejects=reader.rejects,
+        lines=reader.lines,
         nbytes=nbytes,
         seconds=time.perf_counter() - t0,
     )
@@ -580,6 +604,7 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         scans: list[ShardScan] = list(
             say.track(engine.map(scan_task, [(s, ctx) for s in shards]), len(shards), "score")
         )
+    shards = _resolve_rows(shards, scans, out)
     n_valid = sum(len(s.rows) for s in scans)
     n_rejected = sum(s.rejected for s in scans)
     if n_valid + n_rejected == 0:

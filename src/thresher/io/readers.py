@@ -80,7 +80,7 @@ def iter_blocks(shard: Shard, block_bytes: int = BATCH_BYTES) -> Iterator[tuple[
     Every block ends with a newline (one is added after a last unterminated line).
     """
     remaining = shard.end - shard.start if shard.format == "jsonl" else -1
-    row = shard.first_row
+    row = shard.row_base
     tail = b""
     try:
         with _open_stream(shard) as f:
@@ -164,6 +164,7 @@ class ShardReader:
         self.batch_bytes = batch_bytes
         self.batch_docs = batch_docs
         self.rejects: list[Reject] = []
+        self.lines = 0  # JSONL lines read so far (blank and bad ones included)
 
     # -- pass 1: text and a few fields, batch by batch --------------------------------
     def batches(self, limit: int | None = None) -> Iterator[Batch]:
@@ -206,6 +207,7 @@ class ShardReader:
         seen = 0
         tf = self.text_field
         for first, block in iter_blocks(self.shard, self.batch_bytes):
+            self.lines = first - self.shard.row_base + block.count(b"\n")
             texts = None if self.fields else _fast_texts(block, tf)
             if texts is not None:
                 rows = np.arange(first, first + len(texts), dtype=np.int64)
@@ -258,7 +260,7 @@ class ShardReader:
                 f"{self.shard.path}: column {self.text_field!r} is {ttype}, not a string column"
             )
         cols = [self.text_field] + [f for f in self.fields if f in names]
-        row = self.shard.first_row
+        row = self.shard.row_base
         seen = 0
         groups = list(range(self.shard.start, self.shard.end))
         if not groups:
@@ -303,7 +305,7 @@ class ShardReader:
             if not groups or len(wanted) == 0:
                 return pf.schema_arrow.empty_table()
             table = pf.read_row_groups(groups)
-            return table.take(pa.array(wanted - self.shard.first_row))
+            return table.take(pa.array(wanted - self.shard.row_base))
         out: list[dict] = []
         if len(wanted) == 0:
             return out

@@ -61,11 +61,18 @@ class Shard:
     format: str
     start: int = 0
     end: int = -1
-    first_row: int = 0  # row (JSONL: line, 0-based) of the file where this shard starts
+    # Row (JSONL: line, 0-based) of the file where this shard starts; -1 until known
+    # (byte-range shards of JSONL learn it from the line counts of the shards before).
+    first_row: int = 0
 
     @property
     def name(self) -> str:
         return f"{self.index:05d}"
+
+    @property
+    def row_base(self) -> int:
+        """Where this shard's row numbers start: relative (0) while first_row is unknown."""
+        return max(self.first_row, 0)
 
 
 def discover(paths: list[str | Path]) -> list[InputFile]:
@@ -107,34 +114,35 @@ def discover(paths: list[str | Path]) -> list[InputFile]:
     return files
 
 
-def _jsonl_cuts(path: str, size: int, shard_bytes: int) -> list[tuple[int, int, int]]:
-    """(start byte, end byte, first line) ranges of ~shard_bytes, cut after a newline."""
-    if size <= shard_bytes:
-        return [(0, size, 0)]
-    cuts = [(0, 0)]  # (byte, line)
-    line = 0
-    pos = 0
-    chunk = 16 * 1024 * 1024
-    next_cut = shard_bytes
+def _jsonl_cuts(path: str, size: int, shard_bytes: int) -> list[tuple[int, int]]:
+    """(start, end) byte ranges of ~shard_bytes, each cut just after a newline.
+
+    Only a few bytes are read around each cut (not the whole file), so planning a
+    terabyte costs nothing; line numbers are resolved after the scan pass, from
+    each shard's own line count.
+    """
+    cuts = [0]
     with open(path, "rb") as f:
+        pos = shard_bytes
         while pos < size:
-            buf = f.read(chunk)
-            if not buf:
-                break
-            while next_cut < pos + len(buf):
-                nl = buf.find(b"\n", next_cut - pos)
-                if nl < 0:
+            f.seek(pos)
+            skipped = 0
+            while True:
+                buf = f.read(1 << 16)
+                if not buf:
                     break
-                cut = pos + nl + 1
-                cuts.append((cut, line + buf.count(b"\n", 0, nl + 1)))
-                next_cut = cut + shard_bytes
-            line += buf.count(b"\n")
-            pos += len(buf)
-    ranges = []
-    for (b0, l0), (b1, _) in zip(cuts, cuts[1:] + [(size, 0)], strict=True):
-        if b1 > b0:
-            ranges.append((b0, b1, l0))
-    return ranges
+                nl = buf.find(b"\n")
+                if nl >= 0:
+                    skipped += nl + 1
+                    break
+                skipped += len(buf)
+            cut = pos + skipped
+            if cut >= size:
+                break
+            cuts.append(cut)
+            pos = cut + shard_bytes
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def plan_shards(files: list[InputFile], shard_bytes: int = DEFAULT_SHARD_BYTES) -> list[Shard]:
@@ -142,8 +150,8 @@ def plan_shards(files: list[InputFile], shard_bytes: int = DEFAULT_SHARD_BYTES) 
     shards: list[Shard] = []
     for f in files:
         if f.format == "jsonl":
-            for b0, b1, l0 in _jsonl_cuts(f.path, f.size, shard_bytes):
-                shards.append(Shard(len(shards), f.path, f.format, b0, b1, l0))
+            for b0, b1 in _jsonl_cuts(f.path, f.size, shard_bytes):
+                shards.append(Shard(len(shards), f.path, f.format, b0, b1, 0 if b0 == 0 else -1))
         elif f.format == "parquet":
             try:
                 meta = pq.ParquetFile(f.path).metadata
