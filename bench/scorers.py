@@ -108,20 +108,19 @@ class Bench:
         self.dense = make_scorer("dense").enable_memo()
         self.dense_speed = None
         self.rows = []
+        self.betr = []
+        self.cached = 0
+        self.load_cache()
 
     def run_target(self, label, domain, lang, n_target, recs):
         a = self.args
         target, pool, y = make_split(recs, domain, lang, n_target, a.cap, a.max_target)
         tgt, raw = pa.array(target), pa.array(pool)
-        rng = np.random.default_rng(0)
-        sub = np.sort(rng.choice(len(pool), size=min(a.dense_docs, len(pool)), replace=False))
-        ysub = y[sub]
-        raw_sub = raw.take(pa.array(sub))
         tc = self.hasher.counts(tgt)
         rc = self.hasher.counts(raw)
         print(
             f"\n## {label}: {domain}/{lang}: {len(target)} target docs, pool {len(pool)} docs "
-            f"({int(y.sum())} positives); dense subsample {len(sub)} ({int(ysub.sum())} positives)",
+            f"({int(y.sum())} positives)",
             flush=True,
         )
 
@@ -165,58 +164,120 @@ class Bench:
         run("zipfit gzip (gain)", "zipfit", variant="gzip", measure="gain")
         run("zipfit zstd", "zipfit", variant="zstd")
         run("classifier", "classifier")
-        run("hybrid rrf dsir+bm25+classifier", "hybrid")
+        run("hybrid rrf dsir+bm25+classifier", "hybrid", fusion="rrf")
         run("hybrid zsum dsir+bm25+classifier", "hybrid", fusion="zsum")
-        run("hybrid rrf bm25+classifier", "hybrid", combine="bm25,classifier")
+        run("hybrid rrf bm25+classifier", "hybrid", combine="bm25,classifier", fusion="rrf")
         run("classifier teacher=bm25", "classifier", teacher="bm25")
 
-        # dense (subsample), memoised embeddings across targets
+        run("classifier (word 1-2-grams)", "classifier", features="word")
+
+        # dense teacher on the evaluation pool (embeddings cached on disk by text hash)
+        if a.dense_pool and a.dense_pool < len(pool):
+            rng = np.random.default_rng(0)
+            keep = np.sort(rng.choice(len(pool), size=a.dense_pool, replace=False))
+            dpool, ydp = raw.take(pa.array(keep)), y[keep]
+            tag = f" (pool cap {a.dense_pool})"
+        else:
+            dpool, ydp, tag = raw, y, ""
         t0 = time.perf_counter()
-        self.dense.fit(tgt, raw_sub)
+        self.dense.fit(tgt, dpool)
         fit_s = time.perf_counter() - t0
-        keys = [
-            hashlib.sha1(t[: self.dense.max_chars].encode()).digest() for t in raw_sub.to_pylist()
-        ]
-        missing = sum(k not in self.dense.memo for k in keys)
-        t0 = time.perf_counter()
-        dsc = self.dense.score(raw_sub)
-        el = time.perf_counter() - t0
-        if missing >= 50:
-            self.dense_speed = missing / el
-        dense_t = len(sub) / self.dense_speed if self.dense_speed else el
-        record("dense centroid (sub)", dsc, fit_s, dense_t, len(sub), ysub, raw_sub)
+        dsc = self.dense.score(dpool)
+        self.save_cache()
+        tspeed = self.teacher_speed(dpool)
+        record(f"dense centroid{tag}", dsc, fit_s, len(dpool) / tspeed, len(dpool), ydp, dpool)
+        teacher_prec = self.rows[-1]["prec"]
         topk = make_scorer("dense", aggregate="topk")
         topk.memo = self.dense.memo
-        topk.fit(tgt, raw_sub)
-        record("dense topk (sub)", topk.score(raw_sub), fit_s, dense_t, len(sub), ysub, raw_sub)
-        # the same cheap scorers on the subsample, for like-for-like comparison
-        for name, opts in [("classifier", {}), ("bm25", {})]:
-            s = make_scorer(name, **opts).fit(tgt, raw)
-            t0 = time.perf_counter()
-            sc = s.score(raw_sub)
-            record(f"{name} (sub)", sc, 0.0, time.perf_counter() - t0, len(sub), ysub, raw_sub)
-
+        topk.fit(tgt, dpool)
+        record(
+            f"dense topk{tag}",
+            topk.score(dpool),
+            fit_s,
+            len(dpool) / tspeed,
+            len(dpool),
+            ydp,
+            dpool,
+        )
+        # BETR: the student learns from the teacher's scores of a subset of the pool (its
+        # raw sample) and scores the same evaluation pool as the teacher.
+        n_train = min(a.betr_train, len(dpool))
         for tmode in ("regress", "classify"):
             t0 = time.perf_counter()
             st = ClassifierScorer(
-                teacher=self.dense, teacher_sample=len(sub), teacher_mode=tmode
-            ).fit(tgt, raw_sub)
+                teacher=self.dense, teacher_sample=n_train, teacher_mode=tmode
+            ).fit(tgt, dpool)
             fit_s = time.perf_counter() - t0
+            st.score(dpool.slice(0, 8))  # warm the kernel
             t0 = time.perf_counter()
-            sc = st.score(raw)
+            sc = st.score(dpool)
             el = time.perf_counter() - t0
-            note = f"teacher {self.dense_speed or 0:.1f} docs/s"
-            record(f"classifier teacher=dense {tmode}", sc, fit_s, el, len(pool), note=note)
+            sspeed = len(dpool) / el
             record(
-                f"classifier teacher=dense {tmode} (sub)",
-                sc[sub],
-                fit_s,
-                el,
-                len(pool),
-                ysub,
-                raw_sub,
-                note=note,
+                f"BETR student teacher=dense {tmode}{tag}", sc, fit_s, el, len(dpool), ydp, dpool
             )
+            prec = self.rows[-1]["prec"]
+            self.betr.append(
+                dict(
+                    target=label,
+                    mode=tmode,
+                    n_train=n_train,
+                    n_eval=len(dpool),
+                    teacher=teacher_prec,
+                    student=prec,
+                    diff=prec - teacher_prec,
+                    teacher_dps=tspeed,
+                    student_dps=sspeed,
+                    ratio=sspeed / tspeed,
+                )
+            )
+            b = self.betr[-1]
+            print(
+                f"  BETR {tmode}: teacher {teacher_prec:.3f} student {prec:.3f} "
+                f"diff {b['diff']:+.3f} speed ratio {b['ratio']:.0f}x",
+                flush=True,
+            )
+
+    # ------------------------------------------------------------ dense cache
+    def cache_path(self) -> Path:
+        d = self.dense
+        return Path(self.args.cache) / f"dense-minilm-seq{d.max_seq_length}-chars{d.max_chars}.npz"
+
+    def load_cache(self) -> None:
+        path = self.cache_path()
+        if path.exists():
+            with np.load(path) as z:
+                for k, e in zip(z["keys"], z["emb"], strict=True):
+                    self.dense.memo[bytes(k)] = e
+        self.cached = len(self.dense.memo)
+        print(f"dense cache: {self.cached} embeddings from {path}", flush=True)
+
+    def save_cache(self) -> None:
+        memo = self.dense.memo
+        if len(memo) == self.cached:
+            return
+        path = self.cache_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp.npz")
+        np.savez(
+            tmp,
+            keys=np.array(list(memo), dtype="S20"),
+            emb=np.stack(list(memo.values())).astype(np.float32),
+        )
+        tmp.replace(path)
+        self.cached = len(memo)
+
+    def teacher_speed(self, texts: pa.Array) -> float:
+        """Dense docs/s, measured once: embed ``--speed-docs`` pool docs without the cache."""
+        if self.dense_speed is None:
+            n = min(self.args.speed_docs, len(texts))
+            fresh = make_scorer("dense")  # same model (loaded once per process), no memo
+            fresh.embed(texts.slice(0, 4))  # warm-up
+            t0 = time.perf_counter()
+            fresh.embed(texts.slice(len(texts) - n))
+            self.dense_speed = n / (time.perf_counter() - t0)
+            print(f"  dense speed: {self.dense_speed:.1f} docs/s ({n} uncached docs)", flush=True)
+        return self.dense_speed
 
     def table(self) -> str:
         lines = [
@@ -227,6 +288,20 @@ class Bench:
             lines.append(
                 f"| {r['target']} | {r['method']} | {r['prec']:.3f} | {r['klr']:.3f} | "
                 f"{r['fit_s']:.1f} | {r['dps']:.0f} |"
+            )
+        lines += [
+            "",
+            "BETR (classifier student of the dense teacher, both on the same evaluation pool):",
+            "",
+            "| target | student mode | teacher-scored train docs | eval docs | teacher p@k "
+            "| student p@k | student - teacher | teacher docs/s | student docs/s | speed ratio |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for b in self.betr:
+            lines.append(
+                f"| {b['target']} | {b['mode']} | {b['n_train']} | {b['n_eval']} | "
+                f"{b['teacher']:.3f} | {b['student']:.3f} | {b['diff']:+.3f} | "
+                f"{b['teacher_dps']:.1f} | {b['student_dps']:.0f} | {b['ratio']:.0f}x |"
             )
         return "\n".join(lines)
 
@@ -240,7 +315,19 @@ def main() -> None:
     )
     ap.add_argument("--max-target", type=int, default=200, help="max target docs")
     ap.add_argument(
-        "--dense-docs", type=int, default=500, help="pool subsample the dense scorer scores"
+        "--dense-pool",
+        type=int,
+        default=0,
+        help="cap the dense/BETR evaluation pool (random docs of the pool; 0 = whole pool)",
+    )
+    ap.add_argument(
+        "--betr-train", type=int, default=2000, help="pool docs the teacher scores for the student"
+    )
+    ap.add_argument(
+        "--speed-docs", type=int, default=64, help="uncached docs to time the dense teacher"
+    )
+    ap.add_argument(
+        "--cache", default=str(HERE / "_cache"), help="dense embedding cache (by text hash)"
     )
     ap.add_argument("--targets", default="easy,hard,small")
     ap.add_argument("--out", default=str(HERE / "results" / "scorers.md"))

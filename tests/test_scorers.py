@@ -53,6 +53,7 @@ CASES = [
     ("zipfit", {"variant": "gzip"}, 0.75),
     ("zipfit", {"variant": "zstd"}, 0.8),
     ("classifier", {}, 0.85),
+    ("classifier", {"features": "word"}, 0.85),
     ("classifier", {"teacher": "dsir", "teacher_sample": 500}, 0.8),
     ("hybrid", {}, 0.85),
     ("hybrid", {"fusion": "rrf", "combine": "dsir,zipfit"}, 0.8),
@@ -87,7 +88,23 @@ def test_classifier_records_teacher_speed(data):
     assert st["docs_per_s"] > 0 and st["fit_seconds"] >= 0
 
 
+def test_classifier_char_fused_score_matches_features(data):
+    """The fused numba scoring pass equals the explicit features (CSR) times the weights."""
+    target, texts, _ = data
+    s = make_scorer("classifier").fit(pa.array(target), pa.array(texts[:400]))
+    raw = pa.array(texts[:200] + ["", "   ", "日本語のテキスト x", "ab"])
+    fused = s.score(raw)
+    explicit = s._transform(s._counts(raw)) @ s.coef + s.intercept
+    np.testing.assert_allclose(fused, explicit, rtol=1e-4, atol=1e-4)
+    again = make_scorer("classifier").fit(pa.array(target), pa.array(texts[:400]))
+    np.testing.assert_array_equal(again.score(raw), fused)  # deterministic fit
+
+
 def test_bad_options():
+    with pytest.raises(ValueError):
+        make_scorer("classifier", features="bytes")
+    with pytest.raises(ValueError):
+        make_scorer("classifier", char_ngrams=(4, 2))
     with pytest.raises(ValueError):
         make_scorer("zipfit", level=0)
     with pytest.raises(ValueError):

@@ -1,10 +1,30 @@
 """A linear model on hashed n-grams: target-vs-raw classifier, or BETR student.
 
-Features: :class:`~thresher.text.ngrams.NgramHasher` counts (``2**18``
-buckets, 1-2 grams) -> ``log1p`` -> times an IDF fitted on target + raw sample
--> rows L2-normalized. Scoring is one sparse matrix-vector product per batch,
-so the fitted scorer keeps only the IDF and the weight vector (no scikit-learn
-object at score time).
+Features (``features=``):
+
+* ``"char"`` (default): hashed character 3-4-grams (``char_ngrams``) of the
+  lowercased text, whitespace runs folded to one space, ``num_buckets``
+  (``2**18``) buckets (fastText-style subwords). They see spelling, script and morphology, which
+  word n-grams miss: a whole run of Japanese or Chinese is one "word" to the
+  DSIR tokenizer, so word features cannot learn that a partly translated
+  document is not the English target.
+* ``"word"``: :class:`~thresher.text.ngrams.NgramHasher` 1-``ngrams``-grams
+  (DSIR's tokenizer), ``num_buckets`` buckets (``2**18``).
+
+Either way: counts -> ``log1p`` -> times an IDF fitted on the raw sample (the
+distribution being scored) -> rows L2-normalized. Scoring is one fused numba
+pass per batch (char) or one sparse matrix-vector product (word); the fitted
+scorer keeps only the IDF and the weight vector (no scikit-learn object at
+score time), so it is small, picklable and batch-independent.
+
+Measured on bench/scorers.py (precision@k easy/hard/small, C=1): word 1-2-grams
+with target+raw IDF 0.980/0.807/0.720; word with raw IDF 0.980/0.815/0.727;
+char 3-4-grams 0.980/0.844/0.793 (``2**18`` buckets; ``2**20``: 0.980/0.844/0.787
+and slower, the scratch counts no longer fit in cache); char 2-4-grams
+0.973/0.859/0.787 (slower); C=0.3 or 10 no better on average; word
+1-3-grams, ``2**20`` word buckets, and a positive-unlabeled second round
+(dropping the raw documents scored most target-like from the negatives) did
+not help (see bench/results/scorers.md).
 
 Without a teacher: logistic regression, target documents positive, raw sample
 negative (balanced class weights); score = decision function.
@@ -16,7 +36,10 @@ teacher on the n-gram features, so only the cheap model scores the corpus.
 ``teacher_mode="regress"``: ridge regression on the teacher's scores turned
 into ranks in [0, 1] (robust to the teacher's scale and outliers);
 ``teacher_mode="classify"``: logistic regression of the teacher's top
-``teacher_top`` fraction vs the rest. The fitted scorer records the teacher's
+``teacher_top`` fraction vs the rest (default: on bench/scorers.py, with
+2000 teacher-scored docs, student minus dense-teacher precision@k was
+-0.233/+0.015/-0.027 easy/hard/small for classify vs -0.213/-0.015/-0.193 for
+regress). The fitted scorer records the teacher's
 fit time and scoring speed (``teacher_stats``) so benchmarks can report the
 speed-up.
 """
@@ -26,11 +49,150 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
+import numba as nb
 import numpy as np
 import pyarrow as pa
 
 from thresher.scorers.base import as_string_array
-from thresher.text.ngrams import NgramHasher
+from thresher.text.ngrams import (
+    FNV_OFFSET,
+    FNV_PRIME,
+    SPACE,
+    NgramHasher,
+    _bucket,
+    _decode,
+    _mix,
+    arrow_buffers,
+    unicode_tables,
+)
+
+
+# ------------------------------------------------------- char n-gram kernels
+@nb.njit(cache=True, nogil=True)
+def _char_doc(data, i, end, cls, lower, num_buckets, nmin, nmax, ring, scratch, touched):
+    """Count one document's hashed char n-grams into ``scratch``; return how many distinct
+    buckets were touched (listed in ``touched``). The caller resets ``scratch``."""
+    k = 0  # characters emitted (a run of whitespace is one space)
+    t = 0
+    prev_space = True  # leading whitespace is dropped
+    while i < end:
+        cp, i = _decode(data, i)
+        if cls[cp] == SPACE:
+            if prev_space:
+                continue
+            prev_space = True
+            c = 32
+        else:
+            prev_space = False
+            c = lower[cp]
+        ring[k & 7] = c
+        k += 1
+        for g in range(nmin, nmax + 1):
+            if k < g:
+                break
+            h = FNV_OFFSET
+            for j in range(k - g, k):
+                h = (h ^ np.uint64(ring[j & 7])) * FNV_PRIME
+            q = _bucket(_mix(h + np.uint64(g)), num_buckets)
+            if scratch[q] == 0:
+                touched[t] = q
+                t += 1
+            scratch[q] += 1
+    return t
+
+
+@nb.njit(cache=True, nogil=True)
+def _char_csr_kernel(offsets, data, cls, lower, num_buckets, nmin, nmax):
+    n = len(offsets) - 1
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    span = nmax - nmin + 1
+    total = 0
+    maxlen = 0
+    for d in range(n):
+        ln = offsets[d + 1] - offsets[d]
+        total += ln * span
+        maxlen = max(maxlen, ln)
+    indices = np.empty(total, dtype=np.int64)
+    counts = np.empty(total, dtype=np.float32)
+    ring = np.zeros(8, dtype=np.uint64)
+    scratch = np.zeros(num_buckets, dtype=np.int32)
+    touched = np.empty(maxlen * span + 1, dtype=np.int64)
+    m = 0
+    for d in range(n):
+        t = _char_doc(
+            data,
+            offsets[d],
+            offsets[d + 1],
+            cls,
+            lower,
+            num_buckets,
+            nmin,
+            nmax,
+            ring,
+            scratch,
+            touched,
+        )
+        for j in range(t):
+            q = touched[j]
+            indices[m] = q
+            counts[m] = scratch[q]
+            scratch[q] = 0
+            m += 1
+        indptr[d + 1] = m
+    return indptr, indices[:m], counts[:m]
+
+
+@nb.njit(cache=True, nogil=True)
+def _char_score_kernel(offsets, data, cls, lower, idf, w_idf, nmin, nmax):
+    """Per document: sum_q w_q * x_q with x = log1p(count) * idf, L2-normalized (fused)."""
+    n = len(offsets) - 1
+    num_buckets = len(idf)
+    span = nmax - nmin + 1
+    maxlen = 0
+    for d in range(n):
+        maxlen = max(maxlen, offsets[d + 1] - offsets[d])
+    out = np.zeros(n, dtype=np.float64)
+    ring = np.zeros(8, dtype=np.uint64)
+    scratch = np.zeros(num_buckets, dtype=np.int32)
+    touched = np.empty(maxlen * span + 1, dtype=np.int64)
+    for d in range(n):
+        t = _char_doc(
+            data,
+            offsets[d],
+            offsets[d + 1],
+            cls,
+            lower,
+            num_buckets,
+            nmin,
+            nmax,
+            ring,
+            scratch,
+            touched,
+        )
+        dot = 0.0
+        sq = 0.0
+        for j in range(t):
+            q = touched[j]
+            lc = np.log1p(np.float64(scratch[q]))
+            v = lc * idf[q]
+            sq += v * v
+            dot += lc * w_idf[q]
+            scratch[q] = 0
+        if sq > 0:
+            out[d] = dot / np.sqrt(sq)
+    return out
+
+
+def char_csr(texts: pa.Array, num_buckets: int, lo: int, hi: int):
+    """Per-document hashed char ``lo``-``hi``-gram counts as a scipy CSR matrix (float32)."""
+    import scipy.sparse as sp
+
+    cls, lower = unicode_tables()
+    offsets, data = arrow_buffers(texts)
+    indptr, ind, cnt = _char_csr_kernel(offsets, data, cls, lower, num_buckets, lo, hi)
+    mat = sp.csr_matrix((cnt, ind, indptr), shape=(len(offsets) - 1, num_buckets))
+    mat.sort_indices()
+    return mat
 
 
 class ClassifierScorer:
@@ -40,12 +202,14 @@ class ClassifierScorer:
 
     def __init__(
         self,
-        num_buckets: int = 2**18,
+        num_buckets: int | None = None,
         ngrams: int = 2,
         C: float = 1.0,
+        features: Literal["char", "word"] = "char",
+        char_ngrams: tuple[int, int] = (3, 4),
         teacher: Any = None,
         teacher_sample: int = 20_000,
-        teacher_mode: Literal["regress", "classify"] = "regress",
+        teacher_mode: Literal["regress", "classify"] = "classify",
         teacher_top: float = 0.1,
         teacher_options: dict | None = None,
         alpha: float = 1.0,
@@ -53,7 +217,17 @@ class ClassifierScorer:
     ) -> None:
         if teacher_mode not in ("regress", "classify"):
             raise ValueError("teacher_mode must be 'regress' or 'classify'")
-        self.hasher = NgramHasher(num_buckets, ngrams)
+        if features not in ("char", "word"):
+            raise ValueError("features must be 'char' or 'word'")
+        lo, hi = (int(v) for v in char_ngrams)
+        if not 1 <= lo <= hi <= 8:
+            raise ValueError("char_ngrams must be (lo, hi) with 1 <= lo <= hi <= 8")
+        self.features = features
+        self.char_ngrams = (lo, hi)
+        if num_buckets is None:
+            num_buckets = 2**18
+        self.num_buckets = int(num_buckets)
+        self.hasher = NgramHasher(self.num_buckets, ngrams)
         self.C = float(C)
         self.teacher = teacher
         self.teacher_sample = int(teacher_sample)
@@ -66,16 +240,21 @@ class ClassifierScorer:
         self.coef: np.ndarray | None = None
         self.intercept: float = 0.0
         self.teacher_stats: dict | None = None
+        self._w_idf: np.ndarray | None = None  # coef * idf, cached for scoring (not pickled)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
+        state["_w_idf"] = None
         if not isinstance(state["teacher"], str | type(None)):
             state["teacher"] = getattr(state["teacher"], "name", "teacher")  # keep only the name
         return state
 
     # ------------------------------------------------------------- features
     def _counts(self, texts: pa.Array):
-        return self.hasher.csr(as_string_array(texts))
+        texts = as_string_array(texts)
+        if self.features == "word":
+            return self.hasher.csr(texts)
+        return char_csr(texts, self.num_buckets, *self.char_ngrams)
 
     def _transform(self, x):
         """log1p counts * idf, rows L2-normalized (in place on a fresh CSR)."""
@@ -86,13 +265,10 @@ class ClassifierScorer:
         x.data /= np.repeat(norms, np.diff(x.indptr)).astype(np.float32)
         return x
 
-    def _fit_idf(self, *mats) -> None:
-        df = np.zeros(self.hasher.num_buckets, dtype=np.float64)
-        n = 0
-        for m in mats:
-            df += np.bincount(m.indices, minlength=self.hasher.num_buckets)
-            n += m.shape[0]
-        self.idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
+    def _fit_idf(self, x) -> None:
+        """IDF of the raw sample: what is common in the corpus being scored weighs little."""
+        df = np.bincount(x.indices, minlength=self.num_buckets).astype(np.float64)
+        self.idf = np.log((1.0 + x.shape[0]) / (1.0 + df)) + 1.0
 
     # ------------------------------------------------------------------ fit
     def fit(self, target: pa.Array, sample: pa.Array) -> ClassifierScorer:
@@ -102,6 +278,7 @@ class ClassifierScorer:
             raise ValueError("the target has no documents")
         if len(sample) == 0:
             raise ValueError("the raw sample has no documents")
+        self._w_idf = None
         if self.teacher is None:
             return self._fit_classifier(target, sample)
         return self._fit_student(target, sample)
@@ -111,7 +288,7 @@ class ClassifierScorer:
         from sklearn.linear_model import LogisticRegression
 
         xt, xs = self._counts(target), self._counts(sample)
-        self._fit_idf(xt, xs)
+        self._fit_idf(xs)
         x = sp.vstack([self._transform(xt), self._transform(xs)]).tocsr()
         y = np.r_[np.ones(xt.shape[0]), np.zeros(xs.shape[0])]
         clf = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear")
@@ -146,7 +323,7 @@ class ClassifierScorer:
             "docs_per_s": len(pick) / score_s if score_s > 0 else float("inf"),
         }
         xs = self._counts(sub)
-        self._fit_idf(xs, self._counts(target))
+        self._fit_idf(xs)
         x = self._transform(xs)
         ranks = np.argsort(np.argsort(ts, kind="stable"), kind="stable") / max(len(ts) - 1, 1)
         if self.teacher_mode == "regress":
@@ -171,5 +348,15 @@ class ClassifierScorer:
         texts = as_string_array(texts)
         if len(texts) == 0:
             return np.zeros(0, dtype=np.float32)
+        if self.features == "char":
+            assert self.idf is not None
+            offsets, data = arrow_buffers(texts)
+            cls, lower = unicode_tables()
+            if self._w_idf is None:
+                self._w_idf = (self.coef.astype(np.float64) * self.idf).astype(np.float64)
+            s = _char_score_kernel(
+                offsets, data, cls, lower, self.idf, self._w_idf, *self.char_ngrams
+            )
+            return (s + self.intercept).astype(np.float32)
         x = self._transform(self._counts(texts))
         return (x @ self.coef + self.intercept).astype(np.float32)
