@@ -504,6 +504,15 @@ def run_select(
     timer = Timer()
     out = Path(cfg.out)
     say = progress or _NullProgress()
+    # Started first: its workers import and load kernels while the driver plans.
+    engine = make_engine(cfg.engine, cfg.workers, cfg.ray_address)
+    try:
+        return _prepare_and_run(cfg, engine, timer, say, out, command)
+    finally:
+        engine.close()
+
+
+def _prepare_and_run(cfg, engine, timer, say, out, command) -> dict:
     with timer.stage("plan"):
         raw_files = discover(cfg.raw)
         if cfg.target:  # fail on a bad path before anything is written
@@ -535,11 +544,7 @@ def run_select(
         resume=cfg.resume,
         write_dropped=cfg.write_dropped,
     )
-    engine = make_engine(cfg.engine, cfg.workers, cfg.ray_address)
-    try:
-        return _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command)
-    finally:
-        engine.close()
+    return _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command)
 
 
 def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:

@@ -15,7 +15,9 @@ def make_engine(
     if name == "ray":
         from thresher.engine.ray import RayEngine
 
-        return RayEngine(workers, address)
+        engine = RayEngine(workers, address)
+        engine.warm_up()
+        return engine
     raise ValueError(f"unknown engine {name!r} (expected 'local' or 'ray')")
 
 

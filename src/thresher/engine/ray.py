@@ -146,6 +146,18 @@ class RayEngine:
         self.workers = workers or default_workers()
         self._owned = False
         self._remote: Any = None
+        self._warm: list = []
+
+    def warm_up(self) -> None:
+        """Connect, and have every worker import thresher and load its kernels now.
+
+        Ray starts worker processes on first use; warming them while the driver
+        plans and reads the target keeps that start-up off the critical path.
+        """
+        from thresher.engine.local import _warm_up
+
+        self._connect()
+        self._warm = [self._remote.remote(_warm_up, i, [], []) for i in range(self.workers)]
 
     # -- connection -----------------------------------------------------------------
 
@@ -270,6 +282,7 @@ class RayEngine:
 
     def close(self) -> None:
         """Shut down the Ray instance we started, or disconnect from the cluster we joined."""
+        self._warm = []
         self._remote = None
         if self._owned:
             import ray
