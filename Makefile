@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint venv system-deps clean
+.PHONY: demo test lint venv system-deps bench-venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ test: venv system-deps
 lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+
+# The reference implementations the bench/ scripts run side by side. datatrove (with
+# spaCy) gets a venv of its own so it cannot change thresher's dependencies.
+bench-venv: venv
+	test -x .venv-datatrove/bin/python || $(PYTHON) -m venv .venv-datatrove
+	.venv-datatrove/bin/python -m pip install -q 'datatrove[processing]==0.10.1' 'spacy>=3.8' orjson
+	$(BIN)/python -m pip install -q rensa
 
 clean:
 	rm -rf runs .pytest_cache

@@ -9,7 +9,7 @@ positive.  Each system runs in its own subprocess with 1 worker (peak RSS from
 ``getrusage``); datatrove runs in the interpreter given by ``--dt-python`` (a separate
 venv, since it pins other numpy/pyarrow versions).
 
-    .venv/bin/python bench/dedup_vs_datatrove.py --dt-python /work/dtvenv/bin/python
+    .venv/bin/python bench/dedup_vs_datatrove.py --dt-python .venv-datatrove/bin/python
 
 Both use word 5-grams, the same bands x rows (thresher's optimum for ``--threshold``,
 9 x 13 for 0.8), 64-bit hashes.  datatrove's normalization is richer (punctuation removed,
@@ -679,7 +679,7 @@ def main() -> None:
     ap.add_argument("--max-docs", type=int, default=20000)
     ap.add_argument("--per-kind", type=int, default=300, help="injected docs per kind")
     ap.add_argument("--threshold", type=float, default=0.8)
-    ap.add_argument("--dt-python", default="/work/dtvenv/bin/python")
+    ap.add_argument("--dt-python", default=".venv-datatrove/bin/python")
     ap.add_argument("--skip-datatrove", action="store_true")
     ap.add_argument("--skip-rensa", action="store_true")
     ap.add_argument("--shard", type=int, default=5000, help="thresher docs per map batch")

@@ -89,7 +89,7 @@ def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float,
             pss, rss = tree_memory_mb(proc.pid)
             peak = max(peak, pss)
             peak_rss = max(peak_rss, rss)
-            time.sleep(0.05)
+            time.sleep(0.25)  # smaps_rollup walks page tables: sample gently
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
@@ -276,31 +276,33 @@ def main() -> None:
             f"| data-selection (fit+weights+resample), earlier run | {ref_mb:.0f} | {ref_docs:,} | {args.ref_wall:.1f} | {ref_docs / args.ref_wall:,.0f} | {ref_mb / args.ref_wall:.2f} | | |"
         )
     elif not args.skip_reference:
-        wall, rss = reference_run(ref_raw, args.target, k, args.workers, tmp)
+        wall, pss, rss = reference_run(ref_raw, args.target, k, args.workers, tmp)
         rows["ref"] = wall
         say(
-            f"| data-selection (fit+weights+resample) | {ref_mb:.0f} | {ref_docs:,} | {wall:.1f} | {ref_docs / wall:,.0f} | {ref_mb / wall:.2f} | {rss:.0f} |"
+            f"| data-selection (fit+weights+resample) | {ref_mb:.0f} | {ref_docs:,} | {wall:.1f} | {ref_docs / wall:,.0f} | {ref_mb / wall:.2f} | {pss:.0f} | {rss:.0f} |"
         )
-    walls, rsss = [], []
+    walls, psss, rsss = [], [], []
     for _ in range(args.repeats):
-        w, r = run_measured(thresher_cmd(ref_raw, args.target, tmp / "t-small", k, args.workers))
+        w, p, r = run_measured(thresher_cmd(ref_raw, args.target, tmp / "t-small", k, args.workers))
         walls.append(w)
+        psss.append(p)
         rsss.append(r)
     small = statistics.median(walls)
     say(
-        f"| thresher select | {ref_mb:.0f} | {ref_docs:,} | {small:.1f} | {ref_docs / small:,.0f} | {ref_mb / small:.1f} | {max(rsss):.0f} |"
+        f"| thresher select | {ref_mb:.0f} | {ref_docs:,} | {small:.1f} | {ref_docs / small:,.0f} | {ref_mb / small:.1f} | {max(psss):.0f} | {max(rsss):.0f} |"
     )
     full_docs = count_docs(corpus)
-    walls, rsss = [], []
+    walls, psss, rsss = [], [], []
     for _ in range(args.repeats):
-        w, r = run_measured(
+        w, p, r = run_measured(
             thresher_cmd(corpus, args.target, tmp / "t-full", max(1, full_docs // 10), args.workers)
         )
         walls.append(w)
+        psss.append(p)
         rsss.append(r)
     full = statistics.median(walls)
     say(
-        f"| thresher select | {size / 1e6:.0f} | {full_docs:,} | {full:.1f} | {full_docs / full:,.0f} | {size / 1e6 / full:.1f} | {max(rsss):.0f} |"
+        f"| thresher select | {size / 1e6:.0f} | {full_docs:,} | {full:.1f} | {full_docs / full:,.0f} | {size / 1e6 / full:.1f} | {max(psss):.0f} | {max(rsss):.0f} |"
     )
     if "ref" in rows:
         say(
@@ -326,10 +328,10 @@ def main() -> None:
                     with open(src, "rb") as f:
                         shutil.copyfileobj(f, g)
         n = count_docs(path)
-        w, r = run_measured(
+        w, p, r = run_measured(
             thresher_cmd(path, args.target, tmp / "t-mem", max(1, n // 10), args.workers)
         )
-        say(f"| {path.stat().st_size / 1e6:.0f} | {r:.0f} | {w:.1f} |")
+        say(f"| {path.stat().st_size / 1e6:.0f} | {p:.0f} | {r:.0f} | {w:.1f} |")
         path.unlink()
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(

@@ -10,8 +10,8 @@ field.
 
 datatrove (with spaCy, for its English word tokenizer) is not a thresher dependency. If it is
 not importable here, the datatrove side runs in another interpreter (``--datatrove-python``,
-default ``/work/dtvenv/bin/python``, made with
-``python -m venv /work/dtvenv && /work/dtvenv/bin/pip install datatrove spacy``) that runs this
+default ``.venv-datatrove/bin/python``, made with
+``make bench-venv``) that runs this
 same script with ``--worker``; only the documents and the per-document results cross over.
 
 Usage (from the repository root)::
@@ -315,7 +315,7 @@ def main() -> None:
         default=1000,
         help="also use up to N plain-text files from /usr/share/doc (default 1000; 0: none)",
     )
-    ap.add_argument("--datatrove-python", default="/work/dtvenv/bin/python")
+    ap.add_argument("--datatrove-python", default=".venv-datatrove/bin/python")
     ap.add_argument("--show", type=int, default=5, help="disagreements shown per rule set")
     ap.add_argument("--worker", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
