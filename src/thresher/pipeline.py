@@ -25,6 +25,7 @@ import platform
 import shutil
 import sys
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,6 @@ class ShardScan:
     reasons: dict[int, str]
     fields: dict[str, list]
     annotations: dict[str, np.ndarray]
-    rejected: int
     nbytes: int
     seconds: float
     rejects: list[Reject] = field(default_factory=list)
@@ -138,9 +138,10 @@ class Sample:
     texts: pa.Array | None
 
 
-def sample_task(args: tuple[Shard, int, StageContext, bool]) -> Sample:
-    """Up to ``n`` documents from the start of a shard that pass the filters."""
+def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
+    """Up to ``n`` documents (all when ``n`` is None) from the start of a shard that pass the filters."""
     shard, n, ctx, want_texts = args
+    limit = n if n is not None else float("inf")
     hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
     kl = np.zeros(ctx.num_buckets, dtype=np.int64)
     fit = None if want_texts else np.zeros(ctx.scorer.num_buckets, dtype=np.int64)
@@ -157,7 +158,8 @@ def sample_task(args: tuple[Shard, int, StageContext, bool]) -> Sample:
         if ctx.filters:
             keep, _, _ = _filter_batch(ctx, texts)
             texts = texts.filter(pa.array(keep))
-        texts = texts.slice(0, n - got)
+        if got + len(texts) > limit:
+            texts = texts.slice(0, int(limit - got))
         got += len(texts)
         c = hasher.counts(texts)
         kl += c
@@ -167,26 +169,12 @@ def sample_task(args: tuple[Shard, int, StageContext, bool]) -> Sample:
             fit += c  # the scorer hashes exactly like the KL metric: count once
         else:
             fit += ctx.scorer.counts(texts)
-        if got >= n:
+        if got >= limit:
             break
     texts_out = None
     if want_texts:
         texts_out = pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_string())
     return Sample(got, kl, fit, texts_out)
-
-
-def counts_task(args: tuple[Shard, StageContext]) -> np.ndarray:
-    """Summed n-gram bucket counts of a whole shard (DSIR's full-pass raw fit)."""
-    shard, ctx = args
-    scorer = ctx.scorer
-    total = np.zeros(ctx.num_buckets, dtype=np.int64)
-    for batch in ShardReader(shard, ctx.text_field).batches():
-        texts = batch.texts
-        if ctx.filters:
-            keep, _, _ = _filter_batch(ctx, texts)
-            texts = texts.filter(pa.array(keep))
-        total += scorer.counts(texts)
-    return total
 
 
 def _resolve_rows(shards: list[Shard], scans: list[ShardScan], out: Path) -> list[Shard]:
@@ -208,17 +196,14 @@ def _resolve_rows(shards: list[Shard], scans: list[ShardScan], out: Path) -> lis
         if shard.format != "parquet":
             lines_before[shard.path] = shard.row_base + scan.lines
         if scan.rejects:
-            path = out / "rejects" / f"part-{shard.name}.jsonl"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(
-                path,
-                b"".join(
-                    orjson.dumps(r.as_dict(), option=orjson.OPT_APPEND_NEWLINE)
-                    for r in scan.rejects
-                ),
-            )
+            _write_rejects(out / "rejects" / f"part-{shard.name}.jsonl", scan.rejects)
         resolved.append(shard)
     return resolved
+
+
+def _write_rejects(path: Path, rejects: list[Reject]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl([r.as_dict() for r in rejects], path)
 
 
 def _save_checkpoint(path: Path, obj: Any) -> None:
@@ -276,13 +261,12 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
                 )
         sc = np.full(n, np.nan, dtype=np.float32)
         live = np.flatnonzero(st == ELIGIBLE)
+        sub = texts if len(live) == n else texts.take(pa.array(live))
         if ctx.scorer is not None and len(live):
-            sub = texts if len(live) == n else texts.take(pa.array(live))
             sc[live] = ctx.scorer.score(sub)
         if spec is not None and len(live):
             from thresher.dedup.stage import spill_batch
 
-            sub = texts if len(live) == n else texts.take(pa.array(live))
             spill_batch(ctx.work / "dedup", spec, shard.index, offset + live, sub)
         rows.append(batch.rows)
         scores.append(sc)
@@ -298,7 +282,6 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         reasons=reasons,
         fields=fields,
         annotations={k: np.concatenate(v) for k, v in annotations.items()},
-        rejected=len(reader.rejects),
         rejects=reader.rejects,
         lines=reader.lines,
         nbytes=nbytes,
@@ -370,6 +353,20 @@ def _write_part(
         write_jsonl(records, path_stem.with_suffix(".jsonl"))
 
 
+def _provenance(task: WriteTask, mask: np.ndarray) -> dict[str, pa.Array]:
+    """thresher's per-document columns (source, row, cluster, annotations) of the masked rows."""
+    rows = task.rows[mask]
+    cols = {
+        SOURCE_COLUMN: pa.array([task.shard.path] * len(rows), type=pa.string()),
+        ROW_COLUMN: pa.array(rows, type=pa.int64()),
+    }
+    if task.cluster is not None:
+        cols[CLUSTER_COLUMN] = pa.array(task.cluster[mask], type=pa.int64())
+    for name, values in task.annotations.items():
+        cols[f"thresher_{name}"] = pa.array(values[mask])
+    return cols
+
+
 def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     ctx, shard = task.ctx, task.shard
     out = Path(ctx.out)
@@ -389,12 +386,7 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
         extra = {}
         if ctx.scorer is not None:
             extra[SCORE_COLUMN] = pa.array(task.scores[task.selected], type=pa.float32())
-        extra[SOURCE_COLUMN] = pa.array([shard.path] * n, type=pa.string())
-        extra[ROW_COLUMN] = pa.array(sel_rows, type=pa.int64())
-        if task.cluster is not None:
-            extra[CLUSTER_COLUMN] = pa.array(task.cluster[task.selected], type=pa.int64())
-        for name, values in task.annotations.items():
-            extra[f"thresher_{name}"] = pa.array(values[task.selected])
+        extra.update(_provenance(task, task.selected))
         _write_part(sel, extra, out / "selected" / stem, ctx.fmt)
     if dropped.any():
         d_rows = task.rows[dropped]
@@ -402,13 +394,8 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
         extra = {
             "thresher_status": pa.array([STATUS_NAMES[int(x)] for x in task.status[dropped]]),
             "thresher_reason": pa.array(reasons, type=pa.string()),
-            SOURCE_COLUMN: pa.array([shard.path] * len(d_rows), type=pa.string()),
-            ROW_COLUMN: pa.array(d_rows, type=pa.int64()),
+            **_provenance(task, dropped),
         }
-        if task.cluster is not None:
-            extra[CLUSTER_COLUMN] = pa.array(task.cluster[dropped], type=pa.int64())
-        for name, values in task.annotations.items():
-            extra[f"thresher_{name}"] = pa.array(values[dropped])
         _write_part(_subset(recs, pos, d_rows), extra, out / "dropped" / stem, ctx.fmt)
     # Decision table: one row per valid document, for the report and for audits.
     reason = [task.reasons.get(i, "") for i in range(len(task.rows))]
@@ -490,7 +477,7 @@ def _input_entries(paths: list[str]) -> list[dict]:
 
 def _scorer_options(cfg: SelectConfig) -> dict:
     opts = dict(cfg.scorer_options)
-    if cfg.method in ("dsir",):
+    if cfg.method == "dsir":
         opts.setdefault("num_buckets", cfg.num_buckets)
         opts.setdefault("ngrams", cfg.ngrams)
         opts.setdefault("hashing", cfg.hashing)
@@ -510,6 +497,42 @@ def run_select(
         return _prepare_and_run(cfg, engine, timer, say, out, command)
     finally:
         engine.close()
+
+
+def _fit(cfg, ctx, engine, say, scorer, target_texts, shards, raw_files):
+    """Fit the scorer on the target and raw documents; return it, the raw KL counts, the sample size.
+
+    A scorer that fits on n-gram counts (dsir) needs only counts from the workers: of
+    ``raw_sample`` documents spread over the shards in proportion to their size, or of
+    every document (``raw_sample=0``). Other scorers get the sampled texts themselves.
+    """
+    by_counts = hasattr(scorer, "fit_counts")
+    full_pass = by_counts and cfg.raw_sample == 0
+    want = cfg.raw_sample or 100_000
+    sizes = {f.path: f.size for f in raw_files}
+    total_bytes = sum(sizes.values()) or 1
+    shards_in_file = Counter(s.path for s in shards)
+    ctx.scorer = scorer  # unfitted: only its featurizer is used here
+    tasks = []
+    for s in shards:
+        n = None
+        if not full_pass:
+            # Whole compressed files; Parquet row-group shards share their file's bytes.
+            b = s.end - s.start if s.format == "jsonl" else sizes[s.path] / shards_in_file[s.path]
+            n = max(1, int(np.ceil(want * b / total_bytes)))
+        tasks.append((s, n, ctx, not by_counts))
+    label = "fit raw" if full_pass else "sample raw"
+    parts = list(say.track(engine.map(sample_task, tasks), len(tasks), label))
+    n_docs = sum(p.n_docs for p in parts)
+    if n_docs == 0:
+        raise InputError(f"{', '.join(cfg.raw)}: no raw documents could be read")
+    raw_counts = np.sum([p.kl_counts for p in parts], axis=0)
+    if by_counts:
+        fit_counts = np.sum([p.fit_counts for p in parts], axis=0)
+        scorer = scorer.fit_counts(scorer.counts(target_texts), fit_counts)
+    else:
+        scorer = scorer.fit(target_texts, pa.concat_arrays([p.texts for p in parts]))
+    return scorer, raw_counts, None if full_pass else n_docs
 
 
 def _prepare_and_run(cfg, engine, timer, say, out, command) -> dict:
@@ -550,8 +573,6 @@ def _prepare_and_run(cfg, engine, timer, say, out, command) -> dict:
 def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
     hasher = NgramHasher(cfg.num_buckets, cfg.ngrams)
     with timer.stage("read_target"):
-        if not cfg.target and cfg.method != "none":
-            raise ConfigError("give --target: example documents of what you want")
         target_texts, target_rejects = (
             read_texts(cfg.target, cfg.text_field)
             if cfg.target
@@ -561,49 +582,20 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
             raise InputError(f"{', '.join(cfg.target)}: no target documents could be read")
         target_counts = hasher.counts(target_texts)
 
-    scorer = NoScorer() if cfg.method == "none" else make_scorer(cfg.method, **_scorer_options(cfg))
-    total_bytes = sum(f.size for f in raw_files) or 1
+    scorer = None if cfg.method == "none" else make_scorer(cfg.method, **_scorer_options(cfg))
     fit_ckpt = ctx.work / "fit.pkl"
     fitted = _load_checkpoint(fit_ckpt) if cfg.resume else None
     with timer.stage("fit"):
-        if cfg.method == "none":
+        if scorer is None:
             raw_counts, n_sample = np.zeros(cfg.num_buckets, np.int64), None
         elif fitted is not None:
             scorer, raw_counts, n_sample = fitted
-        elif cfg.raw_sample > 0 or not hasattr(scorer, "fit_counts"):
-            want = cfg.raw_sample or 100_000
-            sizes = {f.path: f.size for f in raw_files}
-            by_counts = hasattr(scorer, "fit_counts")
-            ctx.scorer = scorer  # unfitted: only its featurizer is used here
-            tasks = []
-            for s in shards:
-                b = (s.end - s.start) if s.format == "jsonl" else sizes[s.path]
-                if s.format == "parquet":  # row-group shards: share the file's bytes
-                    n_in_file = sum(1 for t in shards if t.path == s.path)
-                    b = sizes[s.path] / max(1, n_in_file)
-                tasks.append((s, max(1, int(np.ceil(want * b / total_bytes))), ctx, not by_counts))
-            parts = list(say.track(engine.map(sample_task, tasks), len(tasks), "sample raw"))
-            n_sample = sum(p.n_docs for p in parts)
-            if n_sample == 0:
-                raise InputError(f"{', '.join(cfg.raw)}: no raw documents could be read")
-            raw_counts = np.sum([p.kl_counts for p in parts], axis=0)
-            if by_counts:
-                scorer = scorer.fit_counts(
-                    scorer.counts(target_texts), np.sum([p.fit_counts for p in parts], axis=0)
-                )
-            else:
-                scorer = scorer.fit(target_texts, pa.concat_arrays([p.texts for p in parts]))
-            _save_checkpoint(fit_ckpt, (scorer, raw_counts, n_sample))
         else:
-            ctx.scorer = scorer
-            parts = say.track(
-                engine.map(counts_task, [(s, ctx) for s in shards]), len(shards), "fit raw"
+            scorer, raw_counts, n_sample = _fit(
+                cfg, ctx, engine, say, scorer, target_texts, shards, raw_files
             )
-            raw_counts = np.sum(list(parts), axis=0)
-            scorer = scorer.fit_counts(scorer.counts(target_texts), raw_counts)
-            n_sample = None
             _save_checkpoint(fit_ckpt, (scorer, raw_counts, n_sample))
-        ctx.scorer = None if cfg.method == "none" else scorer
+        ctx.scorer = scorer
 
     with timer.stage("scan"):
         scans: list[ShardScan] = list(
@@ -611,7 +603,7 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         )
     shards = _resolve_rows(shards, scans, out)
     n_valid = sum(len(s.rows) for s in scans)
-    n_rejected = sum(s.rejected for s in scans)
+    n_rejected = sum(len(s.rejects) for s in scans)
     if n_valid + n_rejected == 0:
         raise InputError(f"{', '.join(cfg.raw)}: input is empty (no documents)")
 
@@ -661,12 +653,9 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         selected = np.zeros(len(scores), dtype=bool)
         selected[chosen] = True
         # Random baseline of the same size among the same eligible documents.
-        elig_idx = np.flatnonzero(eligible)
         noise = gumbel_noise(len(scores), cfg.seed + 1_000_003)
-        rnd_n = min(len(chosen), len(elig_idx))
         random = np.zeros(len(scores), dtype=bool)
-        if rnd_n:
-            random[elig_idx[np.argsort(-noise[elig_idx], kind="stable")[:rnd_n]]] = True
+        random[select_indices(noise, eligible, "topk", k=len(chosen))] = True
 
     with timer.stage("write"):
         tasks = []
@@ -690,22 +679,13 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
             o += m
         sel_counts = np.zeros(cfg.num_buckets, np.int64)
         rnd_counts = np.zeros(cfg.num_buckets, np.int64)
-        written = 0
-        for n, sc_, rc_ in say.track(engine.map(write_task, tasks), len(tasks), "write"):
-            written += n
+        for _, sc_, rc_ in say.track(engine.map(write_task, tasks), len(tasks), "write"):
             sel_counts += sc_
             rnd_counts += rc_
         if cfg.format == "parquet":
             unify_parquet_parts(sorted((out / "selected").glob("part-*.parquet")))
         if target_rejects:
-            (out / "rejects").mkdir(exist_ok=True)
-            atomic_write_bytes(
-                out / "rejects" / "target.jsonl",
-                b"".join(
-                    orjson.dumps(r.as_dict(), option=orjson.OPT_APPEND_NEWLINE)
-                    for r in target_rejects
-                ),
-            )
+            _write_rejects(out / "rejects" / "target.jsonl", target_rejects)
 
     n_filtered = int((status == FILTERED).sum())
     n_dup = int((status == DUPLICATE).sum())
@@ -771,28 +751,11 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         },
     }
     atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=2).encode() + b"\n")
-    # Per-shard fit artifacts are not needed after the run.
     if cfg.report:
-        try:
-            from thresher.report import write_report
+        from thresher.report import write_report
 
-            write_report(out)
-        except ImportError:
-            pass
+        write_report(out)
     return manifest
-
-
-class NoScorer:
-    """``--method none`` (filter/dedup only): fits on counts, scores nothing."""
-
-    name = "none"
-    num_buckets = 1
-
-    def counts(self, texts: pa.Array) -> np.ndarray:
-        return np.zeros(1, dtype=np.int64)
-
-    def fit_counts(self, target_counts: np.ndarray, raw_counts: np.ndarray) -> NoScorer:
-        return self
 
 
 class _NullProgress:
