@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
@@ -134,3 +136,32 @@ def test_select_with_filters_and_dedup_counts_add_up(sample_dir, tmp_path):
     assert "language" in docs.column_names
     sel = docs.filter(docs.column("selected"))
     assert set(sel.column("language").to_pylist()) == {"en"}
+
+
+def test_language_columns_line_up_when_a_whole_shard_is_dropped_before_lang(
+    raw_records, sample_dir, tmp_path
+):
+    """A shard whose every document fails a rule before `lang` still gets (null) language columns."""
+    short = [{"text": " ".join(r["text"].split()[:5])} for r in raw_records[:400]]  # too few words
+    long = [{"text": r["text"]} for r in raw_records[400:1000]]
+    raw = write_jsonl(tmp_path / "raw.jsonl", short + long)
+    m = thresher.select(
+        target=[str(sample_dir / "target.jsonl")],
+        raw=[str(raw)],
+        out=str(tmp_path / "o"),
+        filters=["gopher_quality", "lang"],
+        filter_options={"languages": ["en"]},
+        k=50,
+        workers=2,
+        shard_bytes=16 * 1024,
+        report=False,
+        write_dropped=True,
+    )
+    assert m["shards"] > 3
+    docs = pq.read_table(tmp_path / "o" / "docs")
+    assert docs.num_rows == 1000
+    first = docs.filter(pa.compute.less(docs.column("row"), 400))
+    assert set(first.column("status").to_pylist()) == {"filtered"}
+    assert first.column("language").null_count == 400
+    kept = docs.filter(docs.column("selected"))
+    assert set(kept.column("language").to_pylist()) == {"en"}

@@ -97,7 +97,7 @@ class ShardScan:
     status: np.ndarray
     reasons: dict[int, str]
     fields: dict[str, list]
-    annotations: dict[str, np.ndarray]
+    annotations: dict[str, pa.Array]
     nbytes: int
     seconds: float
     rejects: list[Reject] = field(default_factory=list)
@@ -255,10 +255,8 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
             st[~keep] = FILTERED
             for i in np.flatnonzero(~keep):
                 reasons[offset + int(i)] = str(why[i])
-            for name, col in ann.items():
-                annotations.setdefault(name, []).append(
-                    np.asarray(col.to_numpy(zero_copy_only=False))
-                )
+            for name, col in ann.items():  # kept as Arrow: all-null batches keep their type
+                annotations.setdefault(name, []).append(col)
         sc = np.full(n, np.nan, dtype=np.float32)
         live = np.flatnonzero(st == ELIGIBLE)
         sub = texts if len(live) == n else texts.take(pa.array(live))
@@ -281,7 +279,7 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         status=np.concatenate(status) if status else np.zeros(0, np.uint8),
         reasons=reasons,
         fields=fields,
-        annotations={k: np.concatenate(v) for k, v in annotations.items()},
+        annotations={k: pa.concat_arrays(v) for k, v in annotations.items()},
         rejects=reader.rejects,
         lines=reader.lines,
         nbytes=nbytes,
@@ -300,7 +298,7 @@ class WriteTask:
     random: np.ndarray  # bool per row: the same-size random baseline
     cluster: np.ndarray | None
     ctx: StageContext
-    annotations: dict[str, np.ndarray] = field(default_factory=dict)
+    annotations: dict[str, pa.Array] = field(default_factory=dict)
 
 
 def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
@@ -363,7 +361,7 @@ def _provenance(task: WriteTask, mask: np.ndarray) -> dict[str, pa.Array]:
     if task.cluster is not None:
         cols[CLUSTER_COLUMN] = pa.array(task.cluster[mask], type=pa.int64())
     for name, values in task.annotations.items():
-        cols[f"thresher_{name}"] = pa.array(values[mask])
+        cols[f"thresher_{name}"] = values.filter(pa.array(mask))
     return cols
 
 
@@ -413,7 +411,7 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     if task.cluster is not None:
         cols["cluster"] = pa.array(task.cluster, type=pa.int64())
     for name, values in task.annotations.items():
-        cols[name] = pa.array(values)
+        cols[name] = values
     (out / "docs").mkdir(parents=True, exist_ok=True)
     write_parquet(pa.table(cols), out / "docs" / f"{stem}.parquet")
     return n, sel_counts, rnd_counts

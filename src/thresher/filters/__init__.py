@@ -95,9 +95,11 @@ def apply_filters(
     annotations: dict[str, pa.Array] = {}
     for f in filters:
         idx = np.flatnonzero(keep)
-        if len(idx) == 0:
-            break
-        sub = texts if len(idx) == n else texts.take(pa.array(idx))
+        if len(idx) == 0 and not isinstance(f, Annotator):
+            continue
+        # An annotator still runs on zero documents when all were dropped before it, so
+        # its columns exist (all null) in every batch and line up across batches.
+        sub = texts if len(idx) == n else texts.take(pa.array(idx, type=pa.int64()))
         if hasattr(f, "keep_and_annotate"):
             k, r, ann = f.keep_and_annotate(sub)
         elif isinstance(f, Annotator):
