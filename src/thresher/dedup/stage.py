@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,7 +96,3 @@ def resolve(
     cluster[pos] = to_global(cid)
     dup[pos] = cid != keys
     return dup, cluster
-
-
-def clear(root: Path) -> None:
-    shutil.rmtree(root, ignore_errors=True)

@@ -26,7 +26,6 @@ from thresher.errors import InputError
 from thresher.io.sources import Shard
 
 BATCH_BYTES = 8 * 1024 * 1024
-BATCH_DOCS = 65_536
 _READ_CHUNK = 8 * 1024 * 1024
 
 
@@ -156,13 +155,11 @@ class ShardReader:
         text_field: str = "text",
         fields: tuple[str, ...] = (),
         batch_bytes: int = BATCH_BYTES,
-        batch_docs: int = BATCH_DOCS,
     ) -> None:
         self.shard = shard
         self.text_field = text_field
         self.fields = tuple(f for f in fields if f != text_field)
         self.batch_bytes = batch_bytes
-        self.batch_docs = batch_docs
         self.rejects: list[Reject] = []
         self.lines = 0  # JSONL lines read so far (blank and bad ones included)
 
@@ -332,7 +329,8 @@ def read_texts(paths: list[str], text_field: str = "text") -> tuple[pa.Array, li
 
     chunks: list[pa.Array] = []
     rejects: list[Reject] = []
-    for shard in plan_shards(discover(paths)):
+    # One shard per file: line numbers in the rejects are then file lines from the start.
+    for shard in plan_shards(discover(paths), shard_bytes=1 << 62):
         reader = ShardReader(shard, text_field)
         chunks.extend(b.texts for b in reader.batches())
         rejects.extend(reader.rejects)
