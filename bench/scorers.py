@@ -31,7 +31,14 @@ deterministic random subsample of the pool (``--dense-docs``) only; rows marked
 ``(sub)`` are measured on that subsample, and the BETR student
 (classifier teacher=dense) is reported on the whole pool and on the same
 subsample for a like-for-like comparison with its teacher. The teacher scores
-the subsample only (its "sample"); the student scores everything.
+the subsample only (its "sample"); the student scores everything. In classify
+mode the student learns the teacher's top fraction, by default the fraction
+the run selects (here k / pool size, what ``thresher select --k`` passes in).
+
+Rows ``+ lang auto`` add the language filter with the target's languages
+(``thresher select --lang auto``): the scorer fits on and scores only what the
+filter keeps, k stays the number of positives in the whole pool, and a
+positive the filter dropped counts as a miss.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
+from thresher.filters.langid import LanguageFilter  # noqa: E402
 from thresher.metrics.kl import kl_reduction  # noqa: E402
 from thresher.scorers import make_scorer  # noqa: E402
 from thresher.scorers.classifier import ClassifierScorer  # noqa: E402
@@ -95,10 +103,13 @@ def make_split(recs, domain, lang, n_target, cap, max_target):
     return [r["text"] for r in target], [r["text"] for r in pool], y
 
 
-def evaluate(scores, y, mode="topk"):
+def evaluate(scores, y, mode="topk", eligible=None):
+    """Precision@k, k = all positives in the pool (a positive a filter dropped is a miss)."""
     k = int(y.sum())
-    sel = select_indices(scores, np.ones(len(scores), bool), mode=mode, k=k, seed=0)
-    return float(y[sel].mean()), sel
+    if eligible is None:
+        eligible = np.ones(len(scores), bool)
+    sel = select_indices(scores, eligible, mode=mode, k=k, seed=0)
+    return float(y[sel].sum() / k), sel
 
 
 class Bench:
@@ -109,6 +120,7 @@ class Bench:
         self.dense_speed = None
         self.rows = []
         self.betr = []
+        self.gates = []
         self.cached = 0
         self.load_cache()
 
@@ -124,8 +136,10 @@ class Bench:
             flush=True,
         )
 
-        def record(method, scores, fit_s, score_s, n, yy=y, texts=raw, mode="topk", note=""):
-            prec, sel = evaluate(scores, yy, mode)
+        def record(
+            method, scores, fit_s, score_s, n, yy=y, texts=raw, mode="topk", note="", eligible=None
+        ):
+            prec, sel = evaluate(scores, yy, mode, eligible)
             selc = self.hasher.counts(texts.take(pa.array(sel)))
             klr = kl_reduction(tc, self.hasher.counts(texts) if texts is not raw else rc, selc)
             row = dict(
@@ -145,13 +159,20 @@ class Bench:
                 flush=True,
             )
 
-        def run(method, name, mode="topk", **opts):
+        def run(method, name, mode="topk", gate=None, **opts):
+            """Fit on (target, pool) and score the pool; with ``gate`` (a keep mask, as a
+            filter before scoring would leave) fit and score the kept documents only."""
+            fit_on = raw if gate is None else raw.filter(pa.array(gate))
             t0 = time.perf_counter()
-            s = make_scorer(name, **opts).fit(tgt, raw)
+            s = make_scorer(name, **opts).fit(tgt, fit_on)
             t1 = time.perf_counter()
-            sc = s.score(raw)
+            kept = s.score(fit_on)
             t2 = time.perf_counter()
-            record(method, sc, t1 - t0, t2 - t1, len(pool), mode=mode)
+            sc = kept
+            if gate is not None:
+                sc = np.full(len(pool), -np.inf)
+                sc[gate] = kept
+            record(method, sc, t1 - t0, t2 - t1, len(fit_on), mode=mode, eligible=gate)
             return s, sc
 
         _, dsir = run("dsir resample", "dsir", mode="resample")
@@ -170,6 +191,33 @@ class Bench:
         run("classifier teacher=bm25", "classifier", teacher="bm25")
 
         run("classifier (word 1-2-grams)", "classifier", features="word")
+
+        # --lang auto: the language filter takes the target's languages (LanguageFilter.
+        # fit_target); scorers then fit on and score what it keeps, as in `thresher select`.
+        lf = LanguageFilter("auto")
+        info = lf.fit_target(tgt)
+        gate, _ = lf.keep(raw)
+        print(
+            f"  lang auto: {info['languages']} min score {info['min_score']:.2f}: keeps "
+            f"{int(gate.sum())}/{len(pool)} docs, {int(gate[y].sum())}/{int(y.sum())} positives",
+            flush=True,
+        )
+        self.gates.append(
+            dict(
+                target=label,
+                langs=",".join(info["languages"]),
+                min_score=info["min_score"],
+                kept=int(gate.sum()),
+                n=len(pool),
+                pos_kept=int(gate[y].sum()),
+                pos=int(y.sum()),
+            )
+        )
+        run("dsir resample + lang auto", "dsir", mode="resample", gate=gate)
+        run("bm25 + lang auto", "bm25", gate=gate)
+        run("zipfit zstd + lang auto", "zipfit", variant="zstd", gate=gate)
+        run("classifier + lang auto", "classifier", gate=gate)
+        run("hybrid zsum dsir+bm25+classifier + lang auto", "hybrid", fusion="zsum", gate=gate)
 
         # dense teacher on the evaluation pool (embeddings cached on disk by text hash)
         if a.dense_pool and a.dense_pool < len(pool):
@@ -201,12 +249,14 @@ class Bench:
         )
         # BETR: the student learns from the teacher's scores of a subset of the pool (its
         # raw sample) and scores the same evaluation pool as the teacher.
+        # The student's default teacher_top is the selected fraction, which `thresher select
+        # --k K` passes in as K / documents sampled when the sample covers the corpus.
         n_train = min(a.betr_train, len(dpool))
         for tmode in ("regress", "classify"):
             t0 = time.perf_counter()
-            st = ClassifierScorer(
-                teacher=self.dense, teacher_sample=n_train, teacher_mode=tmode
-            ).fit(tgt, dpool)
+            st = ClassifierScorer(teacher=self.dense, teacher_sample=n_train, teacher_mode=tmode)
+            st.expect_fraction(int(ydp.sum()) / len(dpool))
+            st = st.fit(tgt, dpool)
             fit_s = time.perf_counter() - t0
             st.score(dpool.slice(0, 8))  # warm the kernel
             t0 = time.perf_counter()
@@ -229,6 +279,7 @@ class Bench:
                     teacher_dps=tspeed,
                     student_dps=sspeed,
                     ratio=sspeed / tspeed,
+                    top=(st.teacher_stats or {}).get("teacher_top"),
                 )
             )
             b = self.betr[-1]
@@ -291,15 +342,29 @@ class Bench:
             )
         lines += [
             "",
+            "`+ lang auto`: what the language filter kept with the target's languages:",
+            "",
+            "| target | languages | min score | pool docs kept | positives kept |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for g in self.gates:
+            lines.append(
+                f"| {g['target']} | {g['langs']} | {g['min_score']:.2f} | {g['kept']}/{g['n']} | "
+                f"{g['pos_kept']}/{g['pos']} |"
+            )
+        lines += [
+            "",
             "BETR (classifier student of the dense teacher, both on the same evaluation pool):",
             "",
-            "| target | student mode | teacher-scored train docs | eval docs | teacher p@k "
-            "| student p@k | student - teacher | teacher docs/s | student docs/s | speed ratio |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| target | student mode | teacher-scored train docs | teacher top | eval docs "
+            "| teacher p@k | student p@k | student - teacher | teacher docs/s | student docs/s "
+            "| speed ratio |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for b in self.betr:
             lines.append(
-                f"| {b['target']} | {b['mode']} | {b['n_train']} | {b['n_eval']} | "
+                f"| {b['target']} | {b['mode']} | {b['n_train']} | "
+                f"{'-' if b['top'] is None else format(b['top'], '.3f')} | {b['n_eval']} | "
                 f"{b['teacher']:.3f} | {b['student']:.3f} | {b['diff']:+.3f} | "
                 f"{b['teacher_dps']:.1f} | {b['student_dps']:.0f} | {b['ratio']:.0f}x |"
             )

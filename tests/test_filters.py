@@ -114,6 +114,36 @@ def test_language_filter_keeps_wanted_languages(sample):
     assert keep.mean() >= 0.9
 
 
+def test_language_auto_takes_the_targets_languages(sample):
+    """languages='auto': the target's languages, and a floor low enough for the target's own docs."""
+    de = _docs(sample, "de", PROSE)
+    en = _docs(sample, "en", PROSE)
+    fr = _docs(sample, "fr", PROSE)[:20]
+    f = LanguageFilter("auto")
+    with pytest.raises(ValueError, match="auto"):  # unresolved: no target yet
+        f.keep(pa.array(en[:2], type=pa.string()))
+    info = f.fit_target(pa.array(en[:30] + de[:10], type=pa.string()))
+    assert info["languages"] == ["en", "de"]  # most frequent first
+    assert info["target_counts"]["en"] >= 29 and info["target_docs"] == 40
+    keep, reasons = f.keep(pa.array(en[30:50] + de[10:30] + fr, type=pa.string()))
+    assert keep[:40].mean() >= 0.95 and not keep[40:].any()
+    assert all(r.startswith(("language:fr=", "language_score:")) for r in reasons[40:])
+
+    # a language that tops under min_share of the target adds nothing
+    one = LanguageFilter("auto")
+    assert one.fit_target(pa.array(en[:40] + de[:1], type=pa.string()))["languages"] == ["en"]
+
+    # the floor: every target document in the chosen languages but the least sure 5% passes
+    mixed = [t for t in sample if t["domain"] in ("apidoc", "manpage") and t["lang"] == "en"]
+    texts = pa.array([t["text"] for t in mixed[:60]], type=pa.string())
+    g = LanguageFilter("auto")
+    g.fit_target(texts)
+    assert g.min_score <= 0.65
+    assert g.keep(texts)[0].mean() >= 0.9
+    with pytest.raises(ValueError, match="alone"):
+        LanguageFilter(["auto", "en"])
+
+
 def test_language_min_score(sample):
     fr = _docs(sample, "fr", PROSE)[:10]
     f = LanguageFilter(["fr"], min_score=0.999999)

@@ -52,3 +52,38 @@ def test_method_selects_target_domain_identically_for_1_and_2_workers(
         [d == domain for d in thresher.read_selected(outs[0]).column("domain").to_pylist()]
     )
     assert share > max(0.5, 4 * base), (method, share, base)
+
+
+def test_lang_auto_and_the_students_fraction_through_select(pool, sample_dir, tmp_path):
+    """`--lang auto` keeps the target's language; a BETR student learns the selected share."""
+    path, recs = pool
+    out = tmp_path / "auto"
+    m = thresher.select(
+        target=[str(sample_dir / "target.jsonl")],
+        raw=[str(path)],
+        out=str(out),
+        method="classifier",
+        scorer_options={"teacher": "bm25", "teacher_sample": 400},
+        filters=["lang"],
+        filter_options={"languages": ["auto"]},
+        k=40,
+        report=False,
+    )
+    auto = m["metrics"]["target_languages"]
+    assert auto["languages"] == ["en"] and auto["target_docs"] == m["counts"]["target_read"]
+    langs = thresher.read_selected(out).column("thresher_language").to_pylist()
+    assert set(langs) == {"en"}
+    n_en = sum(r["lang"] == "en" for r in recs)
+    assert m["counts"]["filtered"] >= 0.8 * (len(recs) - n_en)
+    # the sample read every document that passed the filter, so the share is exact
+    eligible = m["counts"]["read"] - m["counts"]["filtered"]
+    assert m["metrics"]["teacher"]["teacher_top"] == pytest.approx(max(40 / eligible, 20 / 400))
+    with pytest.raises(Exception, match="needs a target"):
+        thresher.select(
+            raw=[str(path)],
+            out=str(tmp_path / "no-target"),
+            method="none",
+            filters=["lang"],
+            filter_options={"languages": ["auto"]},
+            report=False,
+        )

@@ -88,6 +88,29 @@ def test_classifier_records_teacher_speed(data):
     assert st["docs_per_s"] > 0 and st["fit_seconds"] >= 0
 
 
+def test_student_learns_the_teachers_selected_fraction(data):
+    """BETR classify: the student's positives are the teacher's top expected-selection share."""
+    target, texts, y = data
+    tgt, raw = pa.array(target), pa.array(texts)
+    fixed = make_scorer("classifier", teacher="dsir", teacher_sample=600, teacher_top=0.2)
+    assert fixed.fit(tgt, raw).teacher_stats["teacher_top"] == pytest.approx(0.2)
+    default = make_scorer("classifier", teacher="dsir", teacher_sample=600).fit(tgt, raw)
+    assert default.teacher_stats["teacher_top"] == pytest.approx(0.05)
+    share = float(y.mean())  # what a run selecting exactly the target domain passes in
+    s = make_scorer("classifier", teacher="dsir", teacher_sample=600)
+    s.expect_fraction(share)
+    s.fit(tgt, raw)
+    assert s.teacher_stats["teacher_top"] == pytest.approx(share)
+    assert _auc(s.score(raw), y) >= 0.85
+    tiny = make_scorer("classifier", teacher="dsir", teacher_sample=600)
+    tiny.expect_fraction(1e-6)  # too few positives to learn from: at least 20
+    assert tiny.fit(tgt, raw).teacher_stats["teacher_top"] == pytest.approx(20 / 600)
+    reg = make_scorer("classifier", teacher="dsir", teacher_sample=600, teacher_mode="regress")
+    assert _auc(reg.fit(tgt, raw).score(raw), y) >= 0.85
+    with pytest.raises(ValueError):
+        make_scorer("classifier", teacher="dsir", teacher_top=1.5)
+
+
 def test_classifier_char_fused_score_matches_features(data):
     """The fused numba scoring pass equals the explicit features (CSR) times the weights."""
     target, texts, _ = data

@@ -48,6 +48,9 @@ class RichProgress:
                 bar.advance(task)
                 yield x
 
+    def note(self, message: str) -> None:
+        self.console.print(message, highlight=False, soft_wrap=True)
+
 
 def _fail(msg: str) -> None:
     err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)

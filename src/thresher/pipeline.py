@@ -136,6 +136,7 @@ class Sample:
     kl_counts: np.ndarray  # fast hashed features, for the KL metric
     fit_counts: np.ndarray | None  # the scorer's own features, for count-fitted scorers (dsir)
     texts: pa.Array | None
+    exhausted: bool = True  # the sample read the whole shard
 
 
 def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
@@ -153,6 +154,7 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
     )
     chunks = []
     got = 0
+    exhausted = True
     for batch in ShardReader(shard, ctx.text_field).batches(limit=None):
         texts = batch.texts
         if ctx.filters:
@@ -170,11 +172,12 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
         else:
             fit += ctx.scorer.counts(texts)
         if got >= limit:
+            exhausted = False  # (or exactly at the end: then the estimate below is skipped)
             break
     texts_out = None
     if want_texts:
         texts_out = pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_string())
-    return Sample(got, kl, fit, texts_out)
+    return Sample(got, kl, fit, texts_out, exhausted)
 
 
 def _resolve_rows(shards: list[Shard], scans: list[ShardScan], out: Path) -> list[Shard]:
@@ -525,12 +528,34 @@ def _fit(cfg, ctx, engine, say, scorer, target_texts, shards, raw_files):
     if n_docs == 0:
         raise InputError(f"{', '.join(cfg.raw)}: no raw documents could be read")
     raw_counts = np.sum([p.kl_counts for p in parts], axis=0)
+    fraction = cfg.fraction
+    if fraction is None and cfg.k is not None and all(p.exhausted for p in parts):
+        fraction = min(1.0, cfg.k / n_docs)  # the sample saw every document that passes the filters
+    if fraction is not None and hasattr(scorer, "expect_fraction"):
+        scorer.expect_fraction(fraction)
     if by_counts:
         fit_counts = np.sum([p.fit_counts for p in parts], axis=0)
         scorer = scorer.fit_counts(scorer.counts(target_texts), fit_counts)
     else:
         scorer = scorer.fit(target_texts, pa.concat_arrays([p.texts for p in parts]))
     return scorer, raw_counts, None if full_pass else n_docs
+
+
+def _fit_filters_to_target(filters: list, target_texts: pa.Array, say) -> dict | None:
+    """Resolve ``--lang auto`` from the target (before any raw document is filtered)."""
+    for f in filters:
+        if getattr(f, "auto", False):
+            if len(target_texts) == 0:
+                raise ConfigError(
+                    "--lang auto takes the target's languages: it needs a target (select --target)"
+                )
+            info = f.fit_target(target_texts)
+            getattr(say, "note", lambda _: None)(
+                f"lang auto: keeping {', '.join(info['languages'])} "
+                f"(min score {info['min_score']:.2f}) from {info['target_docs']} target docs"
+            )
+            return info
+    return None
 
 
 def _prepare_and_run(cfg, engine, timer, say, out, command) -> dict:
@@ -579,6 +604,7 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         if cfg.target and len(target_texts) == 0:
             raise InputError(f"{', '.join(cfg.target)}: no target documents could be read")
         target_counts = hasher.counts(target_texts)
+        target_languages = _fit_filters_to_target(ctx.filters, target_texts, say)
 
     scorer = None if cfg.method == "none" else make_scorer(cfg.method, **_scorer_options(cfg))
     fit_ckpt = ctx.work / "fit.pkl"
@@ -714,6 +740,8 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         if has_kl
         else None,
         "raw_fit_docs": n_sample,
+        **({"target_languages": target_languages} if target_languages else {}),
+        **({"teacher": scorer.teacher_stats} if getattr(scorer, "teacher_stats", None) else {}),
         "eligible": int(eligible.sum()),
         "k": int(selected.sum()),
     }

@@ -76,6 +76,11 @@ class HybridScorer:
         self.ref_sorted: list[np.ndarray] = []
         self.ref_mean: np.ndarray | None = None
         self.ref_std: np.ndarray | None = None
+        self.expected_fraction: float | None = None
+
+    def expect_fraction(self, fraction: float) -> None:
+        """Passed on to components that use it (a BETR student's default ``teacher_top``)."""
+        self.expected_fraction = float(fraction)
 
     def fit(self, target: pa.Array, sample: pa.Array) -> HybridScorer:
         from thresher.scorers import make_scorer
@@ -91,7 +96,10 @@ class HybridScorer:
         self.components, self.ref_sorted = [], []
         means, stds = [], []
         for name in self.combine:
-            comp = make_scorer(name, **self.options.get(name, {})).fit(target, sample)
+            comp = make_scorer(name, **self.options.get(name, {}))
+            if self.expected_fraction is not None and hasattr(comp, "expect_fraction"):
+                comp.expect_fraction(self.expected_fraction)
+            comp = comp.fit(target, sample)
             s = np.asarray(comp.score(ref), dtype=np.float64)
             self.components.append(comp)
             self.ref_sorted.append(np.sort(s))
