@@ -188,7 +188,10 @@ def select(
         ),
     ] = [],  # noqa: B006
     lang: Annotated[
-        str | None, typer.Option(help="Languages to keep, e.g. en,de (adds the lang filter).")
+        str | None,
+        typer.Option(
+            help="Languages to keep, e.g. en,de, or auto: the target's languages (adds the lang filter)."
+        ),
     ] = None,
     lang_min_score: Annotated[float, typer.Option(help="Minimum language-id score.")] = 0.65,
     dedup: Annotated[
