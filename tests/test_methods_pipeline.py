@@ -77,7 +77,16 @@ def test_lang_auto_and_the_students_fraction_through_select(pool, sample_dir, tm
     assert m["counts"]["filtered"] >= 0.8 * (len(recs) - n_en)
     # the sample read every document that passed the filter, so the share is exact
     eligible = m["counts"]["read"] - m["counts"]["filtered"]
-    assert m["metrics"]["teacher"]["teacher_top"] == pytest.approx(max(40 / eligible, 20 / 400))
+    assert m["metrics"]["teacher"]["teacher_top"] == pytest.approx(
+        max(40 / eligible, 20 / min(400, eligible))
+    )
+    from thresher.report import write_report
+
+    html = write_report(out).read_text(encoding="utf-8")
+    assert "learned from the target" in html and "keep en (score &gt;" in html
+    scored = m["metrics"]["teacher"]["scored_docs"]
+    assert scored == min(400, eligible)
+    assert f"BETR teacher</td><td>bm25: {scored} docs" in html
     with pytest.raises(Exception, match="needs a target"):
         thresher.select(
             raw=[str(path)],

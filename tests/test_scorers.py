@@ -111,6 +111,27 @@ def test_student_learns_the_teachers_selected_fraction(data):
         make_scorer("classifier", teacher="dsir", teacher_top=1.5)
 
 
+def test_hybrid_auto_weights_trust_the_component_that_separates(data):
+    """weights='auto': a component that cannot tell the target from raw text gets weight 0."""
+    target, texts, y = data
+    tgt, raw = pa.array(target), pa.array(texts)
+    blind = {"dsir": {"num_buckets": 1}}  # one bucket: every document scores the same
+    h = make_scorer("hybrid", combine="classifier,dsir", options=blind).fit(tgt, raw)
+    assert h.learned_weights == {"classifier": 2.0, "dsir": 0.0}
+    alone = make_scorer("classifier").fit(tgt, raw).score(raw)
+    assert _auc(h.score(raw), y) == pytest.approx(_auc(alone, y), abs=1e-6)
+
+    real = make_scorer("hybrid").fit(tgt, raw)  # dsir, bm25, classifier
+    w = real.learned_weights
+    assert set(w) == {"dsir", "bm25", "classifier"} and sum(w.values()) == pytest.approx(3.0)
+    assert w["classifier"] == max(w.values())
+    assert _auc(real.score(raw), y) >= 0.95
+    fixed = make_scorer("hybrid", weights=[1, 1, 1]).fit(tgt, raw)
+    assert fixed.learned_weights is None
+    few = make_scorer("hybrid", combine="dsir,bm25").fit(pa.array(target[:9]), raw)
+    assert few.learned_weights == {"dsir": 1.0, "bm25": 1.0}  # too few to hold out: equal
+
+
 def test_classifier_char_fused_score_matches_features(data):
     """The fused numba scoring pass equals the explicit features (CSR) times the weights."""
     target, texts, _ = data

@@ -742,6 +742,11 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         "raw_fit_docs": n_sample,
         **({"target_languages": target_languages} if target_languages else {}),
         **({"teacher": scorer.teacher_stats} if getattr(scorer, "teacher_stats", None) else {}),
+        **(
+            {"hybrid_weights": scorer.learned_weights}
+            if getattr(scorer, "learned_weights", None)
+            else {}
+        ),
         "eligible": int(eligible.sum()),
         "k": int(selected.sum()),
     }

@@ -450,11 +450,44 @@ class _Body:
         )
         return (
             "<section id='run'><h2>Run</h2><div class='row'>"
-            f"<table><tr><th>stage</th><th>time</th></tr>{rows}"
+            + self._learned()
+            + f"<table><tr><th>stage</th><th>time</th></tr>{rows}"
             f"<tr><td>docs/s</td><td class='n'>{_e(_fmt(th.get('docs_per_s')))}</td></tr></table>"
             f"<table><tr><th>raw input</th><th>format</th><th>bytes</th></tr>{inputs}</table>"
             "</div></section>"
         )
+
+    def _learned(self) -> str:
+        """What the run decided from the target: languages, hybrid weights, the BETR teacher."""
+        mt = self.m.get("metrics") or {}
+        rows = []
+        lang = mt.get("target_languages")
+        if lang:
+            counts = ", ".join(f"{k} {v}" for k, v in (lang.get("target_counts") or {}).items())
+            rows.append(
+                (
+                    "lang auto",
+                    f"keep {', '.join(lang['languages'])} (score > "
+                    f"{lang['min_score']:.2f}); target docs: {counts}",
+                )
+            )
+        for name, w in (mt.get("hybrid_weights") or {}).items():
+            rows.append((f"hybrid weight: {name}", f"{w:.3f}"))
+        t = mt.get("teacher")
+        if t:
+            top = t.get("teacher_top")
+            rows.append(
+                (
+                    "BETR teacher",
+                    f"{t.get('teacher')}: {t.get('scored_docs')} docs at "
+                    f"{t.get('docs_per_s', 0):.1f} docs/s"
+                    + (f"; student learned its top {top:.1%}" if top else ""),
+                )
+            )
+        if not rows:
+            return ""
+        body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
+        return f"<table><tr><th>learned from the target</th><th></th></tr>{body}</table>"
 
 
 def _label(v: object) -> str:
