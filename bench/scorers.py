@@ -82,7 +82,7 @@ Notes (from runs of this command that chose the defaults; not regenerated):
   translation's language, so the target's language removes them. The rest are English FAQ,
   handbook and man pages on the same topics (aptitude, console fonts, backups).
 - BETR student within 0.05 of its dense teacher at >= 20x its speed: met on all three targets
-  (classify, the default: +0.007 / +0.007 / +0.047 at 410-479x). The change that got there: the
+  (classify, the default: +0.007 / +0.007 / +0.047 at 219-479x the teacher's speed over two runs). The change that got there: the
   student's positives are the teacher's top k/N (the share the run selects) instead of a fixed
   top 10%, which taught it the teacher's near misses (-0.233 on easy). Top 2% / 5% / 10% / 20%
   of the 2,000 scored docs gave easy +0.053 / -0.053 / -0.233 / -0.307, small +0.100 / +0.020 /
