@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import xxhash
 from typer.testing import CliRunner
 
 import thresher
@@ -43,7 +44,11 @@ def test_counts_add_up_and_outputs_exist(sample_dir, tmp_path, raw_records):
     for col in ("text", "domain", "lang", "thresher_score", "thresher_source", "thresher_row"):
         assert col in table.column_names
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert manifest["inputs"]["raw"][0]["hash"].startswith("blake2b:")
+    digest = manifest["inputs"]["raw"][0]["hash"]
+    assert digest.startswith("xxh3_128:") and len(digest) == len("xxh3_128:") + 32
+    raw_path = manifest["inputs"]["raw"][0]["path"]
+    with open(raw_path, "rb") as fh:
+        assert digest == "xxh3_128:" + xxhash.xxh3_128(fh.read()).hexdigest()
     assert set(manifest["timings"]) >= {"scan", "select", "write"}
     # Provenance points back at the very row.
     rows = table.column("thresher_row").to_pylist()

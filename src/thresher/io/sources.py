@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import xxhash
 
 from thresher.errors import InputError
 
@@ -172,9 +173,15 @@ def plan_shards(files: list[InputFile], shard_bytes: int = DEFAULT_SHARD_BYTES) 
     return shards
 
 
-def file_digest(path: str, algo: str = "blake2b") -> str:
-    """Content hash of a file, for the manifest (streams; constant memory)."""
-    h = hashlib.new(algo, digest_size=20) if algo == "blake2b" else hashlib.new(algo)
+def file_digest(path: str, algo: str = "xxh3_128") -> str:
+    """Content hash of a file, for the manifest (streams; constant memory).
+
+    xxh3_128 by default: it identifies the input, it does not need to resist attack, and it
+    hashes at memory speed (1 GB from the page cache: 0.14 s, as fast as reading it; blake2b
+    1.24 s, sha256 0.73 s) -- the driver hashes every raw file after the scan, so on a 1 GB
+    run blake2b cost ~10% of the wall time. ``algo`` may also name any hashlib algorithm.
+    """
+    h = getattr(xxhash, algo)() if algo.startswith("xxh") else hashlib.new(algo)
     with open(path, "rb") as f:
         while chunk := f.read(8 * 1024 * 1024):
             h.update(chunk)
