@@ -433,7 +433,11 @@ def plan(cfg: SelectConfig) -> str:
     opts = f"  {cfg.scorer_options}" if cfg.scorer_options else ""
     fit = "a full pass" if cfg.raw_sample == 0 else f"{cfg.raw_sample:,} raw docs"
     add(f"score:    {cfg.method}{opts}; fit on {fit}")
-    add(f"features: {cfg.num_buckets:,} buckets, n-grams up to {cfg.ngrams}, hashing {cfg.hashing}")
+    feats = f"{cfg.num_buckets:,} buckets, n-grams up to {cfg.ngrams}"
+    if cfg.method == "dsir":
+        add(f"features: {feats}, hashing {cfg.hashing}")
+    else:  # the scorer has its own features; these only measure the KL reduction
+        add(f"KL:       measured on {feats}")
     mode = cfg.resolved_mode
     if mode == "threshold":
         how = f"score >= {cfg.threshold}"
