@@ -107,3 +107,17 @@ def test_resume_refuses_a_different_config(sample_dir, plain_raw):
     cmd[cmd.index("--seed") + 1] = "4"
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode != 0 and "seed" in res.stderr
+
+
+def test_resume_removes_half_written_files_of_the_killed_run(sample_dir, plain_raw):
+    """A SIGKILL mid-write leaves `.name.tmp-<pid>`; the resumed run must not keep it."""
+    out = plain_raw / "stale"
+    subprocess.run(_cmd(sample_dir, out), check=True, capture_output=True)
+    before = tree_bytes(out / "selected")
+    stale = out / "selected" / ".part-00000.parquet.tmp-4242"
+    stale.write_bytes(b"PAR1 half a file")
+    (out / "_work" / "write-00000.pkl").unlink(missing_ok=True)  # as if killed mid-write
+    done = subprocess.run(_cmd(sample_dir, out, "--resume"), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not stale.exists()
+    assert tree_bytes(out / "selected") == before

@@ -1,7 +1,8 @@
 """The select pipeline: read -> filter -> dedup -> score -> select -> write.
 
 Work is split into shards (see :mod:`thresher.io.sources`) and mapped by an
-engine in three passes:
+engine in three passes (the tasks are in :mod:`thresher.tasks`; this module is
+the driver: plan, fit, global selection, manifest):
 
 1. *sample*: the first documents of every shard, in proportion to its size,
    to fit the scorer on (skipped when the scorer fits on a full pass);
@@ -20,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import pickle
 import platform
 import shutil
 import sys
@@ -40,68 +40,31 @@ from thresher import __version__
 from thresher.config import SelectConfig
 from thresher.engine import make_engine
 from thresher.errors import ConfigError, InputError
-from thresher.io.readers import Reject, ShardReader, read_texts
+from thresher.io.readers import Reject, read_texts
 from thresher.io.sources import Shard, discover, file_digest, plan_shards
 from thresher.io.writers import (
     atomic_write_bytes,
     records_to_table,
     unify_parquet_parts,
     write_jsonl,
-    write_parquet,
 )
 from thresher.metrics.kl import kl_divergence, kl_reduction
 from thresher.scorers import make_scorer
 from thresher.select.select import gumbel_noise, select_indices
+from thresher.tasks import (
+    DUPLICATE,
+    ELIGIBLE,
+    FILTERED,
+    ShardScan,
+    StageContext,
+    WriteTask,
+    load_checkpoint,
+    sample_task,
+    save_checkpoint,
+    scan_task,
+    write_task,
+)
 from thresher.text.ngrams import NgramHasher
-
-# Per-document status in the decision table.
-ELIGIBLE, FILTERED, DUPLICATE = 0, 1, 2
-STATUS_NAMES = {ELIGIBLE: "eligible", FILTERED: "filtered", DUPLICATE: "duplicate"}
-
-SCORE_COLUMN = "thresher_score"
-SOURCE_COLUMN = "thresher_source"
-ROW_COLUMN = "thresher_row"
-CLUSTER_COLUMN = "thresher_cluster"
-
-
-@dataclass
-class StageContext:
-    """What every worker needs, shipped with each task (picklable)."""
-
-    out: str
-    text_field: str
-    fields: tuple[str, ...]
-    filters: list[Any]
-    scorer: Any | None
-    dedup: str
-    dedup_threshold: float
-    dedup_ngram: int
-    fmt: str
-    num_buckets: int
-    ngrams: int
-    resume: bool = False
-    write_dropped: bool = False
-
-    @property
-    def work(self) -> Path:
-        return Path(self.out) / "_work"
-
-
-@dataclass
-class ShardScan:
-    """Pass-2 result of one shard: everything selection needs, and nothing else."""
-
-    index: int
-    rows: np.ndarray
-    scores: np.ndarray
-    status: np.ndarray
-    reasons: dict[int, str]
-    fields: dict[str, list]
-    annotations: dict[str, pa.Array]
-    nbytes: int
-    seconds: float
-    rejects: list[Reject] = field(default_factory=list)
-    lines: int = 0  # JSONL lines in the shard: resolves the next shard's first row
 
 
 @dataclass
@@ -115,69 +78,6 @@ class Timer:
             yield
         finally:
             self.stages[name] = round(self.stages.get(name, 0.0) + time.perf_counter() - t0, 4)
-
-
-# ---------------------------------------------------------------------------------------
-# worker tasks (top-level functions: engines pickle them)
-# ---------------------------------------------------------------------------------------
-
-
-def _filter_batch(ctx: StageContext, texts: pa.Array):
-    from thresher.filters import apply_filters
-
-    return apply_filters(ctx.filters, texts)
-
-
-@dataclass
-class Sample:
-    """A shard's share of the raw fit sample: n-gram counts, and the texts if the scorer needs them."""
-
-    n_docs: int
-    kl_counts: np.ndarray  # fast hashed features, for the KL metric
-    fit_counts: np.ndarray | None  # the scorer's own features, for count-fitted scorers (dsir)
-    texts: pa.Array | None
-    exhausted: bool = True  # the sample read the whole shard
-
-
-def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
-    """Up to ``n`` documents (all when ``n`` is None) from the start of a shard that pass the filters."""
-    shard, n, ctx, want_texts = args
-    limit = n if n is not None else float("inf")
-    hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
-    kl = np.zeros(ctx.num_buckets, dtype=np.int64)
-    fit = None if want_texts else np.zeros(ctx.scorer.num_buckets, dtype=np.int64)
-    same_features = (
-        getattr(ctx.scorer, "hashing", None) == "fast"
-        and getattr(ctx.scorer, "hasher", None) is not None
-        and (ctx.scorer.hasher.num_buckets, ctx.scorer.hasher.ngrams)
-        == (ctx.num_buckets, ctx.ngrams)
-    )
-    chunks = []
-    got = 0
-    exhausted = True
-    for batch in ShardReader(shard, ctx.text_field).batches(limit=None):
-        texts = batch.texts
-        if ctx.filters:
-            keep, _, _ = _filter_batch(ctx, texts)
-            texts = texts.filter(pa.array(keep))
-        if got + len(texts) > limit:
-            texts = texts.slice(0, int(limit - got))
-        got += len(texts)
-        c = hasher.counts(texts)
-        kl += c
-        if want_texts:
-            chunks.append(texts)
-        elif same_features:
-            fit += c  # the scorer hashes exactly like the KL metric: count once
-        else:
-            fit += ctx.scorer.counts(texts)
-        if got >= limit:
-            exhausted = False  # (or exactly at the end: then the estimate below is skipped)
-            break
-    texts_out = None
-    if want_texts:
-        texts_out = pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_string())
-    return Sample(got, kl, fit, texts_out, exhausted)
 
 
 def _resolve_rows(shards: list[Shard], scans: list[ShardScan], out: Path) -> list[Shard]:
@@ -209,217 +109,6 @@ def _write_rejects(path: Path, rejects: list[Reject]) -> None:
     write_jsonl([r.as_dict() for r in rejects], path)
 
 
-def _save_checkpoint(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def _load_checkpoint(path: Path) -> Any | None:
-    """A finished shard's result, or None. Files appear only by atomic rename: never half-written."""
-    if not path.exists():
-        return None
-    with open(path, "rb") as f:
-        return pickle.load(f)
-
-
-def scan_task(args: tuple[Shard, StageContext]) -> ShardScan:
-    """Read, filter, dedup-hash and score one shard (checkpointed for --resume)."""
-    shard, ctx = args
-    ckpt = ctx.work / f"scan-{shard.name}.pkl"
-    if ctx.resume and (done := _load_checkpoint(ckpt)) is not None:
-        return done
-    result = _scan(shard, ctx)
-    _save_checkpoint(ckpt, result)
-    return result
-
-
-def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
-    t0 = time.perf_counter()
-    reader = ShardReader(shard, ctx.text_field, ctx.fields)
-    rows, scores, status = [], [], []
-    spec = None
-    if ctx.dedup != "none":
-        from thresher.dedup.stage import DedupSpec, reset_shard
-
-        spec = DedupSpec(ctx.dedup, ctx.dedup_threshold, ctx.dedup_ngram)
-        reset_shard(ctx.work / "dedup", shard.index)
-    reasons: dict[int, str] = {}
-    fields: dict[str, list] = {f: [] for f in ctx.fields}
-    annotations: dict[str, list] = {}
-    offset = 0
-    nbytes = 0
-    for batch in reader.batches():
-        texts = batch.texts
-        n = len(batch)
-        nbytes += texts.nbytes
-        st = np.zeros(n, dtype=np.uint8)
-        if ctx.filters:
-            keep, why, ann = _filter_batch(ctx, texts)
-            st[~keep] = FILTERED
-            for i in np.flatnonzero(~keep):
-                reasons[offset + int(i)] = str(why[i])
-            for name, col in ann.items():  # kept as Arrow: all-null batches keep their type
-                annotations.setdefault(name, []).append(col)
-        sc = np.full(n, np.nan, dtype=np.float32)
-        live = np.flatnonzero(st == ELIGIBLE)
-        sub = texts if len(live) == n else texts.take(pa.array(live))
-        if ctx.scorer is not None and len(live):
-            sc[live] = ctx.scorer.score(sub)
-        if spec is not None and len(live):
-            from thresher.dedup.stage import spill_batch
-
-            spill_batch(ctx.work / "dedup", spec, shard.index, offset + live, sub)
-        rows.append(batch.rows)
-        scores.append(sc)
-        status.append(st)
-        for f in ctx.fields:
-            fields[f].extend(batch.fields[f])
-        offset += n
-    return ShardScan(
-        index=shard.index,
-        rows=np.concatenate(rows) if rows else np.zeros(0, np.int64),
-        scores=np.concatenate(scores) if scores else np.zeros(0, np.float32),
-        status=np.concatenate(status) if status else np.zeros(0, np.uint8),
-        reasons=reasons,
-        fields=fields,
-        annotations={k: pa.concat_arrays(v) for k, v in annotations.items()},
-        rejects=reader.rejects,
-        lines=reader.lines,
-        nbytes=nbytes,
-        seconds=time.perf_counter() - t0,
-    )
-
-
-@dataclass
-class WriteTask:
-    shard: Shard
-    rows: np.ndarray  # all valid rows of the shard (decision table)
-    scores: np.ndarray
-    status: np.ndarray
-    reasons: dict[int, str]
-    selected: np.ndarray  # bool per row
-    random: np.ndarray  # bool per row: the same-size random baseline
-    cluster: np.ndarray | None
-    ctx: StageContext
-    annotations: dict[str, pa.Array] = field(default_factory=dict)
-
-
-def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
-    """Write a shard's selected records and decision table; return KL feature counts.
-
-    Checkpointed: the marker is written after both files, so a resumed run
-    redoes a shard whose files may be half there (they are rewritten whole).
-    """
-    ckpt = task.ctx.work / f"write-{task.shard.name}.pkl"
-    if task.ctx.resume and (done := _load_checkpoint(ckpt)) is not None:
-        return done
-    result = _write(task)
-    _save_checkpoint(ckpt, result)
-    return result
-
-
-def _subset(recs: pa.Table | list[dict], pos: dict[int, int], rows: np.ndarray):
-    idx = [pos[int(r)] for r in rows]
-    if isinstance(recs, pa.Table):
-        return recs.take(pa.array(idx, type=pa.int64()))
-    return [recs[i] for i in idx]
-
-
-def _texts_of(part: pa.Table | list[dict], tf: str) -> pa.Array:
-    if isinstance(part, pa.Table):
-        return part.column(tf).combine_chunks()
-    return pa.array([r[tf] for r in part], type=pa.large_string())
-
-
-def _write_part(
-    part: pa.Table | list[dict], extra: dict[str, pa.Array], path_stem: Path, fmt: str
-) -> None:
-    """Write records plus thresher's columns (replacing same-named input fields)."""
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "parquet":
-        table = records_to_table(part) if isinstance(part, list) else part
-        table = table.replace_schema_metadata(None)
-        clash = [c for c in extra if c in table.column_names]
-        if clash:
-            table = table.drop_columns(clash)
-        for name, col in extra.items():
-            table = table.append_column(name, col)
-        write_parquet(table, path_stem.with_suffix(".parquet"))
-    else:
-        records = part if isinstance(part, list) else part.to_pylist()
-        cols = {k: v.to_pylist() for k, v in extra.items()}
-        for i, r in enumerate(records):
-            for k, v in cols.items():
-                r[k] = v[i]
-        write_jsonl(records, path_stem.with_suffix(".jsonl"))
-
-
-def _provenance(task: WriteTask, mask: np.ndarray) -> dict[str, pa.Array]:
-    """thresher's per-document columns (source, row, cluster, annotations) of the masked rows."""
-    rows = task.rows[mask]
-    cols = {
-        SOURCE_COLUMN: pa.array([task.shard.path] * len(rows), type=pa.string()),
-        ROW_COLUMN: pa.array(rows, type=pa.int64()),
-    }
-    if task.cluster is not None:
-        cols[CLUSTER_COLUMN] = pa.array(task.cluster[mask], type=pa.int64())
-    for name, values in task.annotations.items():
-        cols[f"thresher_{name}"] = values.filter(pa.array(mask))
-    return cols
-
-
-def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
-    ctx, shard = task.ctx, task.shard
-    out = Path(ctx.out)
-    hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
-    dropped = (task.status != ELIGIBLE) if ctx.write_dropped else np.zeros(len(task.rows), bool)
-    wanted = task.rows[task.selected | task.random | dropped]
-    recs = ShardReader(shard, ctx.text_field).records(wanted)
-    pos = {int(r): i for i, r in enumerate(wanted)}
-    tf = ctx.text_field
-    sel_rows = task.rows[task.selected]
-    sel = _subset(recs, pos, sel_rows)
-    sel_counts = hasher.counts(_texts_of(sel, tf))
-    rnd_counts = hasher.counts(_texts_of(_subset(recs, pos, task.rows[task.random]), tf))
-    n = len(sel_rows)
-    stem = f"part-{shard.name}"
-    if n:
-        extra = {}
-        if ctx.scorer is not None:
-            extra[SCORE_COLUMN] = pa.array(task.scores[task.selected], type=pa.float32())
-        extra.update(_provenance(task, task.selected))
-        _write_part(sel, extra, out / "selected" / stem, ctx.fmt)
-    if dropped.any():
-        d_rows = task.rows[dropped]
-        reasons = [task.reasons.get(int(i), "") for i in np.flatnonzero(dropped)]
-        extra = {
-            "thresher_status": pa.array([STATUS_NAMES[int(x)] for x in task.status[dropped]]),
-            "thresher_reason": pa.array(reasons, type=pa.string()),
-            **_provenance(task, dropped),
-        }
-        _write_part(_subset(recs, pos, d_rows), extra, out / "dropped" / stem, ctx.fmt)
-    # Decision table: one row per valid document, for the report and for audits.
-    reason = [task.reasons.get(i, "") for i in range(len(task.rows))]
-    if task.cluster is not None:  # say which document a duplicate duplicates
-        for i in np.flatnonzero(task.status == DUPLICATE):
-            reason[i] = f"duplicate_of:{int(task.cluster[i])}"
-    cols = {
-        "source": pa.array([shard.path] * len(task.rows), type=pa.string()),
-        "row": pa.array(task.rows, type=pa.int64()),
-        "status": pa.array([STATUS_NAMES[int(s)] for s in task.status], type=pa.string()),
-        "reason": pa.array(reason, type=pa.string()),
-        "score": pa.array(task.scores, type=pa.float32()),
-        "selected": pa.array(task.selected, type=pa.bool_()),
-    }
-    if task.cluster is not None:
-        cols["cluster"] = pa.array(task.cluster, type=pa.int64())
-    for name, values in task.annotations.items():
-        cols[name] = values
-    (out / "docs").mkdir(parents=True, exist_ok=True)
-    write_parquet(pa.table(cols), out / "docs" / f"{stem}.parquet")
-    return n, sel_counts, rnd_counts
-
-
 # ---------------------------------------------------------------------------------------
 # driver
 # ---------------------------------------------------------------------------------------
@@ -440,6 +129,10 @@ def _prepare_out(cfg: SelectConfig) -> None:
             raise ConfigError(
                 f"{out}: cannot resume, the run was started with other options ({', '.join(diff)})"
             )
+        # A killed run can leave a half-written temporary file (named after the writing
+        # process, so the resumed run's writes do not replace it): remove them.
+        for tmp in out.rglob(".*.tmp-*"):
+            tmp.unlink()
         return
     if out.exists() and any(out.iterdir()):
         if not cfg.overwrite and not cfg.resume:
@@ -608,7 +301,7 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
 
     scorer = None if cfg.method == "none" else make_scorer(cfg.method, **_scorer_options(cfg))
     fit_ckpt = ctx.work / "fit.pkl"
-    fitted = _load_checkpoint(fit_ckpt) if cfg.resume else None
+    fitted = load_checkpoint(fit_ckpt) if cfg.resume else None
     with timer.stage("fit"):
         if scorer is None:
             raw_counts, n_sample = np.zeros(cfg.num_buckets, np.int64), None
@@ -618,7 +311,7 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
             scorer, raw_counts, n_sample = _fit(
                 cfg, ctx, engine, say, scorer, target_texts, shards, raw_files
             )
-            _save_checkpoint(fit_ckpt, (scorer, raw_counts, n_sample))
+            save_checkpoint(fit_ckpt, (scorer, raw_counts, n_sample))
         ctx.scorer = scorer
 
     with timer.stage("scan"):

@@ -26,7 +26,7 @@ def _warm_up(_: int) -> None:
     """Import the pipeline and load the compiled kernels while the driver plans."""
     import pyarrow as pa
 
-    import thresher.pipeline  # noqa: F401
+    import thresher.tasks  # noqa: F401
     from thresher.text.ngrams import NgramHasher
 
     NgramHasher(16, 2).counts(pa.array(["warm up"], type=pa.large_string()))
