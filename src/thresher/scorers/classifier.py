@@ -42,11 +42,12 @@ the corpus the run selects, which the pipeline passes in through
 sample saw when it read the whole corpus), else 0.05; at least 20 positives.
 On bench/scorers.py (2,000 teacher-scored docs) student minus dense-teacher
 precision@k was +0.007/+0.007/+0.047 easy/hard/small with the selected
-fraction, against -0.233/+0.015/-0.027 with a fixed top 10%: a wider top
-teaches the student the teacher's near misses. ``teacher_mode="regress"``:
-ridge regression on the teacher's standardized scores (clipped at 5 standard
-deviations), +0.007/+0.000/-0.073 (ranks as the regression target instead:
--0.213/-0.015/-0.193, ranks flatten the teacher's confident tail).
+fraction, against -0.233/+0.015/-0.027 with a fixed top 10%: a top wider than
+the selection teaches the student the teacher's near misses.
+``teacher_mode="regress"``: ridge regression on the teacher's standardized
+scores (clipped at 5 standard deviations), +0.040/+0.000/-0.087 (ranks as the
+regression target instead: -0.213/-0.015/-0.193, ranks flatten the teacher's
+confident tail).
 
 The fitted scorer records the teacher's fit time and scoring speed
 (``teacher_stats``) so benchmarks can report the speed-up.
