@@ -135,6 +135,20 @@ def test_hybrid_auto_weights_trust_the_component_that_separates(data):
     assert few.learned_weights == {"dsir": 1.0, "bm25": 1.0}  # too few to hold out: equal
 
 
+def test_classifier_trains_on_a_seeded_subset_of_a_large_sample(data):
+    """max_negatives caps the raw documents the classifier trains on (memory), deterministically."""
+    target, texts, y = data
+    tgt, raw = pa.array(target), pa.array(texts)
+    capped = make_scorer("classifier", max_negatives=300).fit(tgt, raw).score(raw)
+    again = make_scorer("classifier", max_negatives=300).fit(tgt, raw).score(raw)
+    np.testing.assert_array_equal(capped, again)
+    full = make_scorer("classifier").fit(tgt, raw).score(raw)
+    assert not np.array_equal(capped, full)  # it did train on fewer documents
+    assert _auc(capped, y) >= 0.85
+    with pytest.raises(ValueError):
+        make_scorer("classifier", max_negatives=0)
+
+
 def test_classifier_char_fused_score_matches_features(data):
     """The fused numba scoring pass equals the explicit features (CSR) times the weights."""
     target, texts, _ = data
