@@ -7,6 +7,7 @@ import json
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 import thresher
@@ -165,3 +166,30 @@ def test_language_columns_line_up_when_a_whole_shard_is_dropped_before_lang(
     assert first.column("language").null_count == 400
     kept = docs.filter(docs.column("selected"))
     assert set(kept.column("language").to_pylist()) == {"en"}
+
+
+def test_filter_dedup_and_report_from_the_python_api(raw_records, sample_dir, tmp_path):
+    """thresher.filter / deduplicate / write_report: the CLI's commands, importable."""
+    raw, n_copies = _with_copies(raw_records, tmp_path)
+    d = thresher.deduplicate(
+        [str(raw)], str(tmp_path / "d"), method="exact", workers=1, report=False
+    )
+    assert d["counts"]["duplicate"] == 30  # the exact copies (every 20th of 600)
+    assert d["config"]["dedup"] == "exact" and d["config"]["method"] == "none"
+    f = thresher.filter(
+        [str(sample_dir / "raw.jsonl.gz")],
+        str(tmp_path / "f"),
+        languages=["de"],
+        rules=["gopher_repetition"],
+        filter_options={"min_score": 0.8},
+        workers=1,
+        report=False,
+    )
+    assert f["config"]["filters"] == ["lang", "gopher_repetition"]
+    assert f["config"]["filter_options"] == {"min_score": 0.8, "languages": ["de"]}
+    langs = set(thresher.read_selected(tmp_path / "f").column("thresher_language").to_pylist())
+    assert langs == {"de"}
+    html = thresher.write_report(tmp_path / "f")
+    assert html == tmp_path / "f" / "report.html" and html.stat().st_size > 10_000
+    with pytest.raises(ValueError, match="languages and/or rules"):
+        thresher.filter([str(raw)], str(tmp_path / "none"))

@@ -2,6 +2,23 @@
 
 __version__ = "0.1.0"
 
-from thresher.api import SelectConfig, read_selected, score, select  # noqa: E402
+from thresher.api import (  # noqa: E402
+    SelectConfig,
+    deduplicate,
+    filter,
+    read_selected,
+    score,
+    select,
+    write_report,
+)
 
-__all__ = ["SelectConfig", "__version__", "read_selected", "score", "select"]
+__all__ = [
+    "SelectConfig",
+    "__version__",
+    "deduplicate",
+    "filter",
+    "read_selected",
+    "score",
+    "select",
+    "write_report",
+]

@@ -4,11 +4,20 @@
 >>> manifest = thresher.select(target=["target.jsonl"], raw=["raw/"], out="run", k=1000)
 >>> manifest["counts"]["selected"]
 1000
+>>> thresher.filter(raw=["raw/"], out="clean", languages=["en"], rules=["gopher_quality"])
+>>> thresher.deduplicate(raw=["clean/selected"], out="dedup", threshold=0.8)
+>>> thresher.write_report("run")  # (re)write run/report.html
+
+``filter`` and ``deduplicate`` are ``select`` with ``method="none"`` and one hygiene
+stage: the same run directory, manifest and counts. (Not ``dedup`` / ``report``: those
+names are thresher's subpackages.)
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -25,6 +34,68 @@ def select(progress: Any | None = None, **options: Any) -> dict:
     ``workers``, ``format``, ...). Returns the manifest (also in ``out/manifest.json``).
     """
     return run_select(SelectConfig(**options), progress=progress, command=list(sys.argv))
+
+
+# Named like the CLI command (it shadows the builtin only inside this module).
+def filter(
+    raw: Sequence[str],
+    out: str,
+    languages: Sequence[str] | None = None,
+    rules: Sequence[str] = (),
+    progress: Any | None = None,
+    **options: Any,
+) -> dict:
+    """Keep the documents of ``raw`` in ``languages`` that pass the quality ``rules``.
+
+    ``rules``: ``gopher_quality``, ``gopher_repetition``, ``c4``, ``fineweb``. Rule and
+    language-id settings go in ``filter_options`` (e.g. ``{"min_score": 0.8}``); every other
+    option is a :class:`SelectConfig` field (``workers``, ``write_dropped``, ...).
+    """
+    filters = (["lang"] if languages else []) + list(rules)
+    if not filters:
+        raise ValueError("give languages and/or rules")
+    filter_options = dict(options.pop("filter_options", None) or {})
+    if languages:
+        filter_options["languages"] = [languages] if isinstance(languages, str) else list(languages)
+    return select(
+        progress=progress,
+        raw=list(raw),
+        out=out,
+        method="none",
+        filters=filters,
+        filter_options=filter_options,
+        **options,
+    )
+
+
+def deduplicate(
+    raw: Sequence[str],
+    out: str,
+    method: str = "minhash",
+    threshold: float = 0.8,
+    ngram: int = 5,
+    progress: Any | None = None,
+    **options: Any,
+) -> dict:
+    """Drop exact (``method="exact"``) or exact and near duplicates (``"minhash"``, Jaccard
+    ``threshold`` on word ``ngram`` shingles); the first document of each cluster survives."""
+    return select(
+        progress=progress,
+        raw=list(raw),
+        out=out,
+        method="none",
+        dedup=method,
+        dedup_threshold=threshold,
+        dedup_ngram=ngram,
+        **options,
+    )
+
+
+def write_report(run: str | Path) -> Path:
+    """(Re)write ``run/report.html`` from a run directory; return its path."""
+    from thresher.report import write_report as _write
+
+    return _write(run)
 
 
 def score(
@@ -44,4 +115,12 @@ def score(
     return make_scorer(method, **options).fit(t, s).score(x)
 
 
-__all__ = ["SelectConfig", "read_selected", "score", "select"]
+__all__ = [
+    "SelectConfig",
+    "deduplicate",
+    "filter",
+    "read_selected",
+    "score",
+    "select",
+    "write_report",
+]

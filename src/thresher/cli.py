@@ -287,12 +287,13 @@ def _filter_spec(
     return filters, options
 
 
-def _run_pipeline(build, out: Path) -> None:
-    """Build the options, run the pipeline, print the summary; user errors are one line."""
-    from thresher.api import select as api_select
+def _run_pipeline(build, out: Path, call=None) -> None:
+    """Build the options, run ``call`` (the API's select, filter or dedup), print the summary;
+    user errors are one line."""
+    from thresher import api
 
     try:
-        manifest = api_select(progress=RichProgress(err), **build())
+        manifest = (call or api.select)(progress=RichProgress(err), **build())
     except ValidationError as e:
         _fail(_validation_message(e))
     except (ThresherError, ValueError, TypeError) as e:
@@ -360,23 +361,29 @@ def filter_cmd(
     resume: Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")] = False,
 ) -> None:
     """Keep the documents that pass language id and quality rules; write OUT."""
-    filters, filter_options = _filter_spec([rules] if rules else [], lang, lang_min_score)
-    if not filters:
+    from thresher import api
+
+    languages = [x.strip() for x in lang.split(",") if x.strip()] if lang else None
+    rule_list = [x.strip() for x in rules.split(",") if x.strip()] if rules else []
+    if not languages and not rule_list:
         _fail("give --lang and/or --rules")
 
     def build() -> dict:
+        filter_options = _parse_options(option)
+        if languages:
+            filter_options.setdefault("min_score", lang_min_score)
         return dict(
             raw=raw,
             out=str(out),
-            method="none",
-            filters=filters,
-            filter_options={**filter_options, **_parse_options(option)},
+            languages=languages,
+            rules=rule_list,
+            filter_options=filter_options,
             **_run_options(
                 workers, engine, ray_address, format, text_field, write_dropped, overwrite, resume
             ),
         )
 
-    _run_pipeline(build, out)
+    _run_pipeline(build, out, api.filter)
 
 
 @app.command("dedup")
@@ -398,21 +405,21 @@ def dedup_cmd(
     resume: Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")] = False,
 ) -> None:
     """Drop exact and near-duplicate documents (the first of each cluster survives); write OUT."""
+    from thresher import api
 
     def build() -> dict:
         return dict(
             raw=raw,
             out=str(out),
-            method="none",
-            dedup=method,
-            dedup_threshold=threshold,
-            dedup_ngram=ngram,
+            method=method,
+            threshold=threshold,
+            ngram=ngram,
             **_run_options(
                 workers, engine, ray_address, format, text_field, write_dropped, overwrite, resume
             ),
         )
 
-    _run_pipeline(build, out)
+    _run_pipeline(build, out, api.deduplicate)
 
 
 from thresher.report.commands import eval as _eval_cmd  # noqa: E402
