@@ -124,6 +124,26 @@ def _summary(manifest: dict, out: Path) -> None:
         con.print(f"report:   {out / 'report.html'}")
 
 
+RawOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--raw",
+        help="Input: files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet). Repeatable.",
+    ),
+]
+OutOpt = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
+WorkersOpt = Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")]
+EngineOpt = Annotated[str, typer.Option(help="local or ray.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="Output format: parquet or jsonl.")]
+TextFieldOpt = Annotated[str, typer.Option(help="Field holding the document text.")]
+RayAddressOpt = Annotated[str | None, typer.Option(help="Ray cluster address (with --engine ray).")]
+OverwriteOpt = Annotated[bool, typer.Option(help="Replace a non-empty output directory.")]
+ResumeOpt = Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")]
+DroppedOpt = Annotated[
+    bool, typer.Option(help="Also write OUT/dropped/ with the reason for each dropped document.")
+]
+
+
 @app.command()
 def select(
     raw: Annotated[
@@ -133,7 +153,7 @@ def select(
             help="Raw corpus: files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet). Repeatable.",
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    out: OutOpt,
     target: Annotated[
         list[str],
         typer.Option("--target", help="Target examples: files, directories or globs. Repeatable."),
@@ -156,17 +176,11 @@ def select(
         float, typer.Option(help="Resampling temperature (scores are divided by it).")
     ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed: same seed, same output.")] = 0,
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: all cores).")
-    ] = None,
-    engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
-    ray_address: Annotated[
-        str | None, typer.Option(help="Ray cluster address (with --engine ray).")
-    ] = None,
-    format: Annotated[
-        str, typer.Option("--format", help="Output format: parquet or jsonl.")
-    ] = "parquet",
-    text_field: Annotated[str, typer.Option(help="Field holding the document text.")] = "text",
+    workers: WorkersOpt = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
+    format: FormatOpt = "parquet",
+    text_field: TextFieldOpt = "text",
     num_buckets: Annotated[
         int, typer.Option(help="Hashed n-gram buckets (dsir, KL metric).")
     ] = 10_000,
@@ -222,8 +236,8 @@ def select(
         ),
     ] = [],  # noqa: B006
     shard_mb: Annotated[int, typer.Option(help="Shard size in MB for splitting large files.")] = 64,
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output directory.")] = False,
-    resume: Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")] = False,
+    overwrite: OverwriteOpt = False,
+    resume: ResumeOpt = False,
     report: Annotated[bool, typer.Option(help="Write OUT/report.html at the end.")] = True,
     write_dropped: DroppedOpt = False,
 ) -> None:
@@ -301,23 +315,6 @@ def _run_pipeline(build, out: Path, call=None) -> None:
     _summary(manifest, out)
 
 
-RawOpt = Annotated[
-    list[str],
-    typer.Option(
-        "--raw",
-        help="Input: files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet). Repeatable.",
-    ),
-]
-OutOpt = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
-WorkersOpt = Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")]
-EngineOpt = Annotated[str, typer.Option(help="local or ray.")]
-FormatOpt = Annotated[str, typer.Option("--format", help="Output format: parquet or jsonl.")]
-TextFieldOpt = Annotated[str, typer.Option(help="Field holding the document text.")]
-DroppedOpt = Annotated[
-    bool, typer.Option(help="Also write OUT/dropped/ with the reason for each dropped document.")
-]
-
-
 def _run_options(
     workers, engine, ray_address, format, text_field, write_dropped, overwrite, resume
 ) -> dict:
@@ -353,12 +350,12 @@ def filter_cmd(
     ] = [],  # noqa: B006
     workers: WorkersOpt = None,
     engine: EngineOpt = "local",
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+    ray_address: RayAddressOpt = None,
     format: FormatOpt = "parquet",
     text_field: TextFieldOpt = "text",
     write_dropped: DroppedOpt = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output directory.")] = False,
-    resume: Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")] = False,
+    overwrite: OverwriteOpt = False,
+    resume: ResumeOpt = False,
 ) -> None:
     """Keep the documents that pass language id and quality rules; write OUT."""
     from thresher import api
@@ -397,12 +394,12 @@ def dedup_cmd(
     ngram: Annotated[int, typer.Option(help="Word n-gram shingle size.")] = 5,
     workers: WorkersOpt = None,
     engine: EngineOpt = "local",
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+    ray_address: RayAddressOpt = None,
     format: FormatOpt = "parquet",
     text_field: TextFieldOpt = "text",
     write_dropped: DroppedOpt = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output directory.")] = False,
-    resume: Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")] = False,
+    overwrite: OverwriteOpt = False,
+    resume: ResumeOpt = False,
 ) -> None:
     """Drop exact and near-duplicate documents (the first of each cluster survives); write OUT."""
     from thresher import api
