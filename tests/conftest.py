@@ -37,6 +37,18 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
+def small_corpus(tmp: Path, n: int) -> tuple[Path, Path]:
+    """The first ``n`` documents of the shipped sample as plain JSONL, plus one malformed line
+    at row 7 (a reject), and the sample's target file."""
+    assert (SAMPLE / "raw.jsonl.gz").exists(), "data/sample is missing: it ships with the repo"
+    with gzip.open(SAMPLE / "raw.jsonl.gz", "rb") as f:
+        lines = [next(f) for _ in range(n)]
+    lines.insert(7, b'{"text": "unterminated\n')
+    raw = tmp / "raw.jsonl"
+    raw.write_bytes(b"".join(lines))
+    return raw, SAMPLE / "target.jsonl"
+
+
 def tree_bytes(root: Path) -> dict[str, bytes]:
     """Every file under root (relative path -> bytes), to compare runs byte for byte."""
     return {

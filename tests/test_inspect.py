@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
 import thresher
+from tests.conftest import small_corpus
 from thresher.errors import ThresherError
 from thresher.inspect import query
 from thresher.report.commands import inspect
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
-
-
-def small_corpus(tmp: Path, n: int) -> tuple[Path, Path]:
-    """The first ``n`` documents of the shipped sample, plus one malformed line at row 7."""
-    if not (SAMPLE / "raw.jsonl.gz").exists():
-        pytest.fail(
-            f"{SAMPLE} is missing: build it with `python bench/corpus.py sample data/sample`"
-        )
-    with gzip.open(SAMPLE / "raw.jsonl.gz", "rb") as f:
-        lines = [next(f) for _ in range(n)]
-    lines.insert(7, b'{"text": "unterminated\n')
-    raw = tmp / "raw.jsonl"
-    raw.write_bytes(b"".join(lines))
-    return raw, SAMPLE / "target.jsonl"
 
 
 @pytest.fixture(scope="module")

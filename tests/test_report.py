@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import re
 import shutil
 import subprocess
@@ -13,11 +12,10 @@ from pathlib import Path
 import pytest
 
 import thresher
+from tests.conftest import small_corpus
 from thresher.report import write_report
 from thresher.report.html import log_odds
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -32,24 +30,10 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def small_corpus(tmp: Path, n: int = 600) -> tuple[Path, Path]:
-    """The first ``n`` documents of the shipped sample, plus one malformed line (a reject)."""
-    if not (SAMPLE / "raw.jsonl.gz").exists():
-        pytest.fail(
-            f"{SAMPLE} is missing: build it with `python bench/corpus.py sample data/sample`"
-        )
-    with gzip.open(SAMPLE / "raw.jsonl.gz", "rb") as f:
-        lines = [next(f) for _ in range(n)]
-    lines.insert(7, b'{"text": "unterminated\n')
-    raw = tmp / "raw.jsonl"
-    raw.write_bytes(b"".join(lines))
-    return raw, SAMPLE / "target.jsonl"
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("report")
-    raw, target = small_corpus(tmp)
+    raw, target = small_corpus(tmp, 600)
     out = tmp / "run"
     thresher.select(target=[str(target)], raw=[str(raw)], out=str(out), k=80, workers=1)
     return out
