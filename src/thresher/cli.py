@@ -247,7 +247,7 @@ def select(
     def build() -> dict:
         scorer_options = _parse_options(option)
         if combine:
-            scorer_options["combine"] = [x.strip() for x in combine.split(",") if x.strip()]
+            scorer_options["combine"] = _csv(combine)
         if teacher:
             scorer_options["teacher"] = teacher
         return dict(
@@ -287,15 +287,20 @@ def select(
     _run_pipeline(build, out)
 
 
+def _csv(text: str | None) -> list[str]:
+    """The non-empty items of a comma-separated option value ("en, de" -> ["en", "de"])."""
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
 def _filter_spec(
     filter: list[str], lang: str | None, lang_min_score: float
 ) -> tuple[list[str], dict]:
-    filters = [f.strip() for spec in filter for f in spec.split(",") if f.strip()]
+    filters = [f for spec in filter for f in _csv(spec)]
     options: dict = {}
     if lang:
         if "lang" not in filters:
             filters.insert(0, "lang")
-        options["languages"] = [x.strip() for x in lang.split(",") if x.strip()]
+        options["languages"] = _csv(lang)
     if "lang" in filters:
         options["min_score"] = lang_min_score
     return filters, options
@@ -360,8 +365,8 @@ def filter_cmd(
     """Keep the documents that pass language id and quality rules; write OUT."""
     from thresher import api
 
-    languages = [x.strip() for x in lang.split(",") if x.strip()] if lang else None
-    rule_list = [x.strip() for x in rules.split(",") if x.strip()] if rules else []
+    languages = _csv(lang) or None
+    rule_list = _csv(rules)
     if not languages and not rule_list:
         _fail("give --lang and/or --rules")
 
