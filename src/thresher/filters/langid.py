@@ -128,11 +128,12 @@ class LanguageFilter:
         langs, scores = self.predict(texts)
         if len(langs) == 0:
             raise ValueError("languages='auto' needs target documents")
-        names, counts = np.unique(langs.astype(str), return_counts=True)
+        langs = langs.astype(str)
+        names, counts = np.unique(langs, return_counts=True)
         share = counts / len(langs)
         order = np.lexsort((names, -counts))  # most frequent first, ties by name
         chosen = [str(names[i]) for i in order if share[i] >= min_share] or [str(names[order[0]])]
-        inside = scores[np.isin(langs.astype(str), chosen)]
+        inside = scores[np.isin(langs, chosen)]
         floor = float(np.quantile(inside, 1.0 - coverage)) if len(inside) else self.min_score
         # Just below the quantile, so the target documents at it pass the strict ``>``.
         min_score = min(self.min_score, float(np.nextafter(np.float32(floor), np.float32(0))))

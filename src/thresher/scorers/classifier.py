@@ -213,6 +213,14 @@ def char_csr(texts: pa.Array, num_buckets: int, lo: int, hi: int):
     return mat
 
 
+def _seeded_subset(texts: pa.Array, k: int, seed: int) -> pa.Array:
+    """At most ``k`` of ``texts``: all of them, or a seeded random subset in their order."""
+    if len(texts) <= k:
+        return texts
+    rng = np.random.default_rng(seed)
+    return texts.take(pa.array(np.sort(rng.choice(len(texts), size=k, replace=False))))
+
+
 class ClassifierScorer:
     """Linear model on hashed n-gram features; higher means more target-like."""
 
@@ -323,10 +331,7 @@ class ClassifierScorer:
         import scipy.sparse as sp
         from sklearn.linear_model import LogisticRegression
 
-        if len(sample) > self.max_negatives:
-            rng = np.random.default_rng(self.seed)
-            pick = np.sort(rng.choice(len(sample), size=self.max_negatives, replace=False))
-            sample = sample.take(pa.array(pick))
+        sample = _seeded_subset(sample, self.max_negatives, self.seed)
         xt, xs = self._counts(target), self._counts(sample)
         self._fit_idf(xs)
         x = sp.vstack([self._transform(xt), self._transform(xs)]).tocsr()
@@ -348,19 +353,16 @@ class ClassifierScorer:
         t0 = time.perf_counter()
         teacher = teacher.fit(target, sample)
         fit_s = time.perf_counter() - t0
-        rng = np.random.default_rng(self.seed)
-        n = len(sample)
-        pick = np.sort(rng.choice(n, size=min(n, self.teacher_sample), replace=False))
-        sub = sample.take(pa.array(pick))
+        sub = _seeded_subset(sample, self.teacher_sample, self.seed)
         t0 = time.perf_counter()
         ts = np.asarray(teacher.score(sub), dtype=np.float64)
         score_s = time.perf_counter() - t0
         self.teacher_stats = {
             "teacher": getattr(teacher, "name", str(self.teacher)),
             "fit_seconds": fit_s,
-            "scored_docs": int(len(pick)),
+            "scored_docs": len(sub),
             "score_seconds": score_s,
-            "docs_per_s": len(pick) / score_s if score_s > 0 else float("inf"),
+            "docs_per_s": len(sub) / score_s if score_s > 0 else float("inf"),
         }
         xs = self._counts(sub)
         self._fit_idf(xs)
