@@ -135,7 +135,7 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
         else:
             fit += ctx.scorer.counts(texts)
         if got >= limit:
-            exhausted = False  # (or exactly at the end: then the estimate below is skipped)
+            exhausted = False  # (or exactly at its end: the driver then treats N as unknown)
             break
     texts_out = None
     if want_texts:
