@@ -193,7 +193,7 @@ def test_good_base_loads(tmp_path):
         # unknown top-level key
         (("write:", "scorer: dsir\nwrite:"), 6, ["'scorer'", "unknown key"]),
         # bad values, reported at the value's line
-        (("  k: 10", "  k: -5"), 5, ["select.k", "greater than or equal to 0", "-5"]),
+        (("  k: 10", "  k: -5"), 5, ["select.k", "greater than or equal to 1", "-5"]),
         (("  k: 10", "  k: ten"), 5, ["select.k", "integer", "'ten'"]),
         (("  k: 10", "  k: 10\n  mode: best"), 6, ["select.mode", "resample", "'best'"]),
         (("write:\n  out: o", "write:\n  out: o\n  format: csv"), 8, ["write.format", "'csv'"]),

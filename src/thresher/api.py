@@ -22,7 +22,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.config import SelectConfig
+from thresher.config import SelectConfig, default, language_spec
+from thresher.errors import ConfigError
 from thresher.pipeline import read_selected, run_select
 
 
@@ -40,23 +41,22 @@ def select(progress: Any | None = None, **options: Any) -> dict:
 def filter(
     raw: Sequence[str],
     out: str,
-    languages: Sequence[str] | None = None,
+    languages: Sequence[str] | str | None = None,
     rules: Sequence[str] = (),
+    min_score: float | None = None,
     progress: Any | None = None,
     **options: Any,
 ) -> dict:
     """Keep the documents of ``raw`` in ``languages`` that pass the quality ``rules``.
 
-    ``rules``: ``gopher_quality``, ``gopher_repetition``, ``c4``, ``fineweb``. Rule and
-    language-id settings go in ``filter_options`` (e.g. ``{"min_score": 0.8}``); every other
+    ``rules``: ``gopher_quality``, ``gopher_repetition``, ``c4``, ``fineweb``. ``min_score``
+    is the language-id floor; rule settings go in ``filter_options``; every other
     option is a :class:`SelectConfig` field (``workers``, ``write_dropped``, ...).
     """
-    filters = (["lang"] if languages else []) + list(rules)
+    filters, lang_options = language_spec(list(rules), languages, min_score)
     if not filters:
-        raise ValueError("give languages and/or rules")
-    filter_options = dict(options.pop("filter_options", None) or {})
-    if languages:
-        filter_options["languages"] = [languages] if isinstance(languages, str) else list(languages)
+        raise ConfigError("give languages and/or rules")
+    filter_options = {**lang_options, **(options.pop("filter_options", None) or {})}
     return select(
         progress=progress,
         raw=list(raw),
@@ -72,8 +72,8 @@ def deduplicate(
     raw: Sequence[str],
     out: str,
     method: str = "minhash",
-    threshold: float = 0.8,
-    ngram: int = 5,
+    threshold: float = default("dedup_threshold"),
+    ngram: int = default("dedup_ngram"),
     progress: Any | None = None,
     **options: Any,
 ) -> dict:

@@ -7,18 +7,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from thresher.errors import ThresherError
+from thresher.config import (
+    DEFAULT_LANG_MIN_SCORE,
+    default,
+    language_spec,
+    parse_quotas,
+    split_csv,
+)
+from thresher.console import RichReporter, error_boundary, fail, summary
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Select, out of a raw corpus, the documents worth training a language model on.",
 )
-err = Console(stderr=True)
 
 
 @app.callback()
@@ -26,102 +29,22 @@ def _root() -> None:
     """Select, out of a raw corpus, the documents worth training a language model on."""
 
 
-class RichProgress:
-    """Progress bars on stderr for each pass over the shards."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-
-    def track(self, it, total: int, label: str):
-        with Progress(
-            TextColumn(f"[bold]{label:<11}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("shards"),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=False,
-            disable=not self.console.is_terminal,
-        ) as bar:
-            task = bar.add_task(label, total=total)
-            for x in it:
-                bar.advance(task)
-                yield x
-
-    def note(self, message: str) -> None:
-        self.console.print(message, highlight=False, soft_wrap=True)
-
-
-def _fail(msg: str) -> None:
-    err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def _validation_message(e: ValidationError) -> str:
-    parts = []
-    for x in e.errors():
-        loc = ".".join(str(p) for p in x["loc"]) or "options"
-        parts.append(f"{loc}: {x['msg']}")
-    return "; ".join(parts)
-
-
-def _parse_quotas(spec: str | None) -> dict[str, float] | None:
-    if not spec:
-        return None
-    p = Path(spec)
-    if p.exists():
-        import json
-
-        import yaml
-
-        text = p.read_text()
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-        return {str(k): float(v) for k, v in data.items()}
-    out = {}
-    for item in spec.split(","):
-        if "=" not in item:
-            raise ThresherError(f"--quota: expected GROUP=PROPORTION, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k.strip()] = float(v)
-    return out
-
-
 def _parse_options(items: list[str]) -> dict:
+    """``KEY=VALUE`` pairs; a value is parsed as JSON when it can be (``3``, ``true``, ``[1,2]``)."""
     import json
+
+    from thresher.errors import ConfigError
 
     out: dict = {}
     for item in items:
         if "=" not in item:
-            raise ThresherError(f"--option: expected KEY=VALUE, got {item!r}")
+            raise ConfigError(f"--option: expected KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             out[key.strip()] = value
     return out
-
-
-def _summary(manifest: dict, out: Path) -> None:
-    c = manifest["counts"]
-    m = manifest["metrics"]
-    t = manifest["throughput"]
-    con = Console()
-    con.print(
-        f"read {c['read']:,} docs: selected {c['selected']:,}, not selected {c['not_selected']:,}, "
-        f"filtered {c['filtered']:,}, duplicate {c['duplicate']:,}, rejected {c['rejected']:,}"
-    )
-    if m.get("kl_reduction") is not None:
-        con.print(
-            f"KL reduction {m['kl_reduction']:.4f} (random selection of the same size: "
-            f"{m['kl_reduction_random']:.4f})"
-        )
-    con.print(
-        f"time {t['seconds']:.1f} s ({t['docs_per_s']:,} docs/s, {t['text_mb_per_s']} MB/s of text)"
-    )
-    con.print(f"output:   {out / 'selected'}")
-    con.print(f"manifest: {out / 'manifest.json'}")
-    if (out / "report.html").exists():
-        con.print(f"report:   {out / 'report.html'}")
 
 
 RawOpt = Annotated[
@@ -137,22 +60,27 @@ EngineOpt = Annotated[str, typer.Option(help="local or ray.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="Output format: parquet or jsonl.")]
 TextFieldOpt = Annotated[str, typer.Option(help="Field holding the document text.")]
 RayAddressOpt = Annotated[str | None, typer.Option(help="Ray cluster address (with --engine ray).")]
-OverwriteOpt = Annotated[bool, typer.Option(help="Replace a non-empty output directory.")]
+OverwriteOpt = Annotated[
+    bool, typer.Option(help="Replace a run directory that thresher wrote before.")
+]
 ResumeOpt = Annotated[bool, typer.Option(help="Resume an interrupted run in OUT.")]
 DroppedOpt = Annotated[
     bool, typer.Option(help="Also write OUT/dropped/ with the reason for each dropped document.")
 ]
+LangOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Languages to keep, e.g. en,de, or auto: the target's languages (adds the lang filter)."
+    ),
+]
+LangMinScoreOpt = Annotated[float, typer.Option(help="Minimum language-id score.")]
+DedupThresholdOpt = Annotated[float, typer.Option(help="MinHash Jaccard threshold.")]
+DedupNgramOpt = Annotated[int, typer.Option(help="MinHash word n-gram shingle size.")]
 
 
 @app.command()
 def select(
-    raw: Annotated[
-        list[str],
-        typer.Option(
-            "--raw",
-            help="Raw corpus: files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet). Repeatable.",
-        ),
-    ],
+    raw: RawOpt,
     out: OutOpt,
     target: Annotated[
         list[str],
@@ -160,7 +88,7 @@ def select(
     ] = [],  # noqa: B006
     method: Annotated[
         str, typer.Option(help="Scorer: dsir, bm25, zipfit, dense, classifier, hybrid.")
-    ] = "dsir",
+    ] = default("method"),
     k: Annotated[int | None, typer.Option("--k", help="Select this many documents.")] = None,
     fraction: Annotated[
         float | None, typer.Option(help="Select this fraction of the eligible documents.")
@@ -174,26 +102,28 @@ def select(
     threshold: Annotated[float | None, typer.Option(help="Score cut for --mode threshold.")] = None,
     temperature: Annotated[
         float, typer.Option(help="Resampling temperature (scores are divided by it).")
-    ] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed: same seed, same output.")] = 0,
+    ] = default("temperature"),
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same output.")] = default("seed"),
     workers: WorkersOpt = None,
-    engine: EngineOpt = "local",
+    engine: EngineOpt = default("engine"),
     ray_address: RayAddressOpt = None,
-    format: FormatOpt = "parquet",
-    text_field: TextFieldOpt = "text",
+    format: FormatOpt = default("format"),
+    text_field: TextFieldOpt = default("text_field"),
     num_buckets: Annotated[
         int, typer.Option(help="Hashed n-gram buckets (dsir, KL metric).")
-    ] = 10_000,
-    ngrams: Annotated[int, typer.Option(help="Largest n-gram order of hashed features.")] = 2,
+    ] = default("num_buckets"),
+    ngrams: Annotated[int, typer.Option(help="Largest n-gram order of hashed features.")] = default(
+        "ngrams"
+    ),
     hashing: Annotated[
         str, typer.Option(help="fast (numba) or sha256 (identical to the reference DSIR, slow).")
-    ] = "fast",
+    ] = default("hashing"),
     raw_sample: Annotated[
         int,
         typer.Option(
             help="Raw documents to fit the scorer on, spread over shards; 0 = a full pass (dsir)."
         ),
-    ] = 100_000,
+    ] = default("raw_sample"),
     filter: Annotated[
         list[str],
         typer.Option(
@@ -201,17 +131,13 @@ def select(
             help="Filters before scoring: lang, gopher_quality, gopher_repetition, c4, fineweb. Repeatable or comma-separated.",
         ),
     ] = [],  # noqa: B006
-    lang: Annotated[
-        str | None,
-        typer.Option(
-            help="Languages to keep, e.g. en,de, or auto: the target's languages (adds the lang filter)."
-        ),
-    ] = None,
-    lang_min_score: Annotated[float, typer.Option(help="Minimum language-id score.")] = 0.65,
+    lang: LangOpt = None,
+    lang_min_score: LangMinScoreOpt = DEFAULT_LANG_MIN_SCORE,
     dedup: Annotated[
         str, typer.Option(help="none, exact or minhash: drop duplicates before scoring.")
-    ] = "none",
-    dedup_threshold: Annotated[float, typer.Option(help="MinHash Jaccard threshold.")] = 0.8,
+    ] = default("dedup"),
+    dedup_threshold: DedupThresholdOpt = default("dedup_threshold"),
+    dedup_ngram: DedupNgramOpt = default("dedup_ngram"),
     quota_field: Annotated[
         str | None, typer.Option(help="Field whose values get quotas, e.g. lang.")
     ] = None,
@@ -235,22 +161,28 @@ def select(
             help="Scorer option KEY=VALUE (value parsed as JSON when it can be). Repeatable.",
         ),
     ] = [],  # noqa: B006
-    shard_mb: Annotated[int, typer.Option(help="Shard size in MB for splitting large files.")] = 64,
+    shard_mb: Annotated[
+        int, typer.Option(help="Shard size in MB for splitting large files.")
+    ] = default("shard_bytes") // (1024 * 1024),
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
-    report: Annotated[bool, typer.Option(help="Write OUT/report.html at the end.")] = True,
+    report: Annotated[bool, typer.Option(help="Write OUT/report.html at the end.")] = default(
+        "report"
+    ),
     write_dropped: DroppedOpt = False,
 ) -> None:
     """Score every raw document against the target and select the best; write OUT."""
-    filters, filter_options = _filter_spec(filter, lang, lang_min_score)
+    from thresher import api
 
-    def build() -> dict:
+    with error_boundary():
+        filters, filter_options = language_spec(filter, lang, lang_min_score)
         scorer_options = _parse_options(option)
         if combine:
-            scorer_options["combine"] = _csv(combine)
+            scorer_options["combine"] = split_csv(combine)
         if teacher:
             scorer_options["teacher"] = teacher
-        return dict(
+        manifest = api.select(
+            progress=RichReporter(),
             target=target,
             raw=raw,
             out=str(out),
@@ -275,65 +207,16 @@ def select(
             filter_options=filter_options,
             dedup=dedup,
             dedup_threshold=dedup_threshold,
+            dedup_ngram=dedup_ngram,
             quota_field=quota_field,
-            quotas=_parse_quotas(quota),
+            quotas=parse_quotas(quota),
             shard_bytes=shard_mb * 1024 * 1024,
             overwrite=overwrite,
             resume=resume,
             report=report,
             write_dropped=write_dropped,
         )
-
-    _run_pipeline(build, out)
-
-
-def _csv(text: str | None) -> list[str]:
-    """The non-empty items of a comma-separated option value ("en, de" -> ["en", "de"])."""
-    return [x.strip() for x in (text or "").split(",") if x.strip()]
-
-
-def _filter_spec(
-    filter: list[str], lang: str | None, lang_min_score: float
-) -> tuple[list[str], dict]:
-    filters = [f for spec in filter for f in _csv(spec)]
-    options: dict = {}
-    if lang:
-        if "lang" not in filters:
-            filters.insert(0, "lang")
-        options["languages"] = _csv(lang)
-    if "lang" in filters:
-        options["min_score"] = lang_min_score
-    return filters, options
-
-
-def _run_pipeline(build, out: Path, call=None) -> None:
-    """Build the options, run ``call`` (the API's select, filter or dedup), print the summary;
-    user errors are one line."""
-    from thresher import api
-
-    try:
-        manifest = (call or api.select)(progress=RichProgress(err), **build())
-    except ValidationError as e:
-        _fail(_validation_message(e))
-    except (ThresherError, ValueError, TypeError) as e:
-        _fail(str(e))
-    _summary(manifest, out)
-
-
-def _run_options(
-    workers, engine, ray_address, format, text_field, write_dropped, overwrite, resume
-) -> dict:
-    """The options every command shares: where it runs and how it writes."""
-    return dict(
-        workers=workers,
-        engine=engine,
-        ray_address=ray_address,
-        format=format,
-        text_field=text_field,
-        write_dropped=write_dropped,
-        overwrite=overwrite,
-        resume=resume,
-    )
+    summary(manifest, out)
 
 
 @app.command("filter")
@@ -341,7 +224,7 @@ def filter_cmd(
     raw: RawOpt,
     out: OutOpt,
     lang: Annotated[str | None, typer.Option(help="Languages to keep, e.g. en,de.")] = None,
-    lang_min_score: Annotated[float, typer.Option(help="Minimum language-id score.")] = 0.65,
+    lang_min_score: LangMinScoreOpt = DEFAULT_LANG_MIN_SCORE,
     rules: Annotated[
         str | None, typer.Option(help="Rule sets: gopher_quality,gopher_repetition,c4,fineweb.")
     ] = None,
@@ -354,10 +237,10 @@ def filter_cmd(
         ),
     ] = [],  # noqa: B006
     workers: WorkersOpt = None,
-    engine: EngineOpt = "local",
+    engine: EngineOpt = default("engine"),
     ray_address: RayAddressOpt = None,
-    format: FormatOpt = "parquet",
-    text_field: TextFieldOpt = "text",
+    format: FormatOpt = default("format"),
+    text_field: TextFieldOpt = default("text_field"),
     write_dropped: DroppedOpt = False,
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
@@ -365,27 +248,30 @@ def filter_cmd(
     """Keep the documents that pass language id and quality rules; write OUT."""
     from thresher import api
 
-    languages = _csv(lang) or None
-    rule_list = _csv(rules)
-    if not languages and not rule_list:
-        _fail("give --lang and/or --rules")
-
-    def build() -> dict:
-        filter_options = _parse_options(option)
-        if languages:
-            filter_options.setdefault("min_score", lang_min_score)
-        return dict(
+    with error_boundary():
+        filters, filter_options = language_spec(rules, lang, lang_min_score)
+        if not filters:
+            raise fail("give --lang and/or --rules")
+        filter_options.update(_parse_options(option))
+        manifest = api.select(
+            progress=RichReporter(),
             raw=raw,
             out=str(out),
-            languages=languages,
-            rules=rule_list,
+            method="none",
+            filters=filters,
             filter_options=filter_options,
             **_run_options(
-                workers, engine, ray_address, format, text_field, write_dropped, overwrite, resume
+                workers=workers,
+                engine=engine,
+                ray_address=ray_address,
+                format=format,
+                text_field=text_field,
+                write_dropped=write_dropped,
+                overwrite=overwrite,
+                resume=resume,
             ),
         )
-
-    _run_pipeline(build, out, api.filter)
+    summary(manifest, out)
 
 
 @app.command("dedup")
@@ -395,13 +281,13 @@ def dedup_cmd(
     method: Annotated[
         str, typer.Option(help="minhash (near and exact duplicates) or exact.")
     ] = "minhash",
-    threshold: Annotated[float, typer.Option(help="MinHash Jaccard threshold.")] = 0.8,
-    ngram: Annotated[int, typer.Option(help="Word n-gram shingle size.")] = 5,
+    threshold: DedupThresholdOpt = default("dedup_threshold"),
+    ngram: DedupNgramOpt = default("dedup_ngram"),
     workers: WorkersOpt = None,
-    engine: EngineOpt = "local",
+    engine: EngineOpt = default("engine"),
     ray_address: RayAddressOpt = None,
-    format: FormatOpt = "parquet",
-    text_field: TextFieldOpt = "text",
+    format: FormatOpt = default("format"),
+    text_field: TextFieldOpt = default("text_field"),
     write_dropped: DroppedOpt = False,
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
@@ -409,19 +295,31 @@ def dedup_cmd(
     """Drop exact and near-duplicate documents (the first of each cluster survives); write OUT."""
     from thresher import api
 
-    def build() -> dict:
-        return dict(
+    with error_boundary():
+        manifest = api.deduplicate(
+            progress=RichReporter(),
             raw=raw,
             out=str(out),
             method=method,
             threshold=threshold,
             ngram=ngram,
             **_run_options(
-                workers, engine, ray_address, format, text_field, write_dropped, overwrite, resume
+                workers=workers,
+                engine=engine,
+                ray_address=ray_address,
+                format=format,
+                text_field=text_field,
+                write_dropped=write_dropped,
+                overwrite=overwrite,
+                resume=resume,
             ),
         )
+    summary(manifest, out)
 
-    _run_pipeline(build, out, api.deduplicate)
+
+def _run_options(**options: object) -> dict:
+    """The options every command shares (where it runs and how it writes), passed through."""
+    return options
 
 
 from thresher.report.commands import eval as _eval_cmd  # noqa: E402

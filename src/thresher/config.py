@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from thresher.errors import ConfigError
 from thresher.io.sources import DEFAULT_SHARD_BYTES
 
 
@@ -20,8 +23,8 @@ class SelectConfig(BaseModel):
     method: str = Field(
         "dsir", description="scorer: dsir, bm25, zipfit, dense, classifier, hybrid; none = keep all"
     )
-    k: int | None = Field(None, ge=0, description="select this many documents")
-    fraction: float | None = Field(None, ge=0.0, le=1.0, description="select this fraction")
+    k: int | None = Field(None, ge=1, description="select this many documents")
+    fraction: float | None = Field(None, gt=0.0, le=1.0, description="select this fraction")
     mode: Literal["resample", "topk", "threshold", "all"] | None = Field(
         None,
         description="selection mode; default resample for dsir, all for method none, topk otherwise",
@@ -57,6 +60,17 @@ class SelectConfig(BaseModel):
     write_dropped: bool = False
     report: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: Any) -> Any:
+        """``k: true`` is a mistake, not 1: pydantic's lax mode would take a bool as a number."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                f = cls.model_fields.get(name)
+                if isinstance(value, bool) and f is not None and f.annotation is not bool:
+                    raise ValueError(f"{name}: expected a number, got {value!r}")
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> SelectConfig:
         if self.k is not None and self.fraction is not None:
@@ -77,3 +91,105 @@ class SelectConfig(BaseModel):
         if self.mode is not None:
             return self.mode
         return {"dsir": "resample", "none": "all"}.get(self.method, "topk")
+
+
+# lid.176 probability a document's language must exceed (datatrove's language_threshold).
+DEFAULT_LANG_MIN_SCORE = 0.65
+
+
+def default(name: str) -> Any:
+    """The default of a config field: the one source of the CLI's and the API's defaults."""
+    return SelectConfig.model_fields[name].get_default(call_default_factory=True)
+
+
+def split_csv(text: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """The non-empty items of a comma-separated value ("en, de" -> ["en", "de"]); lists pass."""
+    items = [text] if isinstance(text, str) else list(text or [])
+    return [x.strip() for item in items for x in str(item).split(",") if x.strip()]
+
+
+def language_spec(
+    filters: list[str] | str | None,
+    lang: list[str] | str | None,
+    lang_min_score: float | None = None,
+) -> tuple[list[str], dict]:
+    """Filters and filter options for a language request, the same for CLI, YAML and API.
+
+    ``lang`` ("en,de", ["en"], "auto") adds the ``lang`` filter first; ``lang_min_score``
+    goes to it. Unknown language codes are refused here, before anything runs.
+    """
+    names = list(dict.fromkeys(split_csv(filters)))
+    options: dict = {}
+    languages = split_csv(lang)
+    if languages:
+        if "lang" not in names:
+            names.insert(0, "lang")
+        _check_languages(languages)
+        options["languages"] = languages
+    if "lang" in names and lang_min_score is not None:
+        options["min_score"] = float(lang_min_score)
+    return names, options
+
+
+def _check_languages(languages: list[str]) -> None:
+    if languages == ["auto"]:
+        return
+    if "auto" in languages:
+        raise ConfigError("--lang auto stands alone: it takes the target's languages")
+    from thresher.filters.langid import known_languages
+
+    known = known_languages()
+    bad = [x for x in languages if x not in known]
+    if bad:
+        raise ConfigError(
+            f"--lang {','.join(bad)}: unknown language code(s); lid.176 knows {len(known)} "
+            f"ISO 639 codes such as en, de, fr, es, zh, ja (or give --lang auto)"
+        )
+
+
+def parse_quotas(spec: str | dict | None, base: Path | None = None) -> dict[str, float] | None:
+    """Quotas from ``en=0.7,de=0.3``, a mapping, or a JSON/YAML file holding one (CLI, YAML, API).
+
+    Relative file paths resolve against ``base`` (a pipeline file's folder) when given.
+    """
+    if spec is None or spec == "" or spec == {}:
+        return None
+    if isinstance(spec, str):
+        p = Path(spec).expanduser()
+        if base is not None and not p.is_absolute():
+            p = base / p
+        if p.suffix.lower() in (".json", ".yaml", ".yml") or p.exists():
+            if not p.exists():
+                raise ConfigError(f"{p}: quota file does not exist")
+            import yaml
+
+            text = p.read_text(encoding="utf-8")
+            try:
+                spec = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+            except (ValueError, yaml.YAMLError) as e:
+                raise ConfigError(f"{p}: not a valid quota file ({e})") from None
+            if not isinstance(spec, dict):
+                raise ConfigError(f"{p}: expected a mapping GROUP: PROPORTION")
+        else:
+            items = {}
+            for item in split_csv(spec):
+                if "=" not in item:
+                    raise ConfigError(f"--quota: expected GROUP=PROPORTION, got {item!r}")
+                k, v = item.split("=", 1)
+                items[k.strip()] = v
+            spec = items
+    if not isinstance(spec, dict):
+        raise ConfigError(f"quotas: expected a mapping GROUP: PROPORTION, got {spec!r}")
+    out: dict[str, float] = {}
+    for k, v in spec.items():
+        try:
+            if isinstance(v, bool):
+                raise ValueError
+            out[str(k)] = float(v)
+        except (TypeError, ValueError):
+            raise ConfigError(f"quota {k}={v!r}: the proportion must be a number") from None
+        if out[str(k)] < 0:
+            raise ConfigError(f"quota {k}={v!r}: the proportion must be >= 0")
+    if sum(out.values()) <= 0:
+        raise ConfigError("quotas: at least one proportion must be > 0")
+    return out

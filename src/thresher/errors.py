@@ -9,5 +9,5 @@ class InputError(ThresherError):
     """Unreadable, corrupt or empty input."""
 
 
-class ConfigError(ThresherError):
-    """An invalid option or configuration value."""
+class ConfigError(ThresherError, ValueError):
+    """An invalid option or configuration value (a ValueError too, for API callers)."""

@@ -1,24 +1,30 @@
-"""The select pipeline: read -> filter -> dedup -> score -> select -> write.
+"""The select pipeline as phases over one :class:`Run`: plan, prepare, target, fit, scan,
+dedup, select, write, manifest.
 
-Work is split into shards (see :mod:`thresher.io.sources`) and mapped by an
-engine in three passes (the tasks are in :mod:`thresher.tasks`; this module is
-the driver: plan, fit, global selection, manifest):
+Work is split into shards (see :mod:`thresher.io.sources`) and mapped by an engine; the
+per-shard tasks are in :mod:`thresher.tasks`, this module is the driver:
 
-1. *sample*: the first documents of every shard, in proportion to its size,
-   to fit the scorer on (skipped when the scorer fits on a full pass);
-2. *scan*: every document is read, filtered, hashed for dedup and scored; a
-   shard returns only its rows, scores, statuses and reasons;
-3. *write*: after the global selection (which sees only scores and a seed),
-   each shard re-reads its chosen rows and writes them with score and
-   provenance, plus a per-document decision table for the report.
+* *plan* validates everything (inputs, options, output location, scorer and filter options)
+  before anything on disk is touched;
+* *prepare* claims the run directory;
+* *target* reads the target and lets target-fitted filters (``--lang auto``) decide;
+* *fit* samples the raw shards (the first documents of every shard, in proportion to its
+  size; or a full pass for count-fitted scorers with ``raw_sample=0``) and fits the scorer;
+* *scan* reads, filters, dedup-hashes and scores every document;
+* *dedup* resolves duplicate clusters across shards;
+* *select* chooses from the scores alone (and a seed);
+* *write* re-reads the chosen rows of each shard and writes them with score and provenance,
+  plus a per-document decision table;
+* *manifest* records counts, metrics, warnings and timings.
 
-Results come back in shard order, so output is byte-identical for any number
-of workers or engine.
+Results come back in shard order, so output is byte-identical for any number of workers or
+engine.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
 import platform
@@ -26,6 +32,7 @@ import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +45,12 @@ import pyarrow.parquet as pq
 
 from thresher import __version__
 from thresher.config import SelectConfig
+from thresher.console import Reporter, as_reporter
 from thresher.engine import make_engine
+from thresher.engine.base import Engine
 from thresher.errors import ConfigError, InputError
 from thresher.io.readers import Reject, read_texts
-from thresher.io.sources import Shard, discover, file_digest, plan_shards
+from thresher.io.sources import InputFile, Shard, discover, file_digest, plan_shards
 from thresher.io.writers import (
     atomic_write_bytes,
     records_to_table,
@@ -66,13 +75,15 @@ from thresher.tasks import (
 )
 from thresher.text.ngrams import NgramHasher
 
+DEFAULT_FIT_SAMPLE = 100_000  # raw documents a scorer fits on when raw_sample is 0 but not counts
+
 
 @dataclass
 class Timer:
     stages: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
-    def stage(self, name: str):
+    def stage(self, name: str) -> Iterator[None]:
         t0 = time.perf_counter()
         try:
             yield
@@ -80,46 +91,192 @@ class Timer:
             self.stages[name] = round(self.stages.get(name, 0.0) + time.perf_counter() - t0, 4)
 
 
-def _resolve_rows(shards: list[Shard], scans: list[ShardScan], out: Path) -> list[Shard]:
-    """Turn shard-relative JSONL line numbers into file line numbers; write the rejects.
+@dataclass
+class Run:
+    """Everything one run knows, filled in phase by phase."""
 
-    A byte-range shard does not know how many lines come before it until the shards
-    before it are read; each scan reports its line count, so the offsets are prefix
-    sums per file. Returns the shards with ``first_row`` filled in.
-    """
-    resolved = []
-    lines_before: dict[str, int] = {}
-    for shard, scan in zip(shards, scans, strict=True):
-        if shard.first_row < 0:
-            base = lines_before.get(shard.path, 0)
-            scan.rows = scan.rows + base
-            for r in scan.rejects:
-                r.row += base
-            shard = dataclasses.replace(shard, first_row=base)
-        if shard.format != "parquet":
-            lines_before[shard.path] = shard.row_base + scan.lines
-        if scan.rejects:
-            _write_rejects(out / "rejects" / f"part-{shard.name}.jsonl", scan.rejects)
-        resolved.append(shard)
-    return resolved
+    cfg: SelectConfig
+    say: Reporter
+    command: list[str]
+    timer: Timer = field(default_factory=Timer)
+    engine: Engine | None = None
+    warnings: list[str] = field(default_factory=list)
+    # plan
+    raw_files: list[InputFile] = field(default_factory=list)
+    target_files: list[InputFile] = field(default_factory=list)
+    shards: list[Shard] = field(default_factory=list)
+    filters: list[Any] = field(default_factory=list)
+    scorer: Any | None = None
+    ctx: StageContext | None = None
+    # target
+    target_texts: pa.Array = field(default_factory=lambda: pa.array([], pa.large_string()))
+    target_rejects: list[Reject] = field(default_factory=list)
+    target_counts: np.ndarray | None = None
+    target_languages: dict | None = None
+    # fit
+    raw_counts: np.ndarray | None = None
+    n_sample: int | None = None
+    # scan, dedup, select
+    scans: list[ShardScan] = field(default_factory=list)
+    scores: np.ndarray | None = None
+    status: np.ndarray | None = None
+    cluster: np.ndarray | None = None
+    selected: np.ndarray | None = None
+    random: np.ndarray | None = None
+    # write
+    sel_counts: np.ndarray | None = None
+    rnd_counts: np.ndarray | None = None
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.out)
+
+    def warn(self, message: str) -> None:
+        """A questionable request or result: printed now and recorded in the manifest."""
+        self.warnings.append(message)
+        self.say.warn(message)
 
 
-def _write_rejects(path: Path, rejects: list[Reject]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_jsonl([r.as_dict() for r in rejects], path)
+def run_select(
+    cfg: SelectConfig, progress: Any | None = None, command: list[str] | None = None
+) -> dict:
+    """Run the whole pipeline for ``cfg``; return the manifest (also written to OUT)."""
+    run = Run(cfg=cfg, say=as_reporter(progress), command=command or [])
+    with run.timer.stage("plan"):
+        plan(run)  # validates everything; nothing is written before it passes
+    # Started before the target is read: its workers import and load kernels meanwhile.
+    run.engine = make_engine(cfg.engine, cfg.workers, cfg.ray_address)
+    try:
+        prepare(run)
+        read_target(run)
+        fit(run)
+        scan(run)
+        dedup(run)
+        select(run)
+        write(run)
+        return manifest(run)
+    finally:
+        run.engine.close()
 
 
 # ---------------------------------------------------------------------------------------
-# driver
+# plan: validate everything, touch nothing
 # ---------------------------------------------------------------------------------------
 
+
+def plan(run: Run) -> None:
+    """Find the inputs, build filters and scorer, check the output location."""
+    cfg = run.cfg
+    if cfg.method != "none" and not cfg.target:
+        raise ConfigError("give --target: example documents of what you want")
+    run.raw_files = discover(cfg.raw)
+    run.target_files = discover(cfg.target) if cfg.target else []
+    _check_out(Path(cfg.out), run.raw_files + run.target_files)
+    run.filters = _build_filters(cfg)
+    if cfg.method != "none":
+        run.scorer = _build_scorer(cfg)
+    run.shards = plan_shards(run.raw_files, cfg.shard_bytes)
+    run.ctx = StageContext(
+        out=str(run.out),
+        text_field=cfg.text_field,
+        fields=(cfg.quota_field,) if cfg.quota_field else (),
+        filters=run.filters,
+        scorer=None,
+        dedup=cfg.dedup,
+        dedup_threshold=cfg.dedup_threshold,
+        dedup_ngram=cfg.dedup_ngram,
+        fmt=cfg.format,
+        num_buckets=cfg.num_buckets,
+        ngrams=cfg.ngrams,
+        resume=cfg.resume,
+        write_dropped=cfg.write_dropped,
+    )
+
+
+def _check_out(out: Path, inputs: list[InputFile]) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    real_out = out.resolve()
+    for f in inputs:
+        real = Path(f.path).resolve()
+        if real == real_out or real_out in real.parents:
+            raise ConfigError(
+                f"--out {out}: holds the input {f.path}; write the run to another directory"
+            )
+
+
+def _build_filters(cfg: SelectConfig) -> list[Any]:
+    if not cfg.filters:
+        return []
+    from thresher.filters import build_filters
+
+    try:
+        return build_filters(cfg.filters, **cfg.filter_options)
+    except (TypeError, ValueError) as e:  # a bad name or option: the user's to fix
+        raise ConfigError(f"filter options: {e}") from None
+
+
+def _scorer_options(cfg: SelectConfig) -> dict:
+    opts = dict(cfg.scorer_options)
+    if cfg.method == "dsir":
+        opts.setdefault("num_buckets", cfg.num_buckets)
+        opts.setdefault("ngrams", cfg.ngrams)
+        opts.setdefault("hashing", cfg.hashing)
+    return opts
+
+
+def _build_scorer(cfg: SelectConfig) -> Any:
+    """The scorer with its options checked by name and type before anything runs."""
+    from thresher.scorers import scorer_class
+
+    try:
+        cls = scorer_class(cfg.method)
+    except ValueError as e:
+        raise ConfigError(f"--method {cfg.method}: {e}") from None
+    opts = _scorer_options(cfg)
+    params = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    known = [n for n, p in params.items() if n != "self" and p.kind is not p.VAR_KEYWORD]
+    for key, value in opts.items():
+        if key not in params and not takes_any:
+            raise ConfigError(
+                f"--method {cfg.method} has no option {key!r} (its options: {', '.join(known)})"
+            )
+        p = params.get(key)
+        if p is not None:
+            _check_option_type(cfg.method, key, value, p.default)
+    try:
+        return make_scorer(cfg.method, **opts)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"--method {cfg.method}: {e}") from None
+
+
+def _check_option_type(method: str, key: str, value: Any, default: Any) -> None:
+    """An option whose default is a number, a bool or a string must be one (``abc`` is no int)."""
+    if default is inspect.Parameter.empty or default is None:
+        return
+    kind = type(default)
+    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if kind in (int, float, bool, str) and not ok:
+        raise ConfigError(
+            f"--method {method}: option {key}={value!r}: expected {kind.__name__} "
+            f"(default {default!r})"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# prepare: claim the run directory
+# ---------------------------------------------------------------------------------------
 
 _RUN_INVARIANT = ("out", "overwrite", "resume", "workers", "engine", "ray_address", "report")
 
 
-def _prepare_out(cfg: SelectConfig) -> None:
+def prepare(run: Run) -> None:
     """Create OUT; on --resume check it was started with the same config (workers may differ)."""
-    out = Path(cfg.out)
+    cfg = run.cfg
+    out = run.out
     stamp = out / "_work" / "config.json"
     mine = cfg.model_dump(mode="json", exclude=set(_RUN_INVARIANT))
     if cfg.resume and stamp.exists():
@@ -148,6 +305,457 @@ def _prepare_out(cfg: SelectConfig) -> None:
     atomic_write_bytes(stamp, json.dumps(mine, indent=1, sort_keys=True).encode())
 
 
+# ---------------------------------------------------------------------------------------
+# target
+# ---------------------------------------------------------------------------------------
+
+
+def read_target(run: Run) -> None:
+    """Read the target; let filters that take something from it (``--lang auto``) decide."""
+    cfg = run.cfg
+    with run.timer.stage("read_target"):
+        if cfg.target:
+            run.target_texts, run.target_rejects = read_texts(cfg.target, cfg.text_field)
+            if len(run.target_texts) == 0:
+                raise InputError(
+                    _nothing_read(cfg.target, "target", run.target_rejects, cfg.text_field)
+                )
+        run.target_counts = NgramHasher(cfg.num_buckets, cfg.ngrams).counts(run.target_texts)
+        run.target_languages = _fit_filters_to_target(run.filters, run.target_texts, run.say)
+
+
+def _nothing_read(paths: list[str], what: str, rejects: list[Reject], text_field: str) -> str:
+    """Why no document could be read, naming the commonest reject reason and an example line."""
+    where = ", ".join(paths)
+    if not rejects:
+        return f"{where}: no {what} documents (the input is empty)"
+    reasons = Counter(r.reason.split(":")[0] for r in rejects)
+    top, n = reasons.most_common(1)[0]
+    first = next(r for r in rejects if r.reason.split(":")[0] == top)
+    hint = ""
+    if top == "missing_text_field":
+        hint = f"; no row has the text field {text_field!r} (set --text-field)"
+    return (
+        f"{where}: no {what} documents could be read: {len(rejects):,} row(s) rejected, "
+        f"{n:,} as {top} (first: {first.source} line {first.row + 1}){hint}"
+    )
+
+
+def _fit_filters_to_target(filters: list, target_texts: pa.Array, say: Reporter) -> dict | None:
+    """Resolve ``--lang auto`` from the target (before any raw document is filtered)."""
+    for f in filters:
+        if getattr(f, "auto", False):
+            if len(target_texts) == 0:
+                raise ConfigError(
+                    "--lang auto takes the target's languages: it needs a target (select --target)"
+                )
+            info = f.fit_target(target_texts)
+            say.note(
+                f"lang auto: keeping {', '.join(info['languages'])} "
+                f"(min score {info['min_score']:.2f}) from {info['target_docs']} target docs"
+            )
+            return info
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# fit
+# ---------------------------------------------------------------------------------------
+
+
+def fit(run: Run) -> None:
+    """Fit the scorer on the target and raw documents (from a checkpoint on --resume)."""
+    cfg = run.cfg
+    ctx = run.ctx
+    assert ctx is not None
+    with run.timer.stage("fit"):
+        if run.scorer is None:
+            run.raw_counts, run.n_sample = np.zeros(cfg.num_buckets, np.int64), None
+            return
+        ckpt = ctx.work / "fit.pkl"
+        fitted = load_checkpoint(ckpt) if cfg.resume else None
+        if fitted is None:
+            fitted = _fit(run)
+            save_checkpoint(ckpt, fitted)
+        run.scorer, run.raw_counts, run.n_sample = fitted
+        ctx.scorer = run.scorer
+
+
+def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
+    """Fit the scorer; return it, the raw KL counts and the sample size.
+
+    A scorer that fits on n-gram counts (dsir) needs only counts from the workers: of
+    ``raw_sample`` documents spread over the shards in proportion to their size, or of
+    every document (``raw_sample=0``). Other scorers get the sampled texts themselves.
+    """
+    cfg, ctx, scorer = run.cfg, run.ctx, run.scorer
+    assert ctx is not None and run.engine is not None
+    by_counts = hasattr(scorer, "fit_counts")
+    full_pass = by_counts and cfg.raw_sample == 0
+    want = cfg.raw_sample or DEFAULT_FIT_SAMPLE
+    sizes = {f.path: f.size for f in run.raw_files}
+    total_bytes = sum(sizes.values()) or 1
+    shards_in_file = Counter(s.path for s in run.shards)
+    ctx.scorer = scorer  # unfitted: only its featurizer is used here
+    tasks = []
+    for s in run.shards:
+        n = None
+        if not full_pass:
+            # Whole compressed files; Parquet row-group shards share their file's bytes.
+            b = s.end - s.start if s.format == "jsonl" else sizes[s.path] / shards_in_file[s.path]
+            n = max(1, int(np.ceil(want * b / total_bytes)))
+        tasks.append((s, n, ctx, not by_counts))
+    label = "fit raw" if full_pass else "sample raw"
+    parts = list(run.say.track(run.engine.map(sample_task, tasks), len(tasks), label))
+    n_docs = sum(p.n_docs for p in parts)
+    if n_docs == 0:
+        raise InputError(_nothing_sampled(run, parts))
+    raw_counts = np.sum([p.kl_counts for p in parts], axis=0)
+    fraction = cfg.fraction
+    if fraction is None and cfg.k is not None and all(p.exhausted for p in parts):
+        fraction = min(1.0, cfg.k / n_docs)  # the sample saw every document that passes the filters
+    if fraction is not None and hasattr(scorer, "expect_fraction"):
+        scorer.expect_fraction(fraction)
+    if by_counts:
+        fit_counts = np.sum([p.fit_counts for p in parts], axis=0)
+        scorer = scorer.fit_counts(scorer.counts(run.target_texts), fit_counts)
+    else:
+        scorer = scorer.fit(run.target_texts, pa.concat_arrays([p.texts for p in parts]))
+    return scorer, raw_counts, None if full_pass else n_docs
+
+
+def _nothing_sampled(run: Run, parts: list) -> str:
+    """Why the fit got no raw document: nothing read, all rejected, or all filtered (by what)."""
+    where = ", ".join(run.cfg.raw)
+    n_read = sum(p.n_read for p in parts)
+    dropped: Counter[str] = Counter()
+    for p in parts:
+        dropped.update(p.dropped)
+    if n_read == 0:
+        return (
+            f"{where}: no raw documents could be read (empty, or every row rejected: see rejects)"
+        )
+    rules = ", ".join(f"{n:,} by {rule}" for rule, n in dropped.most_common(3))
+    kept = ""
+    for f in run.filters:
+        if getattr(f, "languages", None):
+            kept = f" (kept languages: {', '.join(f.languages)})"
+    return (
+        f"{where}: every raw document was filtered out: read {n_read:,}, filtered {rules}{kept}; "
+        "loosen the filters"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# scan and dedup
+# ---------------------------------------------------------------------------------------
+
+
+def scan(run: Run) -> None:
+    """Read, filter, dedup-hash and score every document of every shard."""
+    assert run.engine is not None and run.ctx is not None
+    tasks = [(s, run.ctx) for s in run.shards]
+    with run.timer.stage("scan"):
+        run.scans = list(run.say.track(run.engine.map(scan_task, tasks), len(tasks), "score"))
+    run.shards = _resolve_rows(run.shards, run.scans, run.out)
+    n_valid = sum(len(s.rows) for s in run.scans)
+    n_rejected = sum(len(s.rejects) for s in run.scans)
+    if n_valid + n_rejected == 0:
+        raise InputError(f"{', '.join(run.cfg.raw)}: input is empty (no documents)")
+    run.scores = np.concatenate([s.scores for s in run.scans]).astype(np.float64)
+    run.status = np.concatenate([s.status for s in run.scans])
+
+
+def _resolve_rows(shards: list[Shard], scans: list[ShardScan], out: Path) -> list[Shard]:
+    """Turn shard-relative JSONL line numbers into file line numbers; write the rejects.
+
+    A byte-range shard does not know how many lines come before it until the shards
+    before it are read; each scan reports its line count, so the offsets are prefix
+    sums per file. Returns the shards with ``first_row`` filled in.
+    """
+    resolved = []
+    lines_before: dict[str, int] = {}
+    for shard, sc in zip(shards, scans, strict=True):
+        if shard.first_row < 0:
+            base = lines_before.get(shard.path, 0)
+            sc.rows = sc.rows + base
+            for r in sc.rejects:
+                r.row += base
+            shard = dataclasses.replace(shard, first_row=base)
+        if shard.format != "parquet":
+            lines_before[shard.path] = shard.row_base + sc.lines
+        if sc.rejects:
+            _write_rejects(out / "rejects" / f"part-{shard.name}.jsonl", sc.rejects)
+        resolved.append(shard)
+    return resolved
+
+
+def _write_rejects(path: Path, rejects: list[Reject]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl([r.as_dict() for r in rejects], path)
+
+
+def dedup(run: Run) -> None:
+    """Mark duplicates across shards (the first of each cluster survives)."""
+    cfg = run.cfg
+    assert run.ctx is not None and run.status is not None and run.scores is not None
+    with run.timer.stage("dedup"):
+        if cfg.dedup == "none":
+            return
+        from thresher.dedup.stage import DedupSpec, resolve
+
+        offsets = np.cumsum([0] + [len(s.rows) for s in run.scans])[:-1].astype(np.int64)
+        spec = DedupSpec(cfg.dedup, cfg.dedup_threshold, cfg.dedup_ngram)
+        dup, run.cluster = resolve(run.ctx.work / "dedup", spec, offsets, len(run.scores))
+        run.status[dup & (run.status == ELIGIBLE)] = DUPLICATE
+
+
+# ---------------------------------------------------------------------------------------
+# select
+# ---------------------------------------------------------------------------------------
+
+
+def select(run: Run) -> None:
+    """Choose from the scores (and the seed) alone; draw the same-size random baseline."""
+    cfg = run.cfg
+    scores, status = run.scores, run.status
+    assert scores is not None and status is not None
+    with run.timer.stage("select"):
+        eligible = status == ELIGIBLE
+        n_eligible = int(eligible.sum())
+        _check_request(run, n_eligible)
+        if cfg.quotas:
+            from thresher.select.quotas import select_with_quotas
+
+            groups = _quota_groups(run, eligible)
+            chosen = select_with_quotas(
+                scores,
+                eligible,
+                groups,
+                cfg.quotas,
+                mode=cfg.resolved_mode,
+                k=cfg.k,
+                fraction=cfg.fraction,
+                threshold=cfg.threshold,
+                seed=cfg.seed,
+                temperature=cfg.temperature,
+            )
+        else:
+            chosen = select_indices(
+                scores,
+                eligible,
+                mode=cfg.resolved_mode,  # type: ignore[arg-type]
+                k=cfg.k,
+                fraction=cfg.fraction,
+                threshold=cfg.threshold,
+                seed=cfg.seed,
+                temperature=cfg.temperature,
+            )
+        run.selected = np.zeros(len(scores), dtype=bool)
+        run.selected[chosen] = True
+        # Random baseline of the same size among the same eligible documents.
+        noise = gumbel_noise(len(scores), cfg.seed + 1_000_003)
+        run.random = np.zeros(len(scores), dtype=bool)
+        run.random[select_indices(noise, eligible, mode="topk", k=len(chosen))] = True
+
+
+def _funnel(run: Run) -> str:
+    """``read 1,275, filtered 1,275 (language: 1,275)``: what happened before selection."""
+    assert run.status is not None
+    n_rej = sum(len(s.rejects) for s in run.scans)
+    parts = [f"read {len(run.status) + n_rej:,}"]
+    if n_rej:
+        parts.append(f"rejected {n_rej:,}")
+    n_f = int((run.status == FILTERED).sum())
+    if n_f:
+        rules: Counter[str] = Counter()
+        for s in run.scans:
+            rules.update(r.split(":")[0] for r in s.reasons.values())
+        top = ", ".join(f"{rule}: {n:,}" for rule, n in rules.most_common(3))
+        parts.append(f"filtered {n_f:,} ({top})")
+    n_d = int((run.status == DUPLICATE).sum())
+    if n_d:
+        parts.append(f"duplicate {n_d:,}")
+    return ", ".join(parts)
+
+
+def _check_request(run: Run, n_eligible: int) -> None:
+    """Say so when the request cannot be met as asked (and record it)."""
+    cfg = run.cfg
+    if n_eligible == 0:
+        run.warn(f"no document is eligible for selection: {_funnel(run)}")
+    elif cfg.k is not None and cfg.k > n_eligible and cfg.resolved_mode != "all":
+        run.warn(
+            f"k={cfg.k:,} but only {n_eligible:,} documents are eligible "
+            f"({_funnel(run)}): selecting all {n_eligible:,}"
+        )
+
+
+def _quota_groups(run: Run, eligible: np.ndarray) -> np.ndarray:
+    """The quota field's value per document; a field no document has is an error."""
+    cfg = run.cfg
+    assert cfg.quota_field is not None and cfg.quotas is not None
+    values = [v for s in run.scans for v in s.fields[cfg.quota_field]]
+    if all(v is None for v in values):
+        raise ConfigError(
+            f"--quota-field {cfg.quota_field}: no document has this field ({_funnel(run)})"
+        )
+    groups = np.array([str(v) for v in values], dtype=object)
+    present = set(groups[eligible].tolist())
+    for g, share in cfg.quotas.items():
+        if g != "*" and share > 0 and g not in present:
+            run.warn(
+                f"quota group {cfg.quota_field}={g} has no eligible document: "
+                "its share goes to the other groups"
+            )
+    return groups
+
+
+# ---------------------------------------------------------------------------------------
+# write
+# ---------------------------------------------------------------------------------------
+
+
+def write(run: Run) -> None:
+    """Each shard writes its selected records and decision table; unify Parquet schemas."""
+    cfg = run.cfg
+    assert run.engine is not None and run.ctx is not None and run.status is not None
+    assert run.selected is not None and run.random is not None and run.scores is not None
+    with run.timer.stage("write"):
+        tasks = []
+        o = 0
+        for sh, sc in zip(run.shards, run.scans, strict=True):
+            m = len(sc.rows)
+            tasks.append(
+                WriteTask(
+                    shard=sh,
+                    rows=sc.rows,
+                    scores=sc.scores,
+                    status=run.status[o : o + m],
+                    reasons=sc.reasons,
+                    selected=run.selected[o : o + m],
+                    random=run.random[o : o + m],
+                    cluster=None if run.cluster is None else run.cluster[o : o + m],
+                    ctx=run.ctx,
+                    annotations=sc.annotations,
+                )
+            )
+            o += m
+        run.sel_counts = np.zeros(cfg.num_buckets, np.int64)
+        run.rnd_counts = np.zeros(cfg.num_buckets, np.int64)
+        for _, sc_, rc_ in run.say.track(run.engine.map(write_task, tasks), len(tasks), "write"):
+            run.sel_counts += sc_
+            run.rnd_counts += rc_
+        if cfg.format == "parquet":
+            unify_parquet_parts(sorted((run.out / "selected").glob("part-*.parquet")))
+        if run.target_rejects:
+            _write_rejects(run.out / "rejects" / "target.jsonl", run.target_rejects)
+
+
+# ---------------------------------------------------------------------------------------
+# manifest
+# ---------------------------------------------------------------------------------------
+
+
+def manifest(run: Run) -> dict:
+    """Counts, metrics, warnings, inputs and timings; written last (it marks a finished run)."""
+    cfg = run.cfg
+    status, selected, scores = run.status, run.selected, run.scores
+    assert status is not None and selected is not None and scores is not None
+    eligible = status == ELIGIBLE
+    n_rejected = sum(len(s.rejects) for s in run.scans)
+    counts = {
+        "read": len(status) + n_rejected,
+        "rejected": n_rejected,
+        "filtered": int((status == FILTERED).sum()),
+        "duplicate": int((status == DUPLICATE).sum()),
+        "selected": int(selected.sum()),
+        "not_selected": int(eligible.sum() - selected.sum()),
+        "target_read": len(run.target_texts) + len(run.target_rejects),
+        "target_rejected": len(run.target_rejects),
+    }
+    if counts["read"] != sum(
+        counts[k] for k in ("rejected", "filtered", "duplicate", "selected", "not_selected")
+    ):  # pragma: no cover - a bug, never the user's input
+        raise AssertionError(f"counts do not add up: {counts}")
+    metrics = _metrics(run, eligible)
+    nbytes = sum(s.nbytes for s in run.scans)
+    seconds = sum(run.timer.stages.values())
+    assert run.engine is not None
+    m = {
+        "thresher_version": __version__,
+        "command": run.command,
+        "cwd": os.getcwd(),
+        "config": cfg.model_dump(mode="json"),
+        "seed": cfg.seed,
+        "engine": {"name": run.engine.name, "workers": run.engine.workers},
+        "versions": _versions(),
+        "inputs": {
+            "raw": _input_entries(run.raw_files),
+            "target": _input_entries(run.target_files),
+        },
+        "shards": len(run.shards),
+        "counts": counts,
+        "metrics": metrics,
+        "warnings": run.warnings,
+        "timings": run.timer.stages,
+        "throughput": {
+            "seconds": round(seconds, 3),
+            "docs_per_s": round(counts["read"] / seconds, 1) if seconds else None,
+            "text_mb_per_s": round(nbytes / 1e6 / seconds, 2) if seconds else None,
+            "text_bytes": nbytes,
+        },
+        "outputs": {
+            "selected": "selected/",
+            "docs": "docs/",
+            "rejects": "rejects/" if (run.out / "rejects").exists() else None,
+            "format": cfg.format,
+        },
+    }
+    atomic_write_bytes(run.out / "manifest.json", json.dumps(m, indent=2).encode() + b"\n")
+    if cfg.report:
+        from thresher.report import write_report
+
+        write_report(run.out)
+    return m
+
+
+def _metrics(run: Run, eligible: np.ndarray) -> dict:
+    cfg = run.cfg
+    tc, rc, sc, nc = run.target_counts, run.raw_counts, run.sel_counts, run.rnd_counts
+    assert tc is not None and rc is not None and sc is not None and nc is not None
+    assert run.selected is not None and run.scores is not None
+    has_kl = len(run.target_texts) > 0 and rc.sum() > 0
+    scorer = run.scorer
+    metrics: dict[str, Any] = {
+        "kl_target_raw": kl_divergence(tc, rc) if has_kl else None,
+        "kl_target_selected": kl_divergence(tc, sc) if has_kl else None,
+        "kl_target_random": kl_divergence(tc, nc) if has_kl else None,
+        "kl_reduction": kl_reduction(tc, rc, sc) if has_kl else None,
+        "kl_reduction_random": kl_reduction(tc, rc, nc) if has_kl else None,
+        "raw_fit_docs": run.n_sample,
+        **({"target_languages": run.target_languages} if run.target_languages else {}),
+        **({"teacher": scorer.teacher_stats} if getattr(scorer, "teacher_stats", None) else {}),
+        **(
+            {"hybrid_weights": scorer.learned_weights}
+            if getattr(scorer, "learned_weights", None)
+            else {}
+        ),
+        "eligible": int(eligible.sum()),
+        "k": int(run.selected.sum()),
+    }
+    sel_scores = run.scores[run.selected]
+    if len(sel_scores) and cfg.method != "none":
+        metrics["score_cut"] = float(np.min(sel_scores))
+    red, red_rnd = metrics["kl_reduction"], metrics["kl_reduction_random"]
+    if has_kl and metrics["k"] >= 100 and red is not None and red < 0 and red <= red_rnd:
+        run.warn(
+            f"the selection is no closer to the target than a random one (KL reduction "
+            f"{red:.4f}, random {red_rnd:.4f}): the target may match nothing in this corpus"
+        )
+    return metrics
+
+
 def _versions() -> dict[str, str]:
     import numba
 
@@ -160,331 +768,11 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _input_entries(paths: list[str]) -> list[dict]:
-    if not paths:
-        return []
+def _input_entries(files: list[InputFile]) -> list[dict]:
     return [
         {"path": f.path, "format": f.format, "bytes": f.size, "hash": file_digest(f.path)}
-        for f in discover(paths)
+        for f in files
     ]
-
-
-def _scorer_options(cfg: SelectConfig) -> dict:
-    opts = dict(cfg.scorer_options)
-    if cfg.method == "dsir":
-        opts.setdefault("num_buckets", cfg.num_buckets)
-        opts.setdefault("ngrams", cfg.ngrams)
-        opts.setdefault("hashing", cfg.hashing)
-    return opts
-
-
-def run_select(
-    cfg: SelectConfig, progress: Any | None = None, command: list[str] | None = None
-) -> dict:
-    """Run the whole pipeline for ``cfg``; return the manifest (also written to OUT)."""
-    timer = Timer()
-    out = Path(cfg.out)
-    say = progress or _NullProgress()
-    # Started first: its workers import and load kernels while the driver plans.
-    engine = make_engine(cfg.engine, cfg.workers, cfg.ray_address)
-    try:
-        return _prepare_and_run(cfg, engine, timer, say, out, command)
-    finally:
-        engine.close()
-
-
-def _fit(cfg, ctx, engine, say, scorer, target_texts, shards, raw_files):
-    """Fit the scorer on the target and raw documents; return it, the raw KL counts, the sample size.
-
-    A scorer that fits on n-gram counts (dsir) needs only counts from the workers: of
-    ``raw_sample`` documents spread over the shards in proportion to their size, or of
-    every document (``raw_sample=0``). Other scorers get the sampled texts themselves.
-    """
-    by_counts = hasattr(scorer, "fit_counts")
-    full_pass = by_counts and cfg.raw_sample == 0
-    want = cfg.raw_sample or 100_000
-    sizes = {f.path: f.size for f in raw_files}
-    total_bytes = sum(sizes.values()) or 1
-    shards_in_file = Counter(s.path for s in shards)
-    ctx.scorer = scorer  # unfitted: only its featurizer is used here
-    tasks = []
-    for s in shards:
-        n = None
-        if not full_pass:
-            # Whole compressed files; Parquet row-group shards share their file's bytes.
-            b = s.end - s.start if s.format == "jsonl" else sizes[s.path] / shards_in_file[s.path]
-            n = max(1, int(np.ceil(want * b / total_bytes)))
-        tasks.append((s, n, ctx, not by_counts))
-    label = "fit raw" if full_pass else "sample raw"
-    parts = list(say.track(engine.map(sample_task, tasks), len(tasks), label))
-    n_docs = sum(p.n_docs for p in parts)
-    if n_docs == 0:
-        raise InputError(f"{', '.join(cfg.raw)}: no raw documents could be read")
-    raw_counts = np.sum([p.kl_counts for p in parts], axis=0)
-    fraction = cfg.fraction
-    if fraction is None and cfg.k is not None and all(p.exhausted for p in parts):
-        fraction = min(1.0, cfg.k / n_docs)  # the sample saw every document that passes the filters
-    if fraction is not None and hasattr(scorer, "expect_fraction"):
-        scorer.expect_fraction(fraction)
-    if by_counts:
-        fit_counts = np.sum([p.fit_counts for p in parts], axis=0)
-        scorer = scorer.fit_counts(scorer.counts(target_texts), fit_counts)
-    else:
-        scorer = scorer.fit(target_texts, pa.concat_arrays([p.texts for p in parts]))
-    return scorer, raw_counts, None if full_pass else n_docs
-
-
-def _fit_filters_to_target(filters: list, target_texts: pa.Array, say) -> dict | None:
-    """Resolve ``--lang auto`` from the target (before any raw document is filtered)."""
-    for f in filters:
-        if getattr(f, "auto", False):
-            if len(target_texts) == 0:
-                raise ConfigError(
-                    "--lang auto takes the target's languages: it needs a target (select --target)"
-                )
-            info = f.fit_target(target_texts)
-            getattr(say, "note", lambda _: None)(
-                f"lang auto: keeping {', '.join(info['languages'])} "
-                f"(min score {info['min_score']:.2f}) from {info['target_docs']} target docs"
-            )
-            return info
-    return None
-
-
-def _prepare_and_run(cfg, engine, timer, say, out, command) -> dict:
-    with timer.stage("plan"):
-        raw_files = discover(cfg.raw)
-        if cfg.target:  # fail on a bad path before anything is written
-            discover(cfg.target)
-        shards = plan_shards(raw_files, cfg.shard_bytes)
-    if cfg.method != "none" and not cfg.target:
-        raise ConfigError("give --target: example documents of what you want")
-    _prepare_out(cfg)
-
-    filters = []
-    if cfg.filters:
-        from thresher.filters import build_filters
-
-        filters = build_filters(cfg.filters, **cfg.filter_options)
-
-    fields: tuple[str, ...] = (cfg.quota_field,) if cfg.quota_field else ()
-    ctx = StageContext(
-        out=str(out),
-        text_field=cfg.text_field,
-        fields=fields,
-        filters=filters,
-        scorer=None,
-        dedup=cfg.dedup,
-        dedup_threshold=cfg.dedup_threshold,
-        dedup_ngram=cfg.dedup_ngram,
-        fmt=cfg.format,
-        num_buckets=cfg.num_buckets,
-        ngrams=cfg.ngrams,
-        resume=cfg.resume,
-        write_dropped=cfg.write_dropped,
-    )
-    return _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command)
-
-
-def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
-    hasher = NgramHasher(cfg.num_buckets, cfg.ngrams)
-    with timer.stage("read_target"):
-        target_texts, target_rejects = (
-            read_texts(cfg.target, cfg.text_field)
-            if cfg.target
-            else (pa.array([], pa.large_string()), [])
-        )
-        if cfg.target and len(target_texts) == 0:
-            raise InputError(f"{', '.join(cfg.target)}: no target documents could be read")
-        target_counts = hasher.counts(target_texts)
-        target_languages = _fit_filters_to_target(ctx.filters, target_texts, say)
-
-    scorer = None if cfg.method == "none" else make_scorer(cfg.method, **_scorer_options(cfg))
-    fit_ckpt = ctx.work / "fit.pkl"
-    fitted = load_checkpoint(fit_ckpt) if cfg.resume else None
-    with timer.stage("fit"):
-        if scorer is None:
-            raw_counts, n_sample = np.zeros(cfg.num_buckets, np.int64), None
-        elif fitted is not None:
-            scorer, raw_counts, n_sample = fitted
-        else:
-            scorer, raw_counts, n_sample = _fit(
-                cfg, ctx, engine, say, scorer, target_texts, shards, raw_files
-            )
-            save_checkpoint(fit_ckpt, (scorer, raw_counts, n_sample))
-        ctx.scorer = scorer
-
-    with timer.stage("scan"):
-        scans: list[ShardScan] = list(
-            say.track(engine.map(scan_task, [(s, ctx) for s in shards]), len(shards), "score")
-        )
-    shards = _resolve_rows(shards, scans, out)
-    n_valid = sum(len(s.rows) for s in scans)
-    n_rejected = sum(len(s.rejects) for s in scans)
-    if n_valid + n_rejected == 0:
-        raise InputError(f"{', '.join(cfg.raw)}: input is empty (no documents)")
-
-    scores = np.concatenate([s.scores for s in scans]).astype(np.float64)
-    status = np.concatenate([s.status for s in scans])
-    cluster = None
-    with timer.stage("dedup"):
-        if cfg.dedup != "none":
-            from thresher.dedup.stage import DedupSpec, resolve
-
-            offsets = np.cumsum([0] + [len(s.rows) for s in scans])[:-1].astype(np.int64)
-            spec = DedupSpec(cfg.dedup, cfg.dedup_threshold, cfg.dedup_ngram)
-            dup, cluster = resolve(ctx.work / "dedup", spec, offsets, len(scores))
-            status[dup & (status == ELIGIBLE)] = DUPLICATE
-
-    with timer.stage("select"):
-        eligible = status == ELIGIBLE
-        if cfg.quotas:
-            from thresher.select.quotas import select_with_quotas
-
-            groups = np.array(
-                [str(v) for s in scans for v in s.fields[cfg.quota_field]], dtype=object
-            )
-            chosen = select_with_quotas(
-                scores,
-                eligible,
-                groups,
-                cfg.quotas,
-                cfg.resolved_mode,
-                cfg.k,
-                cfg.fraction,
-                cfg.threshold,
-                cfg.seed,
-                cfg.temperature,
-            )
-        else:
-            chosen = select_indices(
-                scores,
-                eligible,
-                cfg.resolved_mode,  # type: ignore[arg-type]
-                cfg.k,
-                cfg.fraction,
-                cfg.threshold,
-                cfg.seed,
-                cfg.temperature,
-            )
-        selected = np.zeros(len(scores), dtype=bool)
-        selected[chosen] = True
-        # Random baseline of the same size among the same eligible documents.
-        noise = gumbel_noise(len(scores), cfg.seed + 1_000_003)
-        random = np.zeros(len(scores), dtype=bool)
-        random[select_indices(noise, eligible, "topk", k=len(chosen))] = True
-
-    with timer.stage("write"):
-        tasks = []
-        o = 0
-        for sh, sc in zip(shards, scans, strict=True):
-            m = len(sc.rows)
-            tasks.append(
-                WriteTask(
-                    sh,
-                    sc.rows,
-                    sc.scores,
-                    status[o : o + m],
-                    sc.reasons,
-                    selected[o : o + m],
-                    random[o : o + m],
-                    None if cluster is None else cluster[o : o + m],
-                    ctx,
-                    sc.annotations,
-                )
-            )
-            o += m
-        sel_counts = np.zeros(cfg.num_buckets, np.int64)
-        rnd_counts = np.zeros(cfg.num_buckets, np.int64)
-        for _, sc_, rc_ in say.track(engine.map(write_task, tasks), len(tasks), "write"):
-            sel_counts += sc_
-            rnd_counts += rc_
-        if cfg.format == "parquet":
-            unify_parquet_parts(sorted((out / "selected").glob("part-*.parquet")))
-        if target_rejects:
-            _write_rejects(out / "rejects" / "target.jsonl", target_rejects)
-
-    n_filtered = int((status == FILTERED).sum())
-    n_dup = int((status == DUPLICATE).sum())
-    counts = {
-        "read": n_valid + n_rejected,
-        "rejected": n_rejected,
-        "filtered": n_filtered,
-        "duplicate": n_dup,
-        "selected": int(selected.sum()),
-        "not_selected": int(eligible.sum() - selected.sum()),
-        "target_read": len(target_texts) + len(target_rejects),
-        "target_rejected": len(target_rejects),
-    }
-    assert counts["read"] == (
-        counts["rejected"]
-        + counts["filtered"]
-        + counts["duplicate"]
-        + counts["selected"]
-        + counts["not_selected"]
-    )
-    has_kl = len(target_texts) > 0 and raw_counts.sum() > 0
-    metrics = {
-        "kl_target_raw": kl_divergence(target_counts, raw_counts) if has_kl else None,
-        "kl_target_selected": kl_divergence(target_counts, sel_counts) if has_kl else None,
-        "kl_target_random": kl_divergence(target_counts, rnd_counts) if has_kl else None,
-        "kl_reduction": kl_reduction(target_counts, raw_counts, sel_counts) if has_kl else None,
-        "kl_reduction_random": kl_reduction(target_counts, raw_counts, rnd_counts)
-        if has_kl
-        else None,
-        "raw_fit_docs": n_sample,
-        **({"target_languages": target_languages} if target_languages else {}),
-        **({"teacher": scorer.teacher_stats} if getattr(scorer, "teacher_stats", None) else {}),
-        **(
-            {"hybrid_weights": scorer.learned_weights}
-            if getattr(scorer, "learned_weights", None)
-            else {}
-        ),
-        "eligible": int(eligible.sum()),
-        "k": int(selected.sum()),
-    }
-    sel_scores = scores[selected]
-    if len(sel_scores) and cfg.method != "none":
-        metrics["score_cut"] = float(np.min(sel_scores))
-    nbytes = sum(s.nbytes for s in scans)
-    seconds = sum(timer.stages.values())
-    manifest = {
-        "thresher_version": __version__,
-        "command": command or [],
-        "cwd": os.getcwd(),
-        "config": cfg.model_dump(mode="json"),
-        "seed": cfg.seed,
-        "engine": {"name": engine.name, "workers": engine.workers},
-        "versions": _versions(),
-        "inputs": {"raw": _input_entries(cfg.raw), "target": _input_entries(cfg.target)},
-        "shards": len(shards),
-        "counts": counts,
-        "metrics": metrics,
-        "timings": timer.stages,
-        "throughput": {
-            "seconds": round(seconds, 3),
-            "docs_per_s": round(counts["read"] / seconds, 1) if seconds else None,
-            "text_mb_per_s": round(nbytes / 1e6 / seconds, 2) if seconds else None,
-            "text_bytes": nbytes,
-        },
-        "outputs": {
-            "selected": "selected/",
-            "docs": "docs/",
-            "rejects": "rejects/" if (out / "rejects").exists() else None,
-            "format": cfg.format,
-        },
-    }
-    atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=2).encode() + b"\n")
-    if cfg.report:
-        from thresher.report import write_report
-
-        write_report(out)
-    return manifest
-
-
-class _NullProgress:
-    def track(self, it, total, label):
-        yield from it
 
 
 def run_select_dict(**kwargs: Any) -> dict:

@@ -59,7 +59,6 @@ files, shards, method, selection, engine) without running anything.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -69,8 +68,8 @@ import yaml
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from thresher.config import SelectConfig
-from thresher.errors import ConfigError, ThresherError
+from thresher.config import SelectConfig, language_spec, parse_quotas
+from thresher.errors import ConfigError
 
 FIELDS = set(SelectConfig.model_fields)
 PATH_FIELDS = ("raw", "target", "out")
@@ -90,7 +89,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "lang_min_score": "@lang_min_score",
         "options": "@filter_options",
     },
-    "dedup": {"method": "dedup", "threshold": "dedup_threshold"},
+    "dedup": {"method": "dedup", "threshold": "dedup_threshold", "ngram": "dedup_ngram"},
     "score": {
         "method": "method",
         "options": "@scorer_options",
@@ -140,6 +139,8 @@ class _Builder:
         self.filters: list[str] = []
         self.filter_options: dict = {}
         self.scorer_options: dict = {}
+        self.lang: list[str] = []
+        self.lang_min_score: float | None = None
         self.sections: dict[str, Node] = {}
 
     def fail(self, node: Node | None, msg: str) -> ConfigError:
@@ -248,12 +249,18 @@ class _Builder:
             self.filters.extend(self.str_list(vnode, label))
             self.origin.setdefault("filters", (label, vnode))
         elif target == "@lang":
-            self.filter_options["languages"] = self.str_list(vnode, label)
-            if "lang" not in self.filters:
-                self.filters.insert(0, "lang")
+            langs = self.str_list(vnode, label)
+            try:
+                language_spec([], langs)  # refuses unknown codes, naming this line
+            except ConfigError as e:
+                raise self.fail(vnode, f"{label}: {e}") from None
+            self.lang = langs
             self.origin.setdefault("filter_options", (label, vnode))
         elif target == "@lang_min_score":
-            self.filter_options["min_score"] = self.value(vnode)
+            v = self.value(vnode)
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise self.fail(vnode, f"{label}: expected a number, got {v!r}")
+            self.lang_min_score = float(v)
             self.origin.setdefault("filter_options", (label, vnode))
         elif target == "@filter_options":
             self.filter_options.update(self.mapping(vnode, label))
@@ -299,27 +306,25 @@ class _Builder:
 
     def quotas(self, node: Node, label: str) -> dict[str, float]:
         v = self.value(node)
-        if isinstance(v, str):
-            p = Path(self.resolve(v))
-            if not p.exists():
-                raise self.fail(node, f"{label}: quota file {p} does not exist")
-            text = p.read_text(encoding="utf-8")
-            v = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-        if not isinstance(v, dict):
+        if not isinstance(v, str | dict):
             raise self.fail(
                 node, f"{label}: expected a mapping GROUP: PROPORTION or a file, got {v!r}"
             )
         try:
-            return {str(k): float(x) for k, x in v.items()}
-        except (TypeError, ValueError) as e:
-            raise self.fail(node, f"{label}: proportions must be numbers ({e})") from e
+            quotas = parse_quotas(v, base=self.base)
+        except ConfigError as e:
+            raise self.fail(node, f"{label}: {e}") from None
+        if quotas is None:
+            raise self.fail(node, f"{label}: no proportions given")
+        return quotas
 
     def config(self) -> SelectConfig:
         kw = dict(self.values)
-        if self.filters:
-            kw["filters"] = list(dict.fromkeys(self.filters))
-        if self.filter_options:
-            kw["filter_options"] = self.filter_options
+        filters, lang_options = language_spec(self.filters, self.lang, self.lang_min_score)
+        if filters:
+            kw["filters"] = filters
+        if lang_options or self.filter_options:
+            kw["filter_options"] = {**lang_options, **self.filter_options}
         if self.scorer_options:
             kw["scorer_options"] = self.scorer_options
         try:
@@ -494,13 +499,10 @@ def run(
     """Run the pipeline a YAML file describes (read, filter, dedup, score, select, write)."""
     from rich.console import Console
 
-    err = Console(stderr=True)
+    from thresher.console import RichReporter, error_boundary, summary
+    from thresher.pipeline import run_select
 
-    def fail(msg: str) -> None:
-        err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True, markup=True)
-        raise typer.Exit(2)
-
-    try:
+    with error_boundary():
         cfg = load_runfile(path)
         if resume or overwrite:
             cfg = cfg.model_copy(
@@ -509,17 +511,8 @@ def run(
         if dry_run:
             Console(highlight=False, soft_wrap=True).print(plan(cfg), markup=False)
             return
-        from thresher.cli import RichProgress, _summary
-        from thresher.pipeline import run_select
-
-        manifest = run_select(
-            cfg, progress=RichProgress(err), command=["thresher", "run", str(path)]
-        )
-    except ValidationError as e:
-        fail(str(e))
-    except (ThresherError, ValueError) as e:
-        fail(str(e))
-    _summary(manifest, Path(cfg.out))
+        manifest = run_select(cfg, progress=RichReporter(), command=["thresher", "run", str(path)])
+    summary(manifest, Path(cfg.out))
 
 
 __all__ = ["load_runfile", "plan", "run"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pickle
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,8 @@ class Sample:
     fit_counts: np.ndarray | None  # the scorer's own features, for count-fitted scorers (dsir)
     texts: pa.Array | None
     exhausted: bool = True  # the sample read the whole shard
+    n_read: int = 0  # documents read before the filters
+    dropped: dict[str, int] = field(default_factory=dict)  # filter rule -> documents dropped
 
 
 def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
@@ -117,11 +120,15 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
     )
     chunks = []
     got = 0
+    n_read = 0
+    dropped: Counter[str] = Counter()
     exhausted = True
     for batch in ShardReader(shard, ctx.text_field).batches(limit=None):
         texts = batch.texts
+        n_read += len(texts)
         if ctx.filters:
-            keep, _, _ = _filter_batch(ctx, texts)
+            keep, why, _ = _filter_batch(ctx, texts)
+            dropped.update(str(r).split(":")[0] for r in why[~keep])
             texts = texts.filter(pa.array(keep))
         if got + len(texts) > limit:
             texts = texts.slice(0, int(limit - got))
@@ -140,7 +147,15 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
     texts_out = None
     if want_texts:
         texts_out = pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_string())
-    return Sample(got, kl, fit, texts_out, exhausted)
+    return Sample(
+        n_docs=got,
+        kl_counts=kl,
+        fit_counts=fit,
+        texts=texts_out,
+        exhausted=exhausted,
+        n_read=n_read,
+        dropped=dict(dropped),
+    )
 
 
 def save_checkpoint(path: Path, obj: Any) -> None:

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from thresher.config import DEFAULT_LANG_MIN_SCORE
+
 _MODEL_LOCK = threading.Lock()
 _MODELS: dict[str, Any] = {}  # per process: path -> loaded fastText model
 
@@ -47,6 +49,13 @@ def _load_model(path: str) -> Any:
                 model = fasttext.load_model(path)
                 _MODELS[path] = model
     return model
+
+
+def known_languages(path: str | None = None) -> frozenset[str]:
+    """The language codes lid.176 can answer (``en``, ``de``, ...): to refuse a typo up front."""
+    # fasttext-predict has no get_labels(); a prediction with k=-1 lists every label.
+    labels, _ = _load_model(path or default_model_path()).predict("language", k=-1, threshold=-1.0)
+    return frozenset(str(x).removeprefix("__label__") for x in labels)
 
 
 class LanguageFilter:
@@ -79,7 +88,7 @@ class LanguageFilter:
     def __init__(
         self,
         languages: list[str] | str | None = None,
-        min_score: float = 0.65,
+        min_score: float = DEFAULT_LANG_MIN_SCORE,
         max_chars: int | None = 100_000,
         model_path: str | None = None,
     ):

@@ -15,18 +15,22 @@ SCORERS: dict[str, str] = {
 }
 
 
-def make_scorer(method: str, **options) -> Scorer:
-    """A scorer by name, with its options (e.g. ``num_buckets`` for dsir)."""
+def scorer_class(method: str) -> type:
+    """The scorer class registered as ``method`` (imported on demand: dense pulls in torch)."""
     import importlib
 
     if method not in SCORERS:
         raise ValueError(f"unknown method {method!r} (expected one of {', '.join(SCORERS)})")
     mod, cls = SCORERS[method].split(":")
     try:
-        klass = getattr(importlib.import_module(mod), cls)
+        return getattr(importlib.import_module(mod), cls)
     except ModuleNotFoundError as e:
         raise ValueError(f"method {method!r} is not available: {e}") from e
-    return klass(**options)
 
 
-__all__ = ["DSIRScorer", "SCORERS", "Scorer", "make_scorer"]
+def make_scorer(method: str, **options) -> Scorer:
+    """A scorer by name, with its options (e.g. ``num_buckets`` for dsir)."""
+    return scorer_class(method)(**options)
+
+
+__all__ = ["DSIRScorer", "SCORERS", "Scorer", "make_scorer", "scorer_class"]

@@ -51,6 +51,7 @@ def select_with_quotas(
     eligible: np.ndarray,
     groups: np.ndarray,
     quotas: dict[str, float],
+    *,
     mode: SelectionMode = "resample",
     k: int | None = None,
     fraction: float | None = None,

@@ -55,6 +55,7 @@ def _top(keys: np.ndarray, k: int) -> np.ndarray:
 def select_indices(
     scores: np.ndarray,
     eligible: np.ndarray,
+    *,
     mode: SelectionMode = "resample",
     k: int | None = None,
     fraction: float | None = None,
