@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from thresher.errors import ConfigError
 from thresher.io.sources import DEFAULT_SHARD_BYTES
@@ -60,16 +60,14 @@ class SelectConfig(BaseModel):
     write_dropped: bool = False
     report: bool = True
 
-    @model_validator(mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _no_bool_numbers(cls, data: Any) -> Any:
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         """``k: true`` is a mistake, not 1: pydantic's lax mode would take a bool as a number."""
-        if isinstance(data, dict):
-            for name, value in data.items():
-                f = cls.model_fields.get(name)
-                if isinstance(value, bool) and f is not None and f.annotation is not bool:
-                    raise ValueError(f"{name}: expected a number, got {value!r}")
-        return data
+        f = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and f is not None and f.annotation is not bool:
+            raise ValueError("expected a number, not a boolean")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> SelectConfig:
