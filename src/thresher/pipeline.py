@@ -318,7 +318,12 @@ def read_target(run: Run) -> None:
             run.target_texts, run.target_rejects = read_texts(cfg.target, cfg.text_field)
             if len(run.target_texts) == 0:
                 raise InputError(
-                    _nothing_read(cfg.target, "target", run.target_rejects, cfg.text_field)
+                    _nothing_read(
+                        paths=cfg.target,
+                        what="target",
+                        rejects=run.target_rejects,
+                        text_field=cfg.text_field,
+                    )
                 )
         run.target_counts = NgramHasher(cfg.num_buckets, cfg.ngrams).counts(run.target_texts)
         run.target_languages = _fit_filters_to_target(run.filters, run.target_texts, run.say)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from thresher.errors import ConfigError, InputError
 from thresher.evaluate.ngram import KneserNeyLM, encode
 from thresher.evaluate.transformer import TINY, TransformerConfig
 from thresher.report.rundata import (
@@ -65,7 +66,7 @@ def random_texts(run_dir: str | os.PathLike, n_tokens: int, seed: int = 0) -> li
     status = np.asarray(docs.column("status").to_pylist(), dtype=object)
     idx = np.flatnonzero(status == "eligible")
     if len(idx) == 0:
-        raise ValueError(f"{run}: no eligible documents to draw a random baseline from")
+        raise InputError(f"{run}: no eligible documents to draw a random baseline from")
     order = idx[np.random.default_rng(seed).permutation(len(idx))]
     sources = docs.column("source").to_pylist()
     rows = docs.column("row").to_numpy()
@@ -106,16 +107,16 @@ def evaluate(
     ``runs[model]`` when ``write``). Cross-entropies are in nats per byte.
     """
     if model not in ("transformer", "ngram"):
-        raise ValueError(f"model must be 'transformer' or 'ngram', not {model!r}")
+        raise ConfigError(f"model must be 'transformer' or 'ngram', not {model!r}")
     if model == "transformer" and not has_torch():
         model = "ngram"
     if not target_heldout:
-        raise ValueError("no held-out target documents")
+        raise InputError("no held-out target documents")
     run = Path(run_dir)
     t0 = time.perf_counter()
     sel = selection_texts(run, max_tokens)
     if not sel:
-        raise ValueError(f"{run}: the selection is empty")
+        raise InputError(f"{run}: the selection is empty")
     sel_stream = encode(sel)
     rnd = random_texts(run, len(sel_stream), seed)
     rnd_stream = encode(rnd, len(sel_stream))

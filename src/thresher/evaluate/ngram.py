@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from thresher.errors import ConfigError
+
 SEP = 256
 BASE = 257  # 256 byte values + separator
 
@@ -55,7 +57,7 @@ class KneserNeyLM:
 
     def __init__(self, order: int = 5) -> None:
         if not 1 <= order <= 7:
-            raise ValueError("order must be between 1 and 7")
+            raise ConfigError("order must be between 1 and 7")
         self.order = order
         self.orders: list[_Order] = []
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from thresher.errors import InputError
 from thresher.evaluate.ngram import BASE
 
 
@@ -106,7 +107,7 @@ def train_and_eval(
     data = torch.from_numpy(train.astype(np.int64))
     ctx = cfg.context
     if len(data) < ctx + 2:
-        raise ValueError(f"training data too small: {len(data)} tokens for a context of {ctx}")
+        raise InputError(f"training data too small: {len(data)} tokens for a context of {ctx}")
     # Held-out windows: non-overlapping, the same for every model.
     held = torch.from_numpy(heldout[: cfg.eval_tokens + 1].astype(np.int64))
     n_win = max(1, (len(held) - 1) // ctx)

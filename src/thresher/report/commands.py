@@ -12,14 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from thresher.errors import ThresherError
-
-err = Console(stderr=True)
-
-
-def _fail(msg: str) -> None:
-    err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+from thresher.console import err, error_boundary
 
 
 def report(
@@ -28,10 +21,8 @@ def report(
     """Write RUN_DIR/report.html: funnel, scores, composition, examples, n-grams, proxy eval."""
     from thresher.report import write_report
 
-    try:
+    with error_boundary():
         path = write_report(run_dir)
-    except (ThresherError, OSError, ValueError) as e:
-        _fail(str(e))
     Console().print(f"report: {path}")
 
 
@@ -73,7 +64,7 @@ def eval(  # noqa: A001 - the command is called eval
     from thresher.evaluate import TransformerConfig, evaluate, has_torch
     from thresher.io.readers import read_texts
 
-    try:
+    with error_boundary():
         texts, _ = read_texts(heldout, text_field)
         cfg = TransformerConfig(
             d_model=d_model,
@@ -102,8 +93,6 @@ def eval(  # noqa: A001 - the command is called eval
             from thresher.report import write_report
 
             write_report(run_dir)
-    except (ThresherError, OSError, ValueError) as e:
-        _fail(str(e))
     con = Console()
     con.print(f"model: {res['description']}")
     for name in ("selection", "random"):
@@ -147,7 +136,7 @@ def inspect(
     """Page through selected and dropped documents with their scores and reasons."""
     from thresher.inspect import parse_where, query, render
 
-    try:
+    with error_boundary():
         statuses = [s.strip() for spec in status for s in spec.split(",") if s.strip()]
         pg = query(
             run_dir,
@@ -160,8 +149,6 @@ def inspect(
             sort,
             chars,
         )
-    except (ThresherError, OSError, ValueError) as e:
-        _fail(str(e))
     if json_out:
         import orjson
 
