@@ -108,8 +108,10 @@ def test_refuses_non_empty_out_without_overwrite(sample_dir, tmp_path):
     with pytest.raises(thresher.errors.ConfigError, match="--overwrite"):
         _select(sample_dir, out)
     assert (out / "keep.txt").exists()
-    _select(sample_dir, out, overwrite=True)
-    assert not (out / "keep.txt").exists()
+    # --overwrite replaces only a thresher run directory (see test_rundir.py).
+    with pytest.raises(thresher.errors.ConfigError, match="not a thresher run directory"):
+        _select(sample_dir, out, overwrite=True)
+    assert (out / "keep.txt").read_text() == "mine"
 
 
 def test_cli_runs_and_user_errors_are_one_line(sample_dir, tmp_path):

@@ -11,3 +11,7 @@ class InputError(ThresherError):
 
 class ConfigError(ThresherError, ValueError):
     """An invalid option or configuration value (a ValueError too, for API callers)."""
+
+
+class OutputError(ThresherError):
+    """The run directory cannot be written (disk full, quota, permissions): names the file."""

@@ -15,15 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from thresher.errors import ThresherError
-from thresher.report.rundata import (
-    fetch_records,
-    iter_rows,
-    load_manifest,
-    read_docs,
-    read_rejects,
-    resolve_source,
-    text_field,
-)
+from thresher.report.rundata import fetch_records, iter_rows, resolve_source, text_field
+from thresher.rundir import TARGET_REJECTS, load_manifest, read_docs, read_rejects
 
 STATUSES = ("selected", "not_selected", "filtered", "duplicate", "rejected")
 DOC_FIELDS = ("source", "row", "status", "reason", "cluster")
@@ -135,7 +128,7 @@ def query(
     want_rejects = (not status or "rejected" in status) and min_score is None and max_score is None
     if want_rejects and all(k in ("source", "row", "reason") for k in where):
         for r in read_rejects(run):
-            if r.get("file") == "target.jsonl":
+            if r.get("file") == TARGET_REJECTS:
                 continue
             if all(_as_str(r.get(k)) == v for k, v in where.items()):
                 rejects.append(r)

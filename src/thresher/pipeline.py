@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import os
 import platform
-import shutil
 import sys
 import time
 from collections import Counter
@@ -39,9 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from thresher import __version__
 from thresher.config import SelectConfig
@@ -50,14 +46,20 @@ from thresher.engine import make_engine
 from thresher.engine.base import Engine
 from thresher.errors import ConfigError, InputError
 from thresher.io.readers import Reject, read_texts
-from thresher.io.sources import InputFile, Shard, discover, file_digest, plan_shards
-from thresher.io.writers import (
-    atomic_write_bytes,
-    records_to_table,
-    unify_parquet_parts,
-    write_jsonl,
-)
+from thresher.io.sources import InputFile, Shard, discover, plan_shards
+from thresher.io.writers import unify_parquet_parts, write_jsonl
 from thresher.metrics.kl import kl_divergence, kl_reduction
+from thresher.rundir import (
+    DOCS,
+    REJECTS,
+    SELECTED,
+    RunDir,
+    disk_full_guard,
+    fit_sample_limits,
+    manifest_inputs,
+    read_selected,
+    writing,
+)
 from thresher.scorers import make_scorer
 from thresher.select.select import gumbel_noise, select_indices
 from thresher.tasks import (
@@ -98,6 +100,7 @@ class Run:
     cfg: SelectConfig
     say: Reporter
     command: list[str]
+    run_file: str | os.PathLike | None = None  # the pipeline file: OUT may not hold it
     timer: Timer = field(default_factory=Timer)
     engine: Engine | None = None
     warnings: list[str] = field(default_factory=list)
@@ -108,6 +111,8 @@ class Run:
     filters: list[Any] = field(default_factory=list)
     scorer: Any | None = None
     ctx: StageContext | None = None
+    # prepare
+    inputs: dict[str, list[dict]] = field(default_factory=dict)  # identity by role (rundir)
     # target
     target_texts: pa.Array = field(default_factory=lambda: pa.array([], pa.large_string()))
     target_rejects: list[Reject] = field(default_factory=list)
@@ -131,6 +136,10 @@ class Run:
     def out(self) -> Path:
         return Path(self.cfg.out)
 
+    @property
+    def run_dir(self) -> RunDir:
+        return RunDir(self.cfg.out)
+
     def warn(self, message: str) -> None:
         """A questionable request or result: printed now and recorded in the manifest."""
         self.warnings.append(message)
@@ -138,23 +147,31 @@ class Run:
 
 
 def run_select(
-    cfg: SelectConfig, progress: Any | None = None, command: list[str] | None = None
+    cfg: SelectConfig,
+    progress: Any | None = None,
+    command: list[str] | None = None,
+    run_file: str | os.PathLike | None = None,
 ) -> dict:
-    """Run the whole pipeline for ``cfg``; return the manifest (also written to OUT)."""
-    run = Run(cfg=cfg, say=as_reporter(progress), command=command or [])
+    """Run the whole pipeline for ``cfg``; return the manifest (also written to OUT).
+
+    ``run_file``: the pipeline file the run came from (OUT may not hold it).
+    """
+    run = Run(cfg=cfg, say=as_reporter(progress), command=command or [], run_file=run_file)
     with run.timer.stage("plan"):
         plan(run)  # validates everything; nothing is written before it passes
     # Started before the target is read: its workers import and load kernels meanwhile.
     run.engine = make_engine(cfg.engine, cfg.workers, cfg.ray_address)
     try:
-        prepare(run)
-        read_target(run)
-        fit(run)
-        scan(run)
-        dedup(run)
-        select(run)
-        write(run)
-        return manifest(run)
+        # The lock prepare takes is released however the run ends; a full disk is one line.
+        with run.run_dir, disk_full_guard(run.out):
+            prepare(run)
+            read_target(run)
+            fit(run)
+            scan(run)
+            dedup(run)
+            select(run)
+            write(run)
+            return manifest(run)
     finally:
         run.engine.close()
 
@@ -171,7 +188,7 @@ def plan(run: Run) -> None:
         raise ConfigError("give --target: example documents of what you want")
     run.raw_files = discover(cfg.raw)
     run.target_files = discover(cfg.target) if cfg.target else []
-    _check_out(Path(cfg.out), run.raw_files + run.target_files)
+    run.run_dir.check(**_claim(run))
     run.filters = _build_filters(cfg)
     if cfg.method != "none":
         run.scorer = _build_scorer(cfg)
@@ -191,18 +208,6 @@ def plan(run: Run) -> None:
         resume=cfg.resume,
         write_dropped=cfg.write_dropped,
     )
-
-
-def _check_out(out: Path, inputs: list[InputFile]) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a directory")
-    real_out = out.resolve()
-    for f in inputs:
-        real = Path(f.path).resolve()
-        if real == real_out or real_out in real.parents:
-            raise ConfigError(
-                f"--out {out}: holds the input {f.path}; write the run to another directory"
-            )
 
 
 def _build_filters(cfg: SelectConfig) -> list[Any]:
@@ -273,36 +278,22 @@ def _check_option_type(method: str, key: str, value: Any, default: Any) -> None:
 _RUN_INVARIANT = ("out", "overwrite", "resume", "workers", "engine", "ray_address", "report")
 
 
-def prepare(run: Run) -> None:
-    """Create OUT; on --resume check it was started with the same config (workers may differ)."""
+def _claim(run: Run) -> dict:
+    """What the run directory checks before it is touched (see :meth:`RunDir.prepare`)."""
     cfg = run.cfg
-    out = run.out
-    stamp = out / "_work" / "config.json"
-    mine = cfg.model_dump(mode="json", exclude=set(_RUN_INVARIANT))
-    if cfg.resume and stamp.exists():
-        theirs = json.loads(stamp.read_text())
-        if theirs != mine:
-            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ConfigError(
-                f"{out}: cannot resume, the run was started with other options ({', '.join(diff)})"
-            )
-        # A killed run can leave a half-written temporary file (named after the writing
-        # process, so the resumed run's writes do not replace it): remove them.
-        for tmp in out.rglob(".*.tmp-*"):
-            tmp.unlink()
-        return
-    if out.exists() and any(out.iterdir()):
-        if not cfg.overwrite and not cfg.resume:
-            raise ConfigError(
-                f"{out}: output directory exists and is not empty (use --overwrite or --resume)"
-            )
-        if cfg.resume:
-            raise ConfigError(
-                f"{out}: nothing to resume here (no _work/config.json); use --overwrite"
-            )
-        shutil.rmtree(out)
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(stamp, json.dumps(mine, indent=1, sort_keys=True).encode())
+    return {
+        "stamp": cfg.model_dump(mode="json", exclude=set(_RUN_INVARIANT)),
+        "inputs": {"raw": cfg.raw, "target": cfg.target},
+        "run_file": run.run_file,
+        "overwrite": cfg.overwrite,
+        "resume": cfg.resume,
+    }
+
+
+def prepare(run: Run) -> None:
+    """Claim OUT (locked for the run); on --resume the options and input bytes must match."""
+    with run.timer.stage("prepare"):
+        run.inputs = run.run_dir.prepare(**_claim(run))
 
 
 # ---------------------------------------------------------------------------------------
@@ -377,7 +368,7 @@ def fit(run: Run) -> None:
         if run.scorer is None:
             run.raw_counts, run.n_sample = np.zeros(cfg.num_buckets, np.int64), None
             return
-        ckpt = ctx.work / "fit.pkl"
+        ckpt = ctx.run_dir.fit_checkpoint
         fitted = load_checkpoint(ckpt) if cfg.resume else None
         if fitted is None:
             fitted = _fit(run)
@@ -397,19 +388,13 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
     assert ctx is not None and run.engine is not None
     by_counts = hasattr(scorer, "fit_counts")
     full_pass = by_counts and cfg.raw_sample == 0
-    want = cfg.raw_sample or DEFAULT_FIT_SAMPLE
     sizes = {f.path: f.size for f in run.raw_files}
-    total_bytes = sum(sizes.values()) or 1
-    shards_in_file = Counter(s.path for s in run.shards)
+    limits = fit_sample_limits(run.shards, sizes, cfg.raw_sample or DEFAULT_FIT_SAMPLE)
     ctx.scorer = scorer  # unfitted: only its featurizer is used here
-    tasks = []
-    for s in run.shards:
-        n = None
-        if not full_pass:
-            # Whole compressed files; Parquet row-group shards share their file's bytes.
-            b = s.end - s.start if s.format == "jsonl" else sizes[s.path] / shards_in_file[s.path]
-            n = max(1, int(np.ceil(want * b / total_bytes)))
-        tasks.append((s, n, ctx, not by_counts))
+    tasks = [
+        (s, None if full_pass else n, ctx, not by_counts)
+        for s, n in zip(run.shards, limits, strict=True)
+    ]
     label = "fit raw" if full_pass else "sample raw"
     parts = list(run.say.track(run.engine.map(sample_task, tasks), len(tasks), label))
     n_docs = sum(p.n_docs for p in parts)
@@ -490,14 +475,15 @@ def _resolve_rows(shards: list[Shard], scans: list[ShardScan], out: Path) -> lis
         if shard.format != "parquet":
             lines_before[shard.path] = shard.row_base + sc.lines
         if sc.rejects:
-            _write_rejects(out / "rejects" / f"part-{shard.name}.jsonl", sc.rejects)
+            _write_rejects(RunDir(out).part(REJECTS, shard.name, "jsonl"), sc.rejects)
         resolved.append(shard)
     return resolved
 
 
 def _write_rejects(path: Path, rejects: list[Reject]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_jsonl([r.as_dict() for r in rejects], path)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_jsonl([r.as_dict() for r in rejects], path)
 
 
 def dedup(run: Run) -> None:
@@ -511,7 +497,7 @@ def dedup(run: Run) -> None:
 
         offsets = np.cumsum([0] + [len(s.rows) for s in run.scans])[:-1].astype(np.int64)
         spec = DedupSpec(cfg.dedup, cfg.dedup_threshold, cfg.dedup_ngram)
-        dup, run.cluster = resolve(run.ctx.work / "dedup", spec, offsets, len(run.scores))
+        dup, run.cluster = resolve(run.ctx.run_dir.dedup, spec, offsets, len(run.scores))
         run.status[dup & (run.status == ELIGIBLE)] = DUPLICATE
 
 
@@ -652,9 +638,9 @@ def write(run: Run) -> None:
             run.sel_counts += sc_
             run.rnd_counts += rc_
         if cfg.format == "parquet":
-            unify_parquet_parts(sorted((run.out / "selected").glob("part-*.parquet")))
+            unify_parquet_parts(run.run_dir.selected_parts())
         if run.target_rejects:
-            _write_rejects(run.out / "rejects" / "target.jsonl", run.target_rejects)
+            _write_rejects(run.run_dir.target_rejects, run.target_rejects)
 
 
 # ---------------------------------------------------------------------------------------
@@ -695,10 +681,7 @@ def manifest(run: Run) -> dict:
         "seed": cfg.seed,
         "engine": {"name": run.engine.name, "workers": run.engine.workers},
         "versions": _versions(),
-        "inputs": {
-            "raw": _input_entries(run.raw_files),
-            "target": _input_entries(run.target_files),
-        },
+        "inputs": manifest_inputs(run.inputs),
         "shards": len(run.shards),
         "counts": counts,
         "metrics": metrics,
@@ -711,13 +694,13 @@ def manifest(run: Run) -> dict:
             "text_bytes": nbytes,
         },
         "outputs": {
-            "selected": "selected/",
-            "docs": "docs/",
-            "rejects": "rejects/" if (run.out / "rejects").exists() else None,
+            "selected": f"{SELECTED}/",
+            "docs": f"{DOCS}/",
+            "rejects": f"{REJECTS}/" if run.run_dir.rejects.exists() else None,
             "format": cfg.format,
         },
     }
-    atomic_write_bytes(run.out / "manifest.json", json.dumps(m, indent=2).encode() + b"\n")
+    run.run_dir.write_manifest(m)
     if cfg.report:
         from thresher.report import write_report
 
@@ -773,13 +756,6 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _input_entries(files: list[InputFile]) -> list[dict]:
-    return [
-        {"path": f.path, "format": f.format, "bytes": f.size, "hash": file_digest(f.path)}
-        for f in files
-    ]
-
-
 def run_select_dict(**kwargs: Any) -> dict:
     """Convenience for the API: build the config from keyword arguments and run."""
     return run_select(
@@ -787,15 +763,4 @@ def run_select_dict(**kwargs: Any) -> dict:
     )
 
 
-def read_selected(out: str | os.PathLike) -> pa.Table:
-    """The selected documents of a run directory as one table."""
-    sel = Path(out) / "selected"
-    parts = sorted(sel.glob("part-*.parquet"))
-    if parts:
-        return pa.concat_tables([pq.read_table(p) for p in parts], promote_options="permissive")
-    recs = [
-        orjson.loads(line)
-        for p in sorted(sel.glob("part-*.jsonl"))
-        for line in p.read_bytes().splitlines()
-    ]
-    return records_to_table(recs)
+__all__ = ["read_selected", "run_select", "run_select_dict"]  # read_selected: rundir's, for api

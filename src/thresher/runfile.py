@@ -511,7 +511,9 @@ def run(
         if dry_run:
             Console(highlight=False, soft_wrap=True).print(plan(cfg), markup=False)
             return
-        manifest = run_select(cfg, progress=RichReporter(), command=["thresher", "run", str(path)])
+        manifest = run_select(
+            cfg, progress=RichReporter(), command=["thresher", "run", str(path)], run_file=path
+        )
     summary(manifest, Path(cfg.out))
 
 

@@ -11,7 +11,7 @@ and a shard) and run them in worker processes or on Ray:
   and provenance, plus its per-document decision table.
 
 Scan and write leave a checkpoint per shard in ``OUT/_work``, so ``--resume``
-skips the shards that are done.
+skips the shards that are done. Every path and column name is :mod:`thresher.rundir`'s.
 """
 
 from __future__ import annotations
@@ -34,16 +34,26 @@ from thresher.io.writers import (
     write_jsonl,
     write_parquet,
 )
+from thresher.rundir import (
+    CLUSTER_COLUMN,
+    DOCS,
+    DROPPED,
+    DUPLICATE,
+    ELIGIBLE,
+    FILTERED,
+    REASON_COLUMN,
+    ROW_COLUMN,
+    SCORE_COLUMN,
+    SELECTED,
+    SOURCE_COLUMN,
+    STATUS_COLUMN,
+    STATUS_NAMES,
+    RunDir,
+    annotation_column,
+    decision_table,
+    writing,
+)
 from thresher.text.ngrams import NgramHasher
-
-# Per-document status in the decision table.
-ELIGIBLE, FILTERED, DUPLICATE = 0, 1, 2
-STATUS_NAMES = {ELIGIBLE: "eligible", FILTERED: "filtered", DUPLICATE: "duplicate"}
-
-SCORE_COLUMN = "thresher_score"
-SOURCE_COLUMN = "thresher_source"
-ROW_COLUMN = "thresher_row"
-CLUSTER_COLUMN = "thresher_cluster"
 
 
 @dataclass
@@ -65,8 +75,8 @@ class StageContext:
     write_dropped: bool = False
 
     @property
-    def work(self) -> Path:
-        return Path(self.out) / "_work"
+    def run_dir(self) -> RunDir:
+        return RunDir(self.out)
 
 
 @dataclass
@@ -159,8 +169,9 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
 
 
 def save_checkpoint(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def load_checkpoint(path: Path) -> Any | None:
@@ -174,7 +185,7 @@ def load_checkpoint(path: Path) -> Any | None:
 def scan_task(args: tuple[Shard, StageContext]) -> ShardScan:
     """Read, filter, dedup-hash and score one shard (checkpointed for --resume)."""
     shard, ctx = args
-    ckpt = ctx.work / f"scan-{shard.name}.pkl"
+    ckpt = ctx.run_dir.scan_checkpoint(shard.name)
     if ctx.resume and (done := load_checkpoint(ckpt)) is not None:
         return done
     result = _scan(shard, ctx)
@@ -191,7 +202,8 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         from thresher.dedup.stage import DedupSpec, reset_shard
 
         spec = DedupSpec(ctx.dedup, ctx.dedup_threshold, ctx.dedup_ngram)
-        reset_shard(ctx.work / "dedup", shard.index)
+        with writing(ctx.run_dir.dedup):
+            reset_shard(ctx.run_dir.dedup, shard.index)
     reasons: dict[int, str] = {}
     fields: dict[str, list] = {f: [] for f in ctx.fields}
     annotations: dict[str, list] = {}
@@ -217,7 +229,8 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         if spec is not None and len(live):
             from thresher.dedup.stage import spill_batch
 
-            spill_batch(ctx.work / "dedup", spec, shard.index, offset + live, sub)
+            with writing(ctx.run_dir.dedup):
+                spill_batch(ctx.run_dir.dedup, spec, shard.index, offset + live, sub)
         rows.append(batch.rows)
         scores.append(sc)
         status.append(st)
@@ -259,7 +272,7 @@ def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     Checkpointed: the marker is written after both files, so a resumed run
     redoes a shard whose files may be half there (they are rewritten whole).
     """
-    ckpt = task.ctx.work / f"write-{task.shard.name}.pkl"
+    ckpt = task.ctx.run_dir.write_checkpoint(task.shard.name)
     if task.ctx.resume and (done := load_checkpoint(ckpt)) is not None:
         return done
     result = _write(task)
@@ -281,10 +294,11 @@ def _texts_of(part: pa.Table | list[dict], tf: str) -> pa.Array:
 
 
 def _write_part(
-    part: pa.Table | list[dict], extra: dict[str, pa.Array], path_stem: Path, fmt: str
+    part: pa.Table | list[dict], extra: dict[str, pa.Array], path: Path, fmt: str
 ) -> None:
     """Write records plus thresher's columns (replacing same-named input fields)."""
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
         table = records_to_table(part) if isinstance(part, list) else part
         table = table.replace_schema_metadata(None)
@@ -293,14 +307,16 @@ def _write_part(
             table = table.drop_columns(clash)
         for name, col in extra.items():
             table = table.append_column(name, col)
-        write_parquet(table, path_stem.with_suffix(".parquet"))
+        with writing(path):
+            write_parquet(table, path)
     else:
         records = part if isinstance(part, list) else part.to_pylist()
         cols = {k: v.to_pylist() for k, v in extra.items()}
         for i, r in enumerate(records):
             for k, v in cols.items():
                 r[k] = v[i]
-        write_jsonl(records, path_stem.with_suffix(".jsonl"))
+        with writing(path):
+            write_jsonl(records, path)
 
 
 def _provenance(task: WriteTask, mask: np.ndarray) -> dict[str, pa.Array]:
@@ -313,13 +329,13 @@ def _provenance(task: WriteTask, mask: np.ndarray) -> dict[str, pa.Array]:
     if task.cluster is not None:
         cols[CLUSTER_COLUMN] = pa.array(task.cluster[mask], type=pa.int64())
     for name, values in task.annotations.items():
-        cols[f"thresher_{name}"] = values.filter(pa.array(mask))
+        cols[annotation_column(name)] = values.filter(pa.array(mask))
     return cols
 
 
 def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     ctx, shard = task.ctx, task.shard
-    out = Path(ctx.out)
+    run = ctx.run_dir
     hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
     dropped = (task.status != ELIGIBLE) if ctx.write_dropped else np.zeros(len(task.rows), bool)
     wanted = task.rows[task.selected | task.random | dropped]
@@ -331,39 +347,40 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     sel_counts = hasher.counts(_texts_of(sel, tf))
     rnd_counts = hasher.counts(_texts_of(_subset(recs, pos, task.rows[task.random]), tf))
     n = len(sel_rows)
-    stem = f"part-{shard.name}"
     if n:
         extra = {}
         if ctx.scorer is not None:
             extra[SCORE_COLUMN] = pa.array(task.scores[task.selected], type=pa.float32())
         extra.update(_provenance(task, task.selected))
-        _write_part(sel, extra, out / "selected" / stem, ctx.fmt)
+        _write_part(sel, extra, run.part(SELECTED, shard.name, ctx.fmt), ctx.fmt)
     if dropped.any():
         d_rows = task.rows[dropped]
         reasons = [task.reasons.get(int(i), "") for i in np.flatnonzero(dropped)]
         extra = {
-            "thresher_status": pa.array([STATUS_NAMES[int(x)] for x in task.status[dropped]]),
-            "thresher_reason": pa.array(reasons, type=pa.string()),
+            STATUS_COLUMN: pa.array([STATUS_NAMES[int(x)] for x in task.status[dropped]]),
+            REASON_COLUMN: pa.array(reasons, type=pa.string()),
             **_provenance(task, dropped),
         }
-        _write_part(_subset(recs, pos, d_rows), extra, out / "dropped" / stem, ctx.fmt)
+        _write_part(
+            _subset(recs, pos, d_rows), extra, run.part(DROPPED, shard.name, ctx.fmt), ctx.fmt
+        )
     # Decision table: one row per valid document, for the report and for audits.
     reason = [task.reasons.get(i, "") for i in range(len(task.rows))]
     if task.cluster is not None:  # say which document a duplicate duplicates
         for i in np.flatnonzero(task.status == DUPLICATE):
             reason[i] = f"duplicate_of:{int(task.cluster[i])}"
-    cols = {
-        "source": pa.array([shard.path] * len(task.rows), type=pa.string()),
-        "row": pa.array(task.rows, type=pa.int64()),
-        "status": pa.array([STATUS_NAMES[int(s)] for s in task.status], type=pa.string()),
-        "reason": pa.array(reason, type=pa.string()),
-        "score": pa.array(task.scores, type=pa.float32()),
-        "selected": pa.array(task.selected, type=pa.bool_()),
-    }
-    if task.cluster is not None:
-        cols["cluster"] = pa.array(task.cluster, type=pa.int64())
-    for name, values in task.annotations.items():
-        cols[name] = values
-    (out / "docs").mkdir(parents=True, exist_ok=True)
-    write_parquet(pa.table(cols), out / "docs" / f"{stem}.parquet")
+    table = decision_table(
+        shard.path,
+        task.rows,
+        task.status,
+        reason,
+        task.scores,
+        task.selected,
+        cluster=task.cluster,
+        annotations=task.annotations,
+    )
+    path = run.part(DOCS, shard.name)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_parquet(table, path)
     return n, sel_counts, rnd_counts

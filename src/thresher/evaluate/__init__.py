@@ -25,13 +25,9 @@ import numpy as np
 from thresher.errors import ConfigError, InputError
 from thresher.evaluate.ngram import KneserNeyLM, encode
 from thresher.evaluate.transformer import TINY, TransformerConfig
-from thresher.report.rundata import (
-    fetch_records,
-    iter_selected,
-    load_manifest,
-    read_docs,
-    text_field,
-)
+from thresher.io.writers import atomic_write_bytes
+from thresher.report.rundata import fetch_records, text_field
+from thresher.rundir import RunDir, iter_selected, load_manifest, read_docs, writing
 
 DEFAULT_MAX_TOKENS = 8_000_000
 
@@ -177,15 +173,16 @@ def evaluate(
         "seconds": round(time.perf_counter() - t0, 2),
     }
     if write:
-        path = run / "eval.json"
-        try:
-            existing = json.loads(path.read_text()) if path.exists() else {}
-        except ValueError:
-            existing = {}
-        existing.setdefault("runs", {})[model] = out
-        tmp = run / ".eval.json.tmp"
-        tmp.write_text(json.dumps(existing, indent=2) + "\n")
-        os.replace(tmp, path)
+        run_dir = RunDir(run)
+        path = run_dir.eval
+        with run_dir.lock():  # read-modify-write: one writer at a time
+            try:
+                existing = json.loads(path.read_text()) if path.exists() else {}
+            except ValueError:
+                existing = {}
+            existing.setdefault("runs", {})[model] = out
+            with writing(path):
+                atomic_write_bytes(path, (json.dumps(existing, indent=2) + "\n").encode())
     return out
 
 

@@ -13,16 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+from thresher.io.writers import atomic_write_bytes
 from thresher.report import plots
-from thresher.report.rundata import (
-    fetch_records,
+from thresher.report.rundata import fetch_records, raw_sample, text_field
+from thresher.rundir import (
+    COLUMN_PREFIX,
+    RunDir,
     iter_selected,
     load_manifest,
-    raw_sample,
     read_docs,
     read_rejects,
     selected_columns,
-    text_field,
+    writing,
 )
 
 # Fields shown in the composition section when present (plus the quota field).
@@ -49,11 +51,10 @@ def write_report(run_dir: str | os.PathLike) -> Path:
         .replace("{seconds}", f"{time.perf_counter() - t0:.2f}")
         .replace("{body}", body)
     )
-    out = run / "report.html"
-    tmp = run / ".report.html.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    run_dir = RunDir(run)
+    with run_dir.lock(), writing(run_dir.report):
+        atomic_write_bytes(run_dir.report, page.encode("utf-8"))
+    return run_dir.report
 
 
 def _e(x: object) -> str:
@@ -119,7 +120,7 @@ class _Body:
                 )
         cmd = " ".join(self.m.get("command") or [])
         when = time.strftime(
-            "%Y-%m-%d %H:%M", time.localtime((self.run / "manifest.json").stat().st_mtime)
+            "%Y-%m-%d %H:%M", time.localtime(RunDir(self.run).manifest.stat().st_mtime)
         )
         return (
             f"<header><h1>thresher report</h1><p class='sub'>{_e(self.run.resolve())} · {when} · "
@@ -217,7 +218,9 @@ class _Body:
     # -- composition --------------------------------------------------------------------
     def _fields(self) -> list[str]:
         cols = [
-            c for c in selected_columns(self.run) if c != self.tf and not c.startswith("thresher_")
+            c
+            for c in selected_columns(self.run)
+            if c != self.tf and not c.startswith(COLUMN_PREFIX)
         ]
         qf = (self.m.get("config") or {}).get("quota_field")
         chosen = [qf] if qf and qf in cols else []
@@ -393,7 +396,7 @@ class _Body:
     # -- proxy evaluation -----------------------------------------------------------------
     def _eval(self) -> dict:
         if not hasattr(self, "_ev"):
-            p = self.run / "eval.json"
+            p = RunDir(self.run).eval
             try:
                 self._ev = json.loads(p.read_text()) if p.exists() else {}
             except (OSError, ValueError):

@@ -1,16 +1,14 @@
-"""Read a run directory back: manifest, decision table, selected records, raw rows.
+"""Read the raw corpus behind a run: given rows of a source file, or a bounded sample.
 
-Everything here is bounded: the decision table holds only small columns, the
-raw corpus is read either for a few chosen rows (by source and row) or as a
-capped sample, never as a whole in memory.
+The run directory itself (manifest, decision table, selected parts, rejects) is read
+through :mod:`thresher.rundir`. Everything here is bounded: the raw corpus is read
+either for a few chosen rows (by source and row) or as a capped sample, never whole.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import numpy as np
 import orjson
@@ -18,10 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from thresher.errors import InputError
-from thresher.io.readers import ShardReader, iter_lines
-from thresher.io.sources import Shard, file_format, plan_shards
-
-DOC_COLUMNS = ("source", "row", "status", "reason", "score", "selected", "cluster")
+from thresher.io.readers import ShardReader
+from thresher.io.sources import DEFAULT_SHARD_BYTES, Shard, discover, file_format, plan_shards
+from thresher.rundir import fit_sample_limits
 
 
 def resolve_source(path: str, base: str | None = None) -> str:
@@ -33,143 +30,51 @@ def resolve_source(path: str, base: str | None = None) -> str:
     return path
 
 
-def load_manifest(run_dir: str | os.PathLike) -> dict:
-    path = Path(run_dir) / "manifest.json"
-    if not path.exists():
-        raise InputError(f"{run_dir}: not a run directory (no manifest.json)")
-    return json.loads(path.read_text())
-
-
 def text_field(manifest: dict) -> str:
     return (manifest.get("config") or {}).get("text_field") or "text"
 
 
-def read_docs(run_dir: str | os.PathLike) -> pa.Table:
-    """The decision table (one row per valid raw document), all parts concatenated."""
-    parts = sorted((Path(run_dir) / "docs").glob("part-*.parquet"))
-    if not parts:
-        return pa.table(
-            {
-                "source": pa.array([], pa.string()),
-                "row": pa.array([], pa.int64()),
-                "status": pa.array([], pa.string()),
-                "reason": pa.array([], pa.string()),
-                "score": pa.array([], pa.float32()),
-                "selected": pa.array([], pa.bool_()),
-            }
-        )
-    tables = []
-    for p in parts:
-        names = pq.ParquetFile(p).schema_arrow.names
-        tables.append(pq.read_table(p, columns=[c for c in DOC_COLUMNS if c in names]))
-    return pa.concat_tables(tables, promote_options="permissive")
-
-
-def read_rejects(run_dir: str | os.PathLike, limit: int | None = None) -> list[dict]:
-    """Rows of rejects/*.jsonl (raw shards; the target file's rejects are marked)."""
-    out: list[dict] = []
-    for p in sorted((Path(run_dir) / "rejects").glob("*.jsonl")):
-        for line in p.read_bytes().splitlines():
-            if not line.strip():
-                continue
-            rec = orjson.loads(line)
-            rec["file"] = p.name
-            out.append(rec)
-            if limit is not None and len(out) >= limit:
-                return out
-    return out
-
-
-def selected_parts(run_dir: str | os.PathLike) -> list[Path]:
-    sel = Path(run_dir) / "selected"
-    return sorted(sel.glob("part-*.parquet")) or sorted(sel.glob("part-*.jsonl"))
-
-
-def selected_columns(run_dir: str | os.PathLike) -> list[str]:
-    parts = selected_parts(run_dir)
-    if not parts:
-        return []
-    if parts[0].suffix == ".parquet":
-        return pq.ParquetFile(parts[0]).schema_arrow.names
-    with open(parts[0], "rb") as f:
-        first = f.readline()
-    return list(orjson.loads(first)) if first.strip() else []
-
-
-def iter_selected(
-    run_dir: str | os.PathLike, columns: list[str], limit: int | None = None
-) -> Iterator[dict]:
-    """Selected records (only ``columns``), in part order, at most ``limit``."""
-    n = 0
-    for p in selected_parts(run_dir):
-        if p.suffix == ".parquet":
-            pf = pq.ParquetFile(p)
-            cols = [c for c in columns if c in pf.schema_arrow.names]
-            for rb in pf.iter_batches(batch_size=2048, columns=cols):
-                for rec in rb.to_pylist():
-                    yield rec
-                    n += 1
-                    if limit is not None and n >= limit:
-                        return
-        else:
-            with open(p, "rb") as f:
-                for line in f:
-                    if not line.strip():
-                        continue
-                    rec = orjson.loads(line)
-                    yield {c: rec.get(c) for c in columns}
-                    n += 1
-                    if limit is not None and n >= limit:
-                        return
-
-
-def _whole_file_shard(path: str) -> Shard:
+def _row_shards(path: str, want: np.ndarray) -> Iterator[tuple[Shard, np.ndarray]]:
+    """Shards of one raw file covering the wanted rows: the whole file (JSONL), or each
+    row group holding wanted rows (Parquet: memory stays one row group)."""
     fmt = file_format(path)
     if fmt is None:
         raise InputError(f"{path}: unknown format")
-    if fmt == "parquet":
-        return Shard(0, path, fmt, 0, pq.ParquetFile(path).metadata.num_row_groups, 0)
-    return Shard(0, path, fmt, 0, os.path.getsize(path), 0)
+    if fmt != "parquet":
+        yield Shard(0, path, fmt, 0, os.path.getsize(path), 0), want
+        return
+    meta = pq.ParquetFile(path).metadata
+    start = 0
+    for g in range(meta.num_row_groups):
+        n = meta.row_group(g).num_rows
+        sel = want[(want >= start) & (want < start + n)]
+        if len(sel):
+            yield Shard(0, path, fmt, g, g + 1, start), sel
+        start += n
 
 
 def iter_rows(path: str, rows: Iterable[int]) -> Iterator[tuple[int, dict]]:
     """(row, record) of the wanted rows of one raw file, in file order.
 
-    JSONL is scanned up to the last wanted row, parsing only the wanted lines;
-    Parquet reads only the row groups holding wanted rows.
+    Reads through :meth:`ShardReader.records` (TODO: the io format registry's ``records``
+    helper once it lands). Rows the file no longer has, or no longer parse, mean the
+    file changed since the run: an InputError naming it.
     """
     want = np.unique(np.fromiter(rows, dtype=np.int64))
     if len(want) == 0:
         return
     if not os.path.exists(path):
         raise InputError(f"{path}: raw input not found (was the run made from another directory?)")
-    shard = _whole_file_shard(path)
-    if shard.format == "parquet":
-        pf = pq.ParquetFile(path)
-        start = 0
-        for g in range(pf.metadata.num_row_groups):
-            n = pf.metadata.row_group(g).num_rows
-            sel = want[(want >= start) & (want < start + n)]
-            if len(sel):
-                table = pf.read_row_group(g)
-                for r, rec in zip(
-                    sel.tolist(), table.take(pa.array(sel - start)).to_pylist(), strict=True
-                ):
-                    yield r, rec
-            start += n
-        return
-    wanted = set(want.tolist())
-    last = int(want[-1])
-    for row, line in iter_lines(shard):
-        if row in wanted:
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(rec, dict):
-                yield row, rec
-        if row >= last:
-            break
+    for shard, sel in _row_shards(path, want):
+        try:
+            recs = ShardReader(shard).records(sel)
+        except (orjson.JSONDecodeError, pa.ArrowException, IndexError) as e:
+            raise InputError(f"{path}: changed since the run (rows cannot be read: {e})") from e
+        if isinstance(recs, pa.Table):
+            recs = recs.to_pylist()
+        if len(recs) != len(sel) or not all(isinstance(r, dict) for r in recs):
+            raise InputError(f"{path}: changed since the run (rows are missing)")
+        yield from zip(sel.tolist(), recs, strict=True)
 
 
 def fetch_records(
@@ -209,28 +114,17 @@ def raw_sample(
     paths = [p for p in paths if os.path.exists(p)]
     if not paths:
         return [], "raw input not found"
-    from thresher.io.sources import discover
-
     files = discover(paths)
-    shard_bytes = (manifest.get("config") or {}).get("shard_bytes") or 64 * 1024 * 1024
+    shard_bytes = (manifest.get("config") or {}).get("shard_bytes") or DEFAULT_SHARD_BYTES
     shards = plan_shards(files, shard_bytes)
-    total = sum(f.size for f in files) or 1
     n_docs = (manifest.get("counts") or {}).get("read") or 0
     exact = n_docs and n_docs <= max_docs
-    sizes = {f.path: f.size for f in files}
+    limits = fit_sample_limits(shards, {f.path: f.size for f in files}, max_docs)
     out: list[dict] = []
     extra = tuple(f for f in fields if f != tf)
     seen = 0
-    for s in shards:
-        if exact:
-            limit = None
-        else:
-            b = (
-                (s.end - s.start)
-                if s.format == "jsonl"
-                else sizes[s.path] / max(1, sum(1 for t in shards if t.path == s.path))
-            )
-            limit = max(1, int(np.ceil(max_docs * b / total)))
+    for s, n in zip(shards, limits, strict=True):
+        limit = None if exact else n
         reader = ShardReader(s, tf, extra)
         got = 0
         for batch in reader.batches(limit):
