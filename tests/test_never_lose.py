@@ -526,7 +526,9 @@ def test_ctrl_c_ends_the_run_with_one_line_saying_resume(tmp_path, big_plain):
         stderr = log.read_text()
         assert code != 0
         assert "Traceback" not in stderr, stderr[-3000:]
-        last = [x for x in stderr.splitlines() if x.strip()][-1]
+        lines = [x for x in stderr.splitlines() if x.strip()]
+        assert lines, "nothing on stderr: the user is not told what happened"
+        last = lines[-1]
         assert "interrupted" in last and "--resume" in last, stderr[-2000:]
         left = wait_gone(kids, 10)
         assert not left, f"workers outlived the interrupted driver: {sorted(left)}"

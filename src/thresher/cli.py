@@ -317,6 +317,13 @@ def _run_pipeline(build, out: Path, call=None) -> None:
         _fail(_validation_message(e))
     except (ThresherError, ValueError, TypeError) as e:
         _fail(str(e))
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted; rerun with --resume to continue in {out}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
     _summary(manifest, out)
 
 
