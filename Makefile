@@ -2,17 +2,25 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two stamps: the demo needs only the core install (no torch, no Ray: ~2 GB less); the
+# tests need the dev extras. `make demo` then `make test` upgrades the same venv.
+CORE   := $(VENV)/.installed-core
+DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test lint venv system-deps bench-venv clean
+.PHONY: demo test lint venv dev-venv system-deps bench-venv clean
 
-$(STAMP): pyproject.toml
+$(CORE): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install -q -e .
+	touch $(CORE)
 
-venv: $(STAMP)
+$(DEV): $(CORE)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(DEV)
+
+venv: $(CORE)
+dev-venv: $(DEV)
 
 # Headless Chromium renders the HTML report in a test (Debian's package; root on CI).
 system-deps:
@@ -24,16 +32,16 @@ demo: venv
 	$(BIN)/thresher select --target data/sample/target.jsonl --raw data/sample/raw.jsonl.gz \
 	  --out runs/demo --k 250 --overwrite
 
-test: venv system-deps
+test: dev-venv system-deps
 	$(BIN)/python -m pytest -q
 
-lint: venv
+lint: dev-venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
 # The reference implementations the bench/ scripts run side by side. datatrove (with
 # spaCy) gets a venv of its own so it cannot change thresher's dependencies.
-bench-venv: venv
+bench-venv: dev-venv
 	test -x .venv-datatrove/bin/python || $(PYTHON) -m venv .venv-datatrove
 	.venv-datatrove/bin/python -m pip install -q 'datatrove[processing]==0.10.1' 'spacy>=3.8' orjson
 	$(BIN)/python -m pip install -q rensa

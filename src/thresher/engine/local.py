@@ -1,12 +1,34 @@
-"""Local engine: a process pool on this machine (inline when workers == 1)."""
+"""Local engine: a process pool on this machine (inline when workers == 1).
+
+Workers never outlive the driver: killed with ``kill -9`` the driver cannot shut
+its pool down, and each worker (a few hundred MB once the scorer is loaded)
+would otherwise wait forever on a queue whose write end it holds itself. So
+every worker asks the kernel to kill it when its parent dies (Linux
+``PR_SET_PDEATHSIG``) and also runs a watchdog thread that exits when its parent
+pid changes (any POSIX system; the kernels release the GIL, so it gets to run).
+When the workers are gone, multiprocessing's resource tracker sees its pipe
+close and exits too.
+
+Ctrl-C is the driver's business: workers ignore SIGINT (a terminal sends it to
+the whole process group), so they print no tracebacks; the driver's
+``KeyboardInterrupt`` stops the pool at once instead of waiting for running tasks.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+_WATCH_SECONDS = 0.2
 
 
 def default_workers() -> int:
@@ -16,10 +38,32 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _init_worker() -> None:
+def _die_with_parent(parent_pid: int, pdeathsig: bool) -> None:
+    """Exit this process as soon as ``parent_pid`` is no longer its parent."""
+    if pdeathsig and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the watchdog remains
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="thresher-parent-watch", daemon=True).start()
+
+
+def _init_worker(parent_pid: int | None = None, pdeathsig: bool = False) -> None:
     # One process per core already: keep native libraries from oversubscribing it.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None:
+        _die_with_parent(parent_pid, pdeathsig)
 
 
 def _warm_up(_: int) -> None:
@@ -49,10 +93,15 @@ class LocalEngine:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            # PR_SET_PDEATHSIG fires when the *thread* that spawned a worker exits; the
+            # pool spawns from the thread that submits, so arm it only from the main
+            # thread (whose end is the process's end). The watchdog covers the rest.
+            main = threading.current_thread() is threading.main_thread()
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=mp.get_context("spawn"),
                 initializer=_init_worker,
+                initargs=(os.getpid(), main),
             )
         return self._pool
 
@@ -67,15 +116,40 @@ class LocalEngine:
         window = self.workers * 2
         futures = [pool.submit(fn, t) for t in tasks[:window]]
         nxt = len(futures)
-        for i in range(len(tasks)):
-            result = futures[i].result()
-            futures[i] = None  # type: ignore[call-overload]
-            if nxt < len(tasks):
-                futures.append(pool.submit(fn, tasks[nxt]))
-                nxt += 1
-            yield result
+        try:
+            for i in range(len(tasks)):
+                result = futures[i].result()
+                futures[i] = None  # type: ignore[call-overload]
+                if nxt < len(tasks):
+                    futures.append(pool.submit(fn, tasks[nxt]))
+                    nxt += 1
+                yield result
+        except KeyboardInterrupt:
+            self.abort()
+            raise
+        finally:
+            for f in futures:
+                if f is not None:
+                    f.cancel()
+
+    def abort(self) -> None:
+        """Stop now: drop queued tasks and end the workers without waiting for running ones."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.join(timeout=5)
 
     def close(self) -> None:
+        # Called from a ``finally`` while Ctrl-C unwinds the driver: do not wait for the
+        # running tasks (a shard can take many seconds), stop them.
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt | SystemExit):
+            self.abort()
+            return
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
