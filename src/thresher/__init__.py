@@ -1,7 +1,6 @@
 """thresher: select the documents worth training a language model on."""
 
-__version__ = "0.1.0"
-
+from thresher._version import __version__
 from thresher.api import (  # noqa: E402
     SelectConfig,
     deduplicate,

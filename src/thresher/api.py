@@ -22,8 +22,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.config import SelectConfig, default, language_spec
+from thresher.config import SelectConfig, default
 from thresher.errors import ConfigError
+from thresher.filters.langid import language_spec
 from thresher.pipeline import read_selected, run_select
 
 

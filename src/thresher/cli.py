@@ -11,11 +11,11 @@ import typer
 from thresher.config import (
     DEFAULT_LANG_MIN_SCORE,
     default,
-    language_spec,
     parse_quotas,
     split_csv,
 )
 from thresher.console import RichReporter, error_boundary, fail, summary
+from thresher.filters.langid import language_spec
 
 app = typer.Typer(
     add_completion=False,

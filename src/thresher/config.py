@@ -33,7 +33,7 @@ class SelectConfig(BaseModel):
     temperature: float = Field(1.0, gt=0)
     seed: int = 0
     workers: int | None = Field(None, ge=1)
-    engine: Literal["local", "ray"] = "local"
+    engine: str = Field("local", description="an engine of thresher.engine.ENGINES: local or ray")
     ray_address: str | None = None
     format: Literal["parquet", "jsonl"] = "parquet"
     text_field: str = "text"
@@ -67,6 +67,15 @@ class SelectConfig(BaseModel):
         f = cls.model_fields.get(info.field_name or "")
         if isinstance(value, bool) and f is not None and f.annotation is not bool:
             raise ValueError("expected a number, not a boolean")
+        return value
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        from thresher.engine import ENGINES
+
+        if value not in ENGINES:
+            raise ValueError(f"unknown engine {value!r} (expected one of {', '.join(ENGINES)})")
         return value
 
     @model_validator(mode="after")
@@ -104,45 +113,6 @@ def split_csv(text: str | list[str] | tuple[str, ...] | None) -> list[str]:
     """The non-empty items of a comma-separated value ("en, de" -> ["en", "de"]); lists pass."""
     items = [text] if isinstance(text, str) else list(text or [])
     return [x.strip() for item in items for x in str(item).split(",") if x.strip()]
-
-
-def language_spec(
-    filters: list[str] | str | None,
-    lang: list[str] | str | None,
-    lang_min_score: float | None = None,
-) -> tuple[list[str], dict]:
-    """Filters and filter options for a language request, the same for CLI, YAML and API.
-
-    ``lang`` ("en,de", ["en"], "auto") adds the ``lang`` filter first; ``lang_min_score``
-    goes to it. Unknown language codes are refused here, before anything runs.
-    """
-    names = list(dict.fromkeys(split_csv(filters)))
-    options: dict = {}
-    languages = split_csv(lang)
-    if languages:
-        if "lang" not in names:
-            names.insert(0, "lang")
-        _check_languages(languages)
-        options["languages"] = languages
-    if "lang" in names and lang_min_score is not None:
-        options["min_score"] = float(lang_min_score)
-    return names, options
-
-
-def _check_languages(languages: list[str]) -> None:
-    if languages == ["auto"]:
-        return
-    if "auto" in languages:
-        raise ConfigError("--lang auto stands alone: it takes the target's languages")
-    from thresher.filters.langid import known_languages
-
-    known = known_languages()
-    bad = [x for x in languages if x not in known]
-    if bad:
-        raise ConfigError(
-            f"--lang {','.join(bad)}: unknown language code(s); lid.176 knows {len(known)} "
-            f"ISO 639 codes such as en, de, fr, es, zh, ja (or give --lang auto)"
-        )
 
 
 def parse_quotas(spec: str | dict | None, base: Path | None = None) -> dict[str, float] | None:

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from thresher import __version__
+from thresher._version import __version__
 from thresher.config import SelectConfig
 from thresher.console import Reporter, as_reporter
 from thresher.engine import make_engine
@@ -74,6 +74,9 @@ from thresher.tasks import (
     save_checkpoint,
     scan_task,
     write_task,
+)
+from thresher.tasks import (
+    warm_up as tasks_warm_up,
 )
 from thresher.text.ngrams import NgramHasher
 
@@ -160,7 +163,7 @@ def run_select(
     with run.timer.stage("plan"):
         plan(run)  # validates everything; nothing is written before it passes
     # Started before the target is read: its workers import and load kernels meanwhile.
-    run.engine = make_engine(cfg.engine, cfg.workers, cfg.ray_address)
+    run.engine = make_engine(cfg.engine, cfg.workers, cfg.ray_address, warm_up=tasks_warm_up)
     try:
         # The lock prepare takes is released however the run ends; a full disk is one line.
         with run.run_dir, disk_full_guard(run.out):
@@ -736,10 +739,12 @@ def _metrics(run: Run, eligible: np.ndarray) -> dict:
     if len(sel_scores) and cfg.method != "none":
         metrics["score_cut"] = float(np.min(sel_scores))
     red, red_rnd = metrics["kl_reduction"], metrics["kl_reduction_random"]
-    if has_kl and metrics["k"] >= 100 and red is not None and red < 0 and red <= red_rnd:
+    if has_kl and red is not None and red < 0:
+        small = " (or k is too small for this measure)" if metrics["k"] < 1000 else ""
         run.warn(
-            f"the selection is no closer to the target than a random one (KL reduction "
-            f"{red:.4f}, random {red_rnd:.4f}): the target may match nothing in this corpus"
+            f"the selection is further from the target than the raw corpus is, in hashed n-grams "
+            f"(KL reduction {red:.4f}; a random selection: {red_rnd:.4f}): the target may match "
+            f"little in this corpus{small}"
         )
     return metrics
 

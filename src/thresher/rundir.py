@@ -40,7 +40,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from thresher import __version__
+from thresher._version import __version__
 from thresher.errors import ConfigError, InputError, OutputError
 from thresher.io.sources import InputFile, Shard, discover, file_digest
 from thresher.io.writers import atomic_write_bytes, records_to_table

@@ -68,8 +68,9 @@ import yaml
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from thresher.config import SelectConfig, language_spec, parse_quotas
+from thresher.config import SelectConfig, parse_quotas
 from thresher.errors import ConfigError
+from thresher.filters.langid import language_spec
 
 FIELDS = set(SelectConfig.model_fields)
 PATH_FIELDS = ("raw", "target", "out")

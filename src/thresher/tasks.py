@@ -168,6 +168,11 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
     )
 
 
+def warm_up(_: int) -> None:
+    """Run in each worker as it starts: load the compiled kernels while the driver plans."""
+    NgramHasher(16, 2).counts(pa.array(["warm up"], type=pa.large_string()))
+
+
 def save_checkpoint(path: Path, obj: Any) -> None:
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,11 @@ class Engine(Protocol):
     name: str
     workers: int
 
+    def __init__(self, workers: int | None = None, address: str | None = None) -> None: ...
+
+    def warm_up(self, fn: Callable[[int], Any]) -> None:
+        """Start the workers and run ``fn(i)`` on each, without waiting (the driver's preload)."""
+
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]: ...
 
     def close(self) -> None: ...

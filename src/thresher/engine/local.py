@@ -66,30 +66,26 @@ def _init_worker(parent_pid: int | None = None, pdeathsig: bool = False) -> None
         _die_with_parent(parent_pid, pdeathsig)
 
 
-def _warm_up(_: int) -> None:
-    """Import the pipeline and load the compiled kernels while the driver plans."""
-    import pyarrow as pa
-
-    import thresher.tasks  # noqa: F401
-    from thresher.text.ngrams import NgramHasher
-
-    NgramHasher(16, 2).counts(pa.array(["warm up"], type=pa.large_string()))
-
-
 class LocalEngine:
     """Spawned worker processes (safe with numba/pyarrow threads, unlike fork)."""
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, warm_up: bool = True) -> None:
+    def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+        # ``address`` is the Ray engine's; a local pool has none (accepted, unused).
         self.workers = workers or default_workers()
         self._pool: ProcessPoolExecutor | None = None
-        if warm_up and self.workers > 1:
-            # Spawned workers take ~1-2 s to import and load kernels: start them now,
-            # so that overlaps with planning and reading the target.
+
+    def warm_up(self, fn: Callable[[int], Any]) -> None:
+        """Start the workers now and run ``fn(i)`` on each (imports, kernel compilation).
+
+        Spawned workers take ~1-2 s to start: doing it while the driver plans and reads
+        the target takes that off the critical path. Results are not waited for.
+        """
+        if self.workers > 1:
             pool = self._executor()
             for i in range(self.workers):
-                pool.submit(_warm_up, i)
+                pool.submit(fn, i)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:

@@ -148,16 +148,14 @@ class RayEngine:
         self._remote: Any = None
         self._warm: list = []
 
-    def warm_up(self) -> None:
-        """Connect, and have every worker import thresher and load its kernels now.
+    def warm_up(self, fn: Callable[[int], Any]) -> None:
+        """Connect, and run ``fn(i)`` on every worker now (imports, kernel compilation).
 
         Ray starts worker processes on first use; warming them while the driver
         plans and reads the target keeps that start-up off the critical path.
         """
-        from thresher.engine.local import _warm_up
-
         self._connect()
-        self._warm = [self._remote.remote(_warm_up, i, [], []) for i in range(self.workers)]
+        self._warm = [self._remote.remote(fn, i, [], []) for i in range(self.workers)]
 
     # -- connection -----------------------------------------------------------------
 

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from thresher.config import DEFAULT_LANG_MIN_SCORE
+from thresher.config import DEFAULT_LANG_MIN_SCORE, split_csv
+from thresher.errors import ConfigError
 
 _MODEL_LOCK = threading.Lock()
 _MODELS: dict[str, Any] = {}  # per process: path -> loaded fastText model
@@ -240,3 +241,40 @@ class LanguageFilter:
 
     def __repr__(self) -> str:
         return f"LanguageFilter(languages={self.languages!r}, min_score={self.min_score})"
+
+
+def language_spec(
+    filters: list[str] | str | None,
+    lang: list[str] | str | None,
+    lang_min_score: float | None = None,
+) -> tuple[list[str], dict]:
+    """Filters and filter options for a language request, the same for CLI, YAML and API.
+
+    ``lang`` ("en,de", ["en"], "auto") adds the ``lang`` filter first; ``lang_min_score``
+    goes to it. Unknown language codes are refused here, before anything runs.
+    """
+    names = list(dict.fromkeys(split_csv(filters)))
+    options: dict = {}
+    languages = split_csv(lang)
+    if languages:
+        if "lang" not in names:
+            names.insert(0, "lang")
+        _check_languages(languages)
+        options["languages"] = languages
+    if "lang" in names and lang_min_score is not None:
+        options["min_score"] = float(lang_min_score)
+    return names, options
+
+
+def _check_languages(languages: list[str]) -> None:
+    if languages == ["auto"]:
+        return
+    if "auto" in languages:
+        raise ConfigError("--lang auto stands alone: it takes the target's languages")
+    known = known_languages()
+    bad = [x for x in languages if x not in known]
+    if bad:
+        raise ConfigError(
+            f"--lang {','.join(bad)}: unknown language code(s); lid.176 knows {len(known)} "
+            f"ISO 639 codes such as en, de, fr, es, zh, ja (or give --lang auto)"
+        )
