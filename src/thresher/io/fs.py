@@ -116,7 +116,7 @@ class LocalFS:
         found = set(self._match(base, parts[i:], seen))
         return sorted(found)
 
-    def _match(self, dirname: str, parts: list[str], seen: set) -> Iterator[str]:
+    def _match(self, dirname: str, parts: list[str], seen: set, top: bool = True) -> Iterator[str]:
         part, rest = parts[0], parts[1:]
         if part == "**":
             try:
@@ -129,6 +129,8 @@ class LocalFS:
             seen.add(key)
             if rest:
                 yield from self._match(dirname, rest, seen)  # zero directories
+            elif top and dirname:
+                yield os.path.join(dirname, "")  # glob.glob lists "d/" for "d/**"
             for entry in _scan(dirname or os.curdir):
                 if entry.name.startswith("."):
                     continue
@@ -137,7 +139,7 @@ class LocalFS:
                 if not rest:
                     yield path
                 if is_dir:
-                    yield from self._match(path, parts, seen)
+                    yield from self._match(path, parts, seen, top=False)
             return
         if not has_magic(part):
             path = os.path.join(dirname, part)

@@ -78,8 +78,6 @@ class ShardReader:
             raw = raw[:300].decode("utf-8", "replace")
         self.rejects.append(Reject(self.shard.path, row, reason, raw[:300]))
 
-    _reject = reject  # the name before formats became modules
-
     def parse_line(self, row: int, line: bytes) -> dict | None:
         """One JSONL line as a dict with a string text field, or None (and a reject)."""
         rec, why = parse_row(line, self.text_field)

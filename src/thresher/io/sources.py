@@ -106,9 +106,7 @@ def shard_shares(shards: list[Shard], files: list[InputFile]) -> list[float]:
     """
     sizes = {f.path: f.size for f in files}
     per_file = Counter(s.path for s in shards)
-    return [
-        get_format(s.format).shard_share(s, sizes[s.path], per_file[s.path]) for s in shards
-    ]
+    return [get_format(s.format).shard_share(s, sizes[s.path], per_file[s.path]) for s in shards]
 
 
 def file_digest(path: str, algo: str = "xxh3_128") -> str:
@@ -138,4 +136,3 @@ def input_identity(path: str, content: bool = True) -> dict:
     if content:
         ident["hash"] = file_digest(path)
     return ident
-

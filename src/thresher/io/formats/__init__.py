@@ -22,9 +22,7 @@ from thresher.io.formats.jsonl import JSONL, JSONL_GZ, JSONL_ZST
 from thresher.io.formats.parquet import ParquetFormat
 from thresher.io.fs import read_head
 
-FORMATS: dict[str, Format] = {
-    f.name: f for f in (JSONL, JSONL_GZ, JSONL_ZST, ParquetFormat())
-}
+FORMATS: dict[str, Format] = {f.name: f for f in (JSONL, JSONL_GZ, JSONL_ZST, ParquetFormat())}
 
 __all__ = [
     "DEFAULT_MAX_ROW_BYTES",
@@ -80,8 +78,9 @@ def detect(path: str, head: bytes | None = None) -> Format:
             return sniffed
         if named is not None and named.name.startswith("jsonl"):
             return sniffed  # e.g. gzip bytes in a file named .jsonl
+        what = getattr(getattr(sniffed, "codec", None), "name", sniffed.name)
         raise InputError(
-            f"{path}: unknown format ({sniffed.name.split('.')[-1]} data, but the name "
+            f"{path}: unknown format ({what} data, but the name "
             f"does not say what it holds; expected {EXPECTED})"
         )
     if named is None:

@@ -264,7 +264,7 @@ class JsonlFormat(Format):
                             pending.append(chunk)
                             pending_len += len(chunk)
                         if pending_len > max_row_bytes:
-                            head = b"".join(pending)[:EXCERPT_BYTES]
+                            head = _head(pending)
                             yield Block(row, b"\n", np.zeros(1, np.int64), [(row, head)])
                             row += 1
                             pending, pending_len, skipping = [], 0, True
@@ -331,7 +331,9 @@ class JsonlFormat(Format):
         merged = pa.concat_arrays([texts, exact.texts]).take(pa.array(order))
         return Batch(merged, rows[order])
 
-    def _exact(self, reader: ShardReader, blk: Block, only: np.ndarray | None = None) -> Batch | None:
+    def _exact(
+        self, reader: ShardReader, blk: Block, only: np.ndarray | None = None
+    ) -> Batch | None:
         """Lines of a block (or only the lines ``only``) parsed one by one with orjson."""
         tf = reader.text_field
         texts: list[str] = []
@@ -400,6 +402,16 @@ class JsonlFormat(Format):
             pos = end
             if pos == len(want):
                 return
+
+
+def _head(pieces: list[bytes]) -> bytes:
+    """The first EXCERPT_BYTES of a line held as pieces (without joining all of it)."""
+    out = b""
+    for p in pieces:
+        out += p[: EXCERPT_BYTES - len(out)]
+        if len(out) >= EXCERPT_BYTES:
+            break
+    return out
 
 
 def _without(blk: Block, drop: np.ndarray) -> bytes:
