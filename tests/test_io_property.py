@@ -254,3 +254,40 @@ def test_every_mutation_kind_on_its_own(tmp_path, kind):
         assert 12 in rejects
     if kind == "dup_text":
         assert texts[12] == "second" == orjson.loads(lines[12])["text"]
+
+
+def test_row_checks_flag_what_arrow_reads_differently_and_little_else(sample_dir):
+    from thresher.io.formats._rowcheck import DEEP, NAN_INF, STRUCT, line_flags, valid_utf8
+
+    lines = list(LINES[:30])
+    cases = {
+        3: (_mutate_line(lines[3], "nan", 0), NAN_INF),
+        4: (_mutate_line(lines[4], "nan", 1), NAN_INF),
+        5: (_mutate_line(lines[5], "nan", 2), NAN_INF),
+        6: (_mutate_line(lines[6], "deep", 9), DEEP),
+        7: (b" " + lines[7], STRUCT),
+        8: (b"", STRUCT),
+        9: (lines[9] + b" ", STRUCT),
+        10: (b"\xef\xbb\xbf" + lines[10], STRUCT),
+        11: (lines[11] + b"\r", 0),
+        12: (b'{"text": "NaN or Inf and Infinity in prose"}', 0),
+        13: (b'{"text": "prose, Inf after a comma: a harmless false alarm"}', NAN_INF),
+    }
+    for i, (line, _) in cases.items():
+        lines[i] = line
+    data = b"\n".join(lines) + b"\n"
+    arr = np.frombuffer(data, np.uint8)
+    flags, non_ascii = line_flags(arr, np.flatnonzero(arr == 10))
+    expected = np.zeros(len(lines), np.uint8)
+    for i, (_, f) in cases.items():
+        expected[i] = f
+    assert flags.tolist() == expected.tolist()
+    # On real text the checks rarely fire: the fast path reads almost every line.
+    with gzip.open(sample_dir / "raw.jsonl.gz", "rb") as f:
+        real = f.read()
+    arr = np.frombuffer(real, np.uint8)
+    flags, non_ascii = line_flags(arr, np.flatnonzero(arr == 10))
+    assert non_ascii and valid_utf8(real)
+    assert 0 < np.count_nonzero(flags) < 0.01 * len(flags)
+    for bad in [b"\xed\xa0\x80", b"\xc0\xaf", b"\xff", b"\xf4\x90\x80\x80", b"caf\xe9"]:
+        assert not valid_utf8(b'{"text": "a", "s": "' + bad + b'"}\n')

@@ -70,7 +70,10 @@ def detect(path: str, head: bytes | None = None) -> Format:
     neither raises an InputError naming it.
     """
     if head is None:
-        head = read_head(path, _SNIFF_BYTES)
+        try:
+            head = read_head(path, _SNIFF_BYTES)
+        except OSError as e:
+            raise InputError(f"{path}: cannot read ({e.strerror or e})") from e
     named = by_name(path)
     sniffed = next((f for f in FORMATS.values() if f.sniff(head)), None)
     if sniffed is not None and (named is None or named is not sniffed):

@@ -5,8 +5,8 @@ records with orjson (exact). They disagree on some input: Arrow accepts NaN/Infi
 nesting deeper than orjson's 1024 levels, invalid UTF-8 in fields it skips, and counts
 rows, not lines (two objects on one line plus a blank line look like two clean lines).
 A line is sent to the exact (orjson) path when any of these checks fires; a false alarm
-costs only speed. The checks are vectorized numba loops, ~1 ms per MB-block... per 8 MB
-block, about what counting newlines three times cost before.
+costs only speed. The checks are vectorized numba loops: ~5 ms per 8 MB block (line
+flags 3.7 ms, UTF-8 1.3 ms) against ~14 ms for Arrow's parse of it.
 """
 
 from __future__ import annotations
