@@ -9,8 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
+from typer.testing import CliRunner
 
 import thresher
+from thresher.cli import app
 from thresher.errors import InputError
 
 
@@ -164,3 +166,80 @@ def test_non_string_text_in_an_otherwise_clean_file_is_rejected(
     assert m["counts"]["rejected"] == 1
     (rej,) = (tmp_path / "out" / "rejects" / "part-00000.jsonl").read_text().splitlines()
     assert json.loads(rej)["line"] == 6 and "text_not_string" in json.loads(rej)["reason"]
+
+
+def _reject_rows(out) -> list[dict]:
+    return [
+        json.loads(x)
+        for p in sorted((out / "rejects").glob("part-*.jsonl"))
+        for x in p.read_text().splitlines()
+    ]
+
+
+def test_nan_row_is_rejected_by_the_scan_not_a_crash_of_the_write_pass(tmp_path):
+    """The issue's case: thresher dedup on a file whose 2nd row has a bare NaN."""
+    raw = tmp_path / "nan.jsonl"
+    raw.write_bytes(b'{"text":"a b"}\n{"text":"hello","s":NaN}\n')
+    res = CliRunner().invoke(
+        app, ["dedup", "--raw", str(raw), "--out", str(tmp_path / "r"), "--workers", "1"]
+    )
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert m["counts"]["read"] == 2 and m["counts"]["rejected"] == 1
+    (rej,) = _reject_rows(tmp_path / "r")
+    assert (rej["source"], rej["line"]) == (str(raw), 2)
+    assert rej["reason"].startswith("invalid_json: ")
+
+
+def test_every_row_the_scan_accepts_is_written_and_vice_versa(tmp_path, good_lines, sample_dir):
+    """Rows Arrow and orjson used to read differently, between real rows: each is rejected
+    by the scan with its line, or read and written with the same text."""
+    odd = [
+        b'{"text": "nan row", "score": NaN}',
+        b'{"text": "inf row", "v": [1, -Infinity]}',
+        b'{"text": "bad bytes elsewhere", "s": "\xff\xfe"}',
+        b'{"text": "deep", "d": ' + b"[" * 1030 + b"]" * 1030 + b"}",
+        b'{"text": "two"}{"text": "objects"}',
+        b"   ",
+        b"\xef\xbb\xbf" + good_lines[1],  # a byte order mark inside the file is not JSON
+        b'{"text": "Information, NaN and Inf are fine inside text: [NaN]"}',
+        good_lines[2].rstrip(b"}") + b', "text": "duplicate key: the last wins"}',
+        good_lines[3] + b"\r",
+    ]
+    lines = [b"\xef\xbb\xbf" + good_lines[4]] + good_lines[5:15] + odd + good_lines[15:]
+    raw = tmp_path / "raw.jsonl"
+    raw.write_bytes(b"\n".join(lines) + b"\n")
+    m = thresher.select(
+        target=[str(sample_dir / "target.jsonl")],
+        raw=[str(raw)],
+        out=str(tmp_path / "out"),
+        fraction=1.0,
+        mode="topk",
+        workers=1,
+        report=False,
+        format="jsonl",
+    )
+    bad_lines = [12, 13, 14, 15, 16, 18]  # 1-based: the first six odd rows but the blank one
+    rejects = _reject_rows(tmp_path / "out")
+    assert [r["line"] for r in rejects] == bad_lines
+    assert [r["reason"].split(":")[0] for r in rejects] == [
+        "invalid_json",
+        "invalid_json",
+        "invalid_utf8",
+        "invalid_json",
+        "invalid_json",
+        "invalid_json",
+    ]
+    c = m["counts"]
+    assert c["rejected"] == len(bad_lines) and c["read"] == len(lines) - 1  # the blank line
+    assert c["selected"] == c["read"] - c["rejected"]
+    by_row = {}
+    for p in sorted((tmp_path / "out" / "selected").glob("*.jsonl")):
+        for x in p.read_text().splitlines():
+            r = json.loads(x)
+            by_row[r["thresher_row"]] = r["text"]
+    assert by_row[0] == json.loads(good_lines[4])["text"]  # the file's BOM is dropped
+    assert by_row[18] == "Information, NaN and Inf are fine inside text: [NaN]"
+    assert by_row[19] == "duplicate key: the last wins"
+    assert by_row[20] == json.loads(good_lines[3])["text"]
+    assert sorted(by_row) == sorted(set(range(len(lines))) - {11, 12, 13, 14, 15, 16, 17})

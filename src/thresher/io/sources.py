@@ -2,175 +2,111 @@
 
 A shard is a byte range of a plain JSONL file (cut at line boundaries), a
 whole compressed JSONL file (gzip and zstd streams cannot be split), or a run
-of Parquet row groups. Shards depend only on the files and ``shard_bytes``,
-never on the number of workers, so results are the same for any worker count.
+of Parquet row groups; each format plans its own (:mod:`thresher.io.formats`).
+Shards depend only on the files and ``shard_bytes``, never on the number of
+workers, so results are the same for any worker count.
 """
 
 from __future__ import annotations
 
-import glob
+import dataclasses
 import hashlib
-import os
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import xxhash
 
 from thresher.errors import InputError
+from thresher.io.formats import by_name, detect, get_format
+from thresher.io.formats.base import InputFile, Shard
+from thresher.io.fs import filesystem, has_magic, open_input, read_head, stat
+
+__all__ = [
+    "DEFAULT_SHARD_BYTES",
+    "InputFile",
+    "Shard",
+    "discover",
+    "file_digest",
+    "file_format",
+    "input_identity",
+    "plan_shards",
+    "shard_shares",
+]
 
 DEFAULT_SHARD_BYTES = 64 * 1024 * 1024
 
-_SUFFIXES = {
-    ".jsonl": "jsonl",
-    ".json": "jsonl",
-    ".ndjson": "jsonl",
-    ".jsonl.gz": "jsonl.gz",
-    ".json.gz": "jsonl.gz",
-    ".ndjson.gz": "jsonl.gz",
-    ".jsonl.zst": "jsonl.zst",
-    ".json.zst": "jsonl.zst",
-    ".ndjson.zst": "jsonl.zst",
-    ".jsonl.zstd": "jsonl.zst",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-
 
 def file_format(path: str | Path) -> str | None:
-    """The format of a file by its name (``jsonl``, ``jsonl.gz``, ``jsonl.zst``, ``parquet``)."""
-    name = str(path).lower()
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
-        if name.endswith(suffix):
-            return _SUFFIXES[suffix]
-    return None
+    """The format a file's name says (``jsonl``, ``jsonl.gz``, ``jsonl.zst``, ``parquet``).
 
-
-@dataclass(frozen=True)
-class InputFile:
-    path: str
-    format: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Shard:
-    """One unit of work. ``start``/``end`` are bytes (JSONL) or row groups (Parquet)."""
-
-    index: int
-    path: str
-    format: str
-    start: int = 0
-    end: int = -1
-    # Row (JSONL: line, 0-based) of the file where this shard starts; -1 until known
-    # (byte-range shards of JSONL learn it from the line counts of the shards before).
-    first_row: int = 0
-
-    @property
-    def name(self) -> str:
-        return f"{self.index:05d}"
-
-    @property
-    def row_base(self) -> int:
-        """Where this shard's row numbers start: relative (0) while first_row is unknown."""
-        return max(self.first_row, 0)
+    Names only; :func:`thresher.io.formats.detect` also reads the magic bytes.
+    """
+    fmt = by_name(str(path))
+    return fmt.name if fmt else None
 
 
 def discover(paths: list[str | Path]) -> list[InputFile]:
-    """Expand files, directories (recursively) and globs into a sorted list of input files."""
+    """Expand files, directories (recursively) and globs into a list of input files.
+
+    Each argument's files are sorted; each real file appears once (the first path that
+    reaches it is kept), however many links or overlapping patterns reach it.
+    """
     found: list[str] = []
     for p in paths:
         p = str(p)
-        if any(ch in p for ch in "*?["):
-            matches = sorted(glob.glob(p, recursive=True))
-            if not matches:
+        fs = filesystem(p)
+        if has_magic(p):
+            candidates = fs.glob(p)
+            if not candidates:
                 raise InputError(f"{p}: no file matches this pattern")
-            candidates = matches
-        elif os.path.isdir(p):
-            candidates = sorted(
-                str(f) for f in Path(p).rglob("*") if f.is_file() and file_format(f) is not None
-            )
+        elif fs.isdir(p):
+            candidates = [c for c in fs.walk(p) if file_format(c) is not None]
             if not candidates:
                 raise InputError(f"{p}: directory holds no .jsonl(.gz/.zst) or .parquet file")
-        elif os.path.exists(p):
+        elif fs.exists(p):
             candidates = [p]
         else:
             raise InputError(f"{p}: no such file or directory")
-        for c in candidates:
-            if os.path.isdir(c):
-                continue
-            if file_format(c) is None:
-                raise InputError(
-                    f"{c}: unknown format (expected .jsonl, .jsonl.gz, .jsonl.zst or .parquet)"
-                )
-            found.append(c)
-    seen: set[str] = set()
+        found.extend(c for c in candidates if not fs.isdir(c))
+    seen: set = set()
     files = []
     for f in found:
-        if f not in seen:
-            seen.add(f)
-            files.append(InputFile(f, file_format(f), os.path.getsize(f)))  # type: ignore[arg-type]
+        try:
+            st = stat(f)
+        except OSError as e:
+            raise InputError(f"{f}: cannot read ({e.strerror or e})") from e
+        if st.key in seen:
+            continue
+        seen.add(st.key)
+        try:
+            head = read_head(f, 8)
+        except OSError as e:
+            raise InputError(f"{f}: cannot read ({e.strerror or e})") from e
+        fmt = detect(f, head)
+        files.append(InputFile(f, fmt.name, st.size, st.mtime_ns))
     if not files:
         raise InputError("no input files given")
     return files
-
-
-def _jsonl_cuts(path: str, size: int, shard_bytes: int) -> list[tuple[int, int]]:
-    """(start, end) byte ranges of ~shard_bytes, each cut just after a newline.
-
-    Only a few bytes are read around each cut (not the whole file), so planning a
-    terabyte costs nothing; line numbers are resolved after the scan pass, from
-    each shard's own line count.
-    """
-    cuts = [0]
-    with open(path, "rb") as f:
-        pos = shard_bytes
-        while pos < size:
-            f.seek(pos)
-            skipped = 0
-            while True:
-                buf = f.read(1 << 16)
-                if not buf:
-                    break
-                nl = buf.find(b"\n")
-                if nl >= 0:
-                    skipped += nl + 1
-                    break
-                skipped += len(buf)
-            cut = pos + skipped
-            if cut >= size:
-                break
-            cuts.append(cut)
-            pos = cut + shard_bytes
-    cuts.append(size)
-    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def plan_shards(files: list[InputFile], shard_bytes: int = DEFAULT_SHARD_BYTES) -> list[Shard]:
     """Cut input files into shards of about ``shard_bytes`` each, in file order."""
     shards: list[Shard] = []
     for f in files:
-        if f.format == "jsonl":
-            for b0, b1 in _jsonl_cuts(f.path, f.size, shard_bytes):
-                shards.append(Shard(len(shards), f.path, f.format, b0, b1, 0 if b0 == 0 else -1))
-        elif f.format == "parquet":
-            try:
-                meta = pq.ParquetFile(f.path).metadata
-            except Exception as e:  # pyarrow raises several types for corrupt files
-                raise InputError(f"{f.path}: not a readable Parquet file ({e})") from e
-            g0, row0, acc, row = 0, 0, 0, 0
-            for g in range(meta.num_row_groups):
-                rg = meta.row_group(g)
-                acc += rg.total_byte_size
-                row += rg.num_rows
-                if acc >= shard_bytes or g == meta.num_row_groups - 1:
-                    shards.append(Shard(len(shards), f.path, f.format, g0, g + 1, row0))
-                    g0, row0, acc = g + 1, row, 0
-            if meta.num_row_groups == 0:
-                shards.append(Shard(len(shards), f.path, f.format, 0, 0, 0))
-        else:
-            shards.append(Shard(len(shards), f.path, f.format, 0, -1, 0))
+        for s in get_format(f.format).plan(f, shard_bytes):
+            shards.append(dataclasses.replace(s, index=len(shards)))
     return shards
+
+
+def shard_shares(shards: list[Shard], files: list[InputFile]) -> list[float]:
+    """Bytes of input each shard stands for, to draw samples in proportion to size.
+
+    A byte-range shard stands for its bytes; the shards of a file that cannot be cut by
+    bytes (compressed JSONL, Parquet row groups) share the file's size equally.
+    """
+    sizes = {f.path: f.size for f in files}
+    per_file = Counter(s.path for s in shards)
+    return [get_format(s.format).shard_share(s, sizes[s.path], per_file[s.path]) for s in shards]
 
 
 def file_digest(path: str, algo: str = "xxh3_128") -> str:
@@ -182,7 +118,21 @@ def file_digest(path: str, algo: str = "xxh3_128") -> str:
     run blake2b cost ~10% of the wall time. ``algo`` may also name any hashlib algorithm.
     """
     h = getattr(xxhash, algo)() if algo.startswith("xxh") else hashlib.new(algo)
-    with open(path, "rb") as f:
+    with open_input(path) as f:
         while chunk := f.read(8 * 1024 * 1024):
             h.update(chunk)
     return f"{algo}:{h.hexdigest()}"
+
+
+def input_identity(path: str, content: bool = True) -> dict:
+    """What identifies an input file's content, to bind a checkpoint to it.
+
+    ``size`` and ``mtime_ns`` are free (one stat); ``hash`` (:func:`file_digest`) reads the
+    file and is left out with ``content=False``. A resumed run whose inputs' identity
+    differs from the one recorded must not reuse the checkpoints.
+    """
+    st = stat(path)
+    ident: dict = {"size": st.size, "mtime_ns": st.mtime_ns}
+    if content:
+        ident["hash"] = file_digest(path)
+    return ident

@@ -1,0 +1,495 @@
+"""JSON Lines, plain or compressed (gzip, zstd): one document per line.
+
+The definition of a valid row, used by the scan and by the write pass alike: a line
+(after a UTF-8 byte order mark at the start of the file is dropped) that is not blank,
+at most ``max_row_bytes`` long, that orjson parses to an object whose text field is a
+string. The scan reads clean lines with Arrow's C++ JSON reader (most of its speed) and
+every line a cheap byte check flags (:mod:`._rowcheck`) with orjson, so both passes
+accept exactly the same rows and read the same text.
+
+A plain file splits into byte ranges cut after a newline; a compressed stream cannot be
+split, so it is one shard. A corrupt or truncated stream is an :class:`InputError`
+naming the file and line: what follows the damage cannot be trusted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, BinaryIO
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.json as pj
+import zstandard
+
+from thresher.errors import InputError
+from thresher.io.formats._rowcheck import line_flags, valid_utf8
+from thresher.io.formats.base import (
+    DEFAULT_MAX_ROW_BYTES,
+    Batch,
+    Format,
+    InputFile,
+    Shard,
+)
+from thresher.io.fs import open_input, stat
+
+if TYPE_CHECKING:
+    from thresher.io.readers import ShardReader
+
+BATCH_BYTES = 8 * 1024 * 1024
+BOM = b"\xef\xbb\xbf"
+EXCERPT_BYTES = 300
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A compression stream: how to recognize it and how to open it."""
+
+    name: str
+    magic: bytes
+    wrap: Callable[[BinaryIO], BinaryIO]
+    errors: tuple[type[BaseException], ...]
+
+
+GZIP = Codec(
+    "gzip",
+    b"\x1f\x8b",
+    lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),  # type: ignore[arg-type,return-value]
+    (EOFError, OSError, zlib.error),
+)
+ZSTD = Codec(
+    "zstd",
+    b"\x28\xb5\x2f\xfd",
+    lambda raw: zstandard.ZstdDecompressor().stream_reader(
+        raw, closefd=True, read_across_frames=True
+    ),
+    (EOFError, OSError, zstandard.ZstdError),
+)
+
+
+def parse_row(line: bytes, text_field: str) -> tuple[dict | None, str]:
+    """The one definition of a valid JSONL row: (record, "") or (None, reject reason)."""
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError as e:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as u:
+            return None, f"invalid_utf8: byte {u.start}"
+        return None, f"invalid_json: {e}"
+    if not isinstance(rec, dict):
+        return None, f"not_an_object: {_type_name(rec)}"
+    if text_field not in rec:
+        return None, f"missing_text_field: {text_field!r}"
+    text = rec[text_field]
+    if not isinstance(text, str):
+        return None, f"text_not_string: {_type_name(text)}"
+    return rec, ""
+
+
+def _type_name(v: object) -> str:
+    return "null" if v is None else type(v).__name__
+
+
+def is_blank(line: bytes) -> bool:
+    """Blank lines (ASCII whitespace only) are not rows: skipped, never rejected."""
+    return not line or line.isspace()
+
+
+@dataclass
+class Block:
+    """Whole lines of a shard: ``data`` ends with a newline, ``nl`` holds every newline's
+    offset. A line longer than the row limit is emptied in ``data`` (so line numbers hold)
+    and listed in ``oversized`` as (row, first bytes)."""
+
+    row: int
+    data: bytes
+    nl: np.ndarray
+    oversized: list[tuple[int, bytes]] = field(default_factory=list)
+
+    @property
+    def lines(self) -> int:
+        return len(self.nl)
+
+    def line(self, k: int) -> bytes:
+        start = int(self.nl[k - 1]) + 1 if k else 0
+        return self.data[start : int(self.nl[k])]
+
+
+def _block(row: int, data: bytes, max_row_bytes: int) -> Block:
+    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    if len(data) - len(nl) <= max_row_bytes:  # no line can be too long
+        return Block(row, data, nl)
+    starts = np.concatenate(([0], nl[:-1] + 1))
+    big = np.flatnonzero(nl - starts > max_row_bytes)
+    if not len(big):
+        return Block(row, data, nl)
+    pieces, oversized, prev = [], [], 0
+    for k in big.tolist():
+        s = int(starts[k])
+        pieces.append(data[prev:s])
+        oversized.append((row + k, data[s : s + EXCERPT_BYTES]))
+        prev = int(nl[k])  # keep the newline: the line stays, empty
+    pieces.append(data[prev:])
+    data = b"".join(pieces)
+    return Block(row, data, np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10), oversized)
+
+
+def _arrow_texts(data: bytes, text_field: str, n_rows: int) -> pa.Array | None:
+    """The text column of clean lines, by Arrow's C++ JSON reader, or None when Arrow does not
+    read exactly ``n_rows`` rows each with a string text (then orjson reads the lines)."""
+    try:
+        table = pj.read_json(
+            pa.BufferReader(data),
+            read_options=pj.ReadOptions(use_threads=False, block_size=max(1 << 20, len(data) + 1)),
+            parse_options=pj.ParseOptions(
+                explicit_schema=pa.schema([(text_field, pa.large_string())]),
+                unexpected_field_behavior="ignore",
+                newlines_in_values=False,
+            ),
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    col = table.column(text_field)
+    if col.null_count or table.num_rows != n_rows:
+        return None
+    return col.combine_chunks()
+
+
+def _to_arrow(texts: list[str], path: str) -> pa.Array:
+    try:
+        return pa.array(texts, type=pa.large_string())
+    except pa.ArrowException as e:  # pragma: no cover - orjson already validated UTF-8
+        raise InputError(f"{path}: cannot convert text to Arrow ({e})") from e
+
+
+class JsonlFormat(Format):
+    rows_resolved_after_scan = True
+
+    def __init__(self, name: str, suffixes: tuple[str, ...], codec: Codec | None) -> None:
+        self.name = name
+        self.suffixes = suffixes
+        self.codec = codec
+        self.magic = codec.magic if codec else b""
+        # Byte ranges of a plain file start mid-file; a compressed file is one shard.
+        self.rows_resolved_after_scan = codec is None
+
+    # -- planning ---------------------------------------------------------------------
+    def plan(self, file: InputFile, shard_bytes: int) -> list[Shard]:
+        if self.codec is not None:
+            return [Shard(0, file.path, self.name, 0, -1, 0)]
+        return [
+            Shard(0, file.path, self.name, b0, b1, 0 if b0 == 0 else -1)
+            for b0, b1 in _cuts(file.path, file.size, shard_bytes)
+        ]
+
+    def shard_share(self, shard: Shard, file_size: int, shards_in_file: int) -> float:
+        if self.codec is None:
+            return float(shard.end - shard.start)
+        return super().shard_share(shard, file_size, shards_in_file)
+
+    # -- reading lines ----------------------------------------------------------------
+    @contextmanager
+    def _stream(self, shard: Shard) -> Iterator[BinaryIO]:
+        raw = open_input(shard.path)
+        try:
+            if self.codec is None:
+                if shard.start:
+                    raw.seek(shard.start)
+                yield raw
+            else:
+                stream = self.codec.wrap(raw)
+                try:
+                    yield stream
+                finally:
+                    stream.close()
+        finally:
+            raw.close()
+
+    def blocks(
+        self,
+        shard: Shard,
+        block_bytes: int = BATCH_BYTES,
+        max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
+    ) -> Iterator[Block]:
+        """Blocks of ~block_bytes of whole lines; memory stays under ~max_row_bytes + 2 blocks.
+
+        The unfinished last line of a read is kept as a list of pieces and joined once,
+        when its newline arrives (never re-joined per read); once it passes
+        ``max_row_bytes`` it is dropped up to its newline and reported as oversized.
+        """
+        row = shard.row_base
+        remaining = shard.end - shard.start if self.codec is None else -1
+        at_start = shard.start == 0
+        pending: list[bytes] = []  # pieces of the line not yet ended by a newline
+        pending_len = 0
+        skipping = False  # inside an oversized line: drop bytes up to the next newline
+        errors = self.codec.errors if self.codec else (OSError,)
+        try:
+            with self._stream(shard) as f:
+
+                def read(n: int) -> bytes:
+                    nonlocal remaining
+                    if remaining >= 0:
+                        n = min(n, remaining)
+                    data = f.read(n) if n else b""
+                    if remaining >= 0:
+                        remaining -= len(data)
+                    return data
+
+                while chunk := read(block_bytes):
+                    if at_start:
+                        at_start = False
+                        while len(chunk) < len(BOM) and BOM.startswith(chunk):
+                            more = read(len(BOM) - len(chunk))
+                            if not more:
+                                break
+                            chunk += more
+                        if chunk.startswith(BOM):
+                            chunk = chunk[len(BOM) :]
+                    if skipping:
+                        nl = chunk.find(b"\n")
+                        if nl < 0:
+                            continue
+                        chunk = chunk[nl + 1 :]
+                        skipping = False
+                    cut = chunk.rfind(b"\n") + 1
+                    if cut == 0:
+                        if chunk:
+                            pending.append(chunk)
+                            pending_len += len(chunk)
+                        if pending_len > max_row_bytes:
+                            head = _head(pending)
+                            yield Block(row, b"\n", np.zeros(1, np.int64), [(row, head)])
+                            row += 1
+                            pending, pending_len, skipping = [], 0, True
+                        continue
+                    whole = chunk if cut == len(chunk) else chunk[:cut]
+                    if pending:
+                        pending.append(whole)
+                        whole = b"".join(pending)
+                    blk = _block(row, whole, max_row_bytes)
+                    tail = chunk[cut:]
+                    pending, pending_len = ([tail], len(tail)) if tail else ([], 0)
+                    row += blk.lines
+                    yield blk
+                if pending and not skipping:
+                    yield _block(row, b"".join(pending) + b"\n", max_row_bytes)
+        except errors as e:
+            kind = self.codec.name if self.codec else "file"
+            raise InputError(
+                f"{shard.path}: corrupt or truncated {kind} stream near line {row + 1} ({e})"
+            ) from e
+
+    # -- pass 1: the scan ---------------------------------------------------------------
+    def batches(self, reader: ShardReader) -> Iterator[Batch]:
+        base = reader.shard.row_base
+        limit = reader.max_row_bytes
+        for blk in self.blocks(reader.shard, reader.batch_bytes, limit):
+            reader.lines = blk.row - base + blk.lines
+            mark = len(reader.rejects)
+            for row, head in blk.oversized:
+                reader.reject(row, f"row_too_large: > {limit} bytes", head)
+            batch = self._exact(reader, blk) if reader.fields else self._fast(reader, blk)
+            if len(reader.rejects) - mark > 1:
+                reader.rejects[mark:] = sorted(reader.rejects[mark:], key=lambda r: r.row)
+            if batch is not None:
+                yield batch
+
+    def _fast(self, reader: ShardReader, blk: Block) -> Batch | None:
+        """Arrow for the lines no check flags, orjson for the rest (see the module doc)."""
+        n = blk.lines
+        if n == 0:
+            return None
+        flags, non_ascii = line_flags(np.frombuffer(blk.data, dtype=np.uint8), blk.nl)
+        if non_ascii and not valid_utf8(blk.data):
+            return self._exact(reader, blk)
+        tf = reader.text_field
+        flagged = np.flatnonzero(flags)
+        if not len(flagged):
+            texts = _arrow_texts(blk.data, tf, n)
+            if texts is None:
+                return self._exact(reader, blk)
+            return Batch(texts, np.arange(blk.row, blk.row + n, dtype=np.int64))
+        if 2 * len(flagged) > n:
+            return self._exact(reader, blk)
+        clean = np.flatnonzero(flags == 0)
+        texts = _arrow_texts(_without(blk, flagged), tf, len(clean))
+        if texts is None:
+            return self._exact(reader, blk)
+        rows = blk.row + clean.astype(np.int64)
+        exact = self._exact(reader, blk, flagged)
+        if exact is None:
+            return Batch(texts, rows)
+        rows = np.concatenate([rows, exact.rows])
+        order = np.argsort(rows, kind="stable")
+        merged = pa.concat_arrays([texts, exact.texts]).take(pa.array(order))
+        return Batch(merged, rows[order])
+
+    def _exact(
+        self, reader: ShardReader, blk: Block, only: np.ndarray | None = None
+    ) -> Batch | None:
+        """Lines of a block (or only the lines ``only``) parsed one by one with orjson."""
+        tf = reader.text_field
+        texts: list[str] = []
+        rows: list[int] = []
+        extra: dict[str, list] = {f: [] for f in reader.fields}
+        if only is None:
+            lines: Iterable[tuple[int, bytes]] = enumerate(blk.data.split(b"\n")[:-1])
+        else:
+            lines = ((k, blk.line(k)) for k in only.tolist())
+        for k, line in lines:
+            if is_blank(line):
+                continue
+            rec = reader.parse_line(blk.row + k, line)
+            if rec is None:
+                continue
+            texts.append(rec[tf])
+            rows.append(blk.row + k)
+            for f in reader.fields:
+                extra[f].append(rec.get(f))
+        if not texts:
+            return None
+        return Batch(_to_arrow(texts, reader.shard.path), np.array(rows, np.int64), extra)
+
+    # -- pass 2: records of chosen rows -----------------------------------------------
+    def records(self, reader: ShardReader, wanted: np.ndarray) -> list[dict]:
+        out: list[dict] = []
+        wanted = np.asarray(wanted, dtype=np.int64)
+        if len(wanted) == 0:
+            return out
+        path, tf = reader.shard.path, reader.text_field
+        pos = 0
+        for blk in self.blocks(reader.shard, reader.batch_bytes, reader.max_row_bytes):
+            end = int(np.searchsorted(wanted, blk.row + blk.lines))
+            for r in wanted[pos:end].tolist():
+                rec, why = parse_row(blk.line(r - blk.row), tf)
+                if rec is None:
+                    raise InputError(
+                        f"{path}: line {r + 1}: {why or 'blank'} in the write pass, but the "
+                        "scan read it (was the file changed during the run?)"
+                    )
+                out.append(rec)
+            pos = end
+            if pos == len(wanted):
+                return out
+        raise InputError(
+            f"{path}: line {int(wanted[pos]) + 1} is past the end of the file in the write "
+            "pass, but the scan read it (was the file changed during the run?)"
+        )
+
+    def rows(self, path: str, wanted: Iterable[int]) -> Iterator[tuple[int, dict]]:
+        want = np.unique(np.fromiter(wanted, dtype=np.int64))
+        if len(want) == 0:
+            return
+        size = stat(path).size if self.codec is None else -1
+        shard = Shard(0, path, self.name, 0, size, 0)
+        pos = 0
+        for blk in self.blocks(shard):
+            end = int(np.searchsorted(want, blk.row + blk.lines))
+            for r in want[pos:end].tolist():
+                try:
+                    rec = orjson.loads(blk.line(r - blk.row))
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(rec, dict):
+                    yield r, rec
+            pos = end
+            if pos == len(want):
+                return
+
+
+def _head(pieces: list[bytes]) -> bytes:
+    """The first EXCERPT_BYTES of a line held as pieces (without joining all of it)."""
+    out = b""
+    for p in pieces:
+        out += p[: EXCERPT_BYTES - len(out)]
+        if len(out) >= EXCERPT_BYTES:
+            break
+    return out
+
+
+def _without(blk: Block, drop: np.ndarray) -> bytes:
+    """The block's bytes without the lines ``drop`` (sorted line indices)."""
+    mv = memoryview(blk.data)
+    pieces, prev = [], 0
+    for k in drop.tolist():
+        start = int(blk.nl[k - 1]) + 1 if k else 0
+        pieces.append(mv[prev:start])
+        prev = int(blk.nl[k]) + 1
+    pieces.append(mv[prev:])
+    return b"".join(pieces)
+
+
+def _cuts(path: str, size: int, shard_bytes: int) -> list[tuple[int, int]]:
+    """(start, end) byte ranges of ~shard_bytes, each cut just after a newline.
+
+    Only a few bytes are read around each cut (not the whole file), so planning a
+    terabyte costs nothing; line numbers are resolved after the scan pass, from
+    each shard's own line count.
+    """
+    cuts = [0]
+    with open_input(path) as f:
+        pos = shard_bytes
+        while pos < size:
+            f.seek(pos)
+            skipped = 0
+            while True:
+                buf = f.read(1 << 16)
+                if not buf:
+                    break
+                nl = buf.find(b"\n")
+                if nl >= 0:
+                    skipped += nl + 1
+                    break
+                skipped += len(buf)
+            cut = pos + skipped
+            if cut >= size:
+                break
+            cuts.append(cut)
+            pos = cut + shard_bytes
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+_JSON_NAMES = (".jsonl", ".json", ".ndjson")
+JSONL = JsonlFormat("jsonl", _JSON_NAMES, None)
+JSONL_GZ = JsonlFormat("jsonl.gz", tuple(s + ".gz" for s in _JSON_NAMES), GZIP)
+JSONL_ZST = JsonlFormat(
+    "jsonl.zst", tuple(s + ".zst" for s in _JSON_NAMES) + (".jsonl.zstd",), ZSTD
+)
+_BY_NAME = {f.name: f for f in (JSONL, JSONL_GZ, JSONL_ZST)}
+
+
+def _format_of(shard: Shard) -> JsonlFormat:
+    try:
+        return _BY_NAME[shard.format]
+    except KeyError:
+        raise InputError(f"{shard.path}: not a JSONL shard ({shard.format})") from None
+
+
+def iter_blocks(
+    shard: Shard, block_bytes: int = BATCH_BYTES, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES
+) -> Iterator[tuple[int, bytes]]:
+    """(row of the first line, bytes of whole lines) of a JSONL shard, ~block_bytes each.
+
+    Every block ends with a newline (one is added after a last unterminated line); a line
+    longer than ``max_row_bytes`` is left empty.
+    """
+    for blk in _format_of(shard).blocks(shard, block_bytes, max_row_bytes):
+        yield blk.row, blk.data
+
+
+def iter_lines(
+    shard: Shard, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES
+) -> Iterator[tuple[int, bytes]]:
+    """(row, line bytes without newline) of a JSONL shard; blank (and oversized) lines are skipped."""
+    for row, block in iter_blocks(shard, max_row_bytes=max_row_bytes):
+        for i, line in enumerate(block.split(b"\n")[:-1]):
+            if not is_blank(line):
+                yield row + i, line
