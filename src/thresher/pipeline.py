@@ -200,7 +200,7 @@ def _fit(cfg, ctx, engine, say, scorer, target_texts, shards, raw_files):
     ``raw_sample`` documents spread over the shards in proportion to their size, or of
     every document (``raw_sample=0``). Other scorers get the sampled texts themselves.
     """
-    by_counts = hasattr(scorer, "fit_counts")
+    by_counts = scorer.fits_on_counts
     full_pass = by_counts and cfg.raw_sample == 0
     want = cfg.raw_sample or 100_000
     sizes = {f.path: f.size for f in raw_files}
@@ -224,7 +224,7 @@ def _fit(cfg, ctx, engine, say, scorer, target_texts, shards, raw_files):
     fraction = cfg.fraction
     if fraction is None and cfg.k is not None and all(p.exhausted for p in parts):
         fraction = min(1.0, cfg.k / n_docs)  # the sample saw every document that passes the filters
-    if fraction is not None and hasattr(scorer, "expect_fraction"):
+    if fraction is not None:
         scorer.expect_fraction(fraction)
     if by_counts:
         fit_counts = np.sum([p.fit_counts for p in parts], axis=0)
@@ -235,20 +235,27 @@ def _fit(cfg, ctx, engine, say, scorer, target_texts, shards, raw_files):
 
 
 def _fit_filters_to_target(filters: list, target_texts: pa.Array, say) -> dict | None:
-    """Resolve ``--lang auto`` from the target (before any raw document is filtered)."""
+    """Fit the filters that need the target (``--lang auto``) before any raw document is
+    filtered; return what they learned, for the manifest's metrics (None: nothing)."""
+    learned: dict = {}
     for f in filters:
-        if getattr(f, "auto", False):
-            if len(target_texts) == 0:
-                raise ConfigError(
-                    "--lang auto takes the target's languages: it needs a target (select --target)"
-                )
-            info = f.fit_target(target_texts)
-            getattr(say, "note", lambda _: None)(
-                f"lang auto: keeping {', '.join(info['languages'])} "
-                f"(min score {info['min_score']:.2f}) from {info['target_docs']} target docs"
+        if not f.needs_target:
+            continue
+        if len(target_texts) == 0:
+            raise ConfigError(
+                f"filter {f.name!r} is fitted to the target: it needs a target (select --target)"
             )
-            return info
-    return None
+        info = f.fit_target(target_texts) or {}
+        getattr(say, "note", lambda _: None)(
+            f"{f.name} fitted to {len(target_texts)} target docs: "
+            + "; ".join(
+                f"{k} {','.join(map(str, v)) if isinstance(v, list) else v}"
+                for k, v in info.items()
+                if not isinstance(v, dict)
+            )
+        )
+        learned.update(f.report())
+    return learned or None
 
 
 def _prepare_and_run(cfg, engine, timer, say, out, command) -> dict:
@@ -433,13 +440,8 @@ def _run(cfg, ctx, engine, shards, raw_files, timer, say, out, command) -> dict:
         if has_kl
         else None,
         "raw_fit_docs": n_sample,
-        **({"target_languages": target_languages} if target_languages else {}),
-        **({"teacher": scorer.teacher_stats} if getattr(scorer, "teacher_stats", None) else {}),
-        **(
-            {"hybrid_weights": scorer.learned_weights}
-            if getattr(scorer, "learned_weights", None)
-            else {}
-        ),
+        **(target_languages or {}),  # what the filters learned from the target
+        **(scorer.report() if scorer is not None else {}),
         "eligible": int(eligible.sum()),
         "k": int(selected.sum()),
     }

@@ -21,7 +21,7 @@ from thresher.errors import InputError
 from thresher.io.readers import ShardReader, iter_lines
 from thresher.io.sources import Shard, file_format, plan_shards
 
-DOC_COLUMNS = ("source", "row", "status", "reason", "score", "selected", "cluster")
+DOC_COLUMNS = ("source", "row", "status", "rule", "value", "score", "selected", "cluster")
 
 
 def resolve_source(path: str, base: str | None = None) -> str:
@@ -53,7 +53,8 @@ def read_docs(run_dir: str | os.PathLike) -> pa.Table:
                 "source": pa.array([], pa.string()),
                 "row": pa.array([], pa.int64()),
                 "status": pa.array([], pa.string()),
-                "reason": pa.array([], pa.string()),
+                "rule": pa.array([], pa.string()),
+                "value": pa.array([], pa.float64()),
                 "score": pa.array([], pa.float32()),
                 "selected": pa.array([], pa.bool_()),
             }
@@ -61,8 +62,45 @@ def read_docs(run_dir: str | os.PathLike) -> pa.Table:
     tables = []
     for p in parts:
         names = pq.ParquetFile(p).schema_arrow.names
-        tables.append(pq.read_table(p, columns=[c for c in DOC_COLUMNS if c in names]))
+        table = pq.read_table(p, columns=[c for c in DOC_COLUMNS + ("reason",) if c in names])
+        if "reason" in names and "rule" not in names:
+            table = _rule_from_reason(table)
+        tables.append(table)
     return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _rule_from_reason(table: pa.Table) -> pa.Table:
+    """A decision table written before drops had (rule, value) columns: its ``reason``
+    (``"language:de=0.99"``, ``"duplicate_of:12"``) gives the rule; the value is unknown."""
+    reasons = table.column("reason").to_pylist()
+    rules = [(r or "").split(":")[0].replace("duplicate_of", "duplicate") for r in reasons]
+    i = table.column_names.index("reason")
+    table = table.set_column(i, "rule", pa.array(rules, pa.string()))
+    return table.add_column(i + 1, "value", pa.nulls(len(rules), pa.float64()))
+
+
+def drop_reasons(docs: pa.Table) -> list[str]:
+    """Per document of the decision table, why it was dropped, for people to read:
+    ``""`` (kept), ``"<rule>=<value>"`` (``"language=0.41"``), ``"<rule>"`` (no value) or
+    ``"duplicate of <cluster>"``."""
+    rules = docs.column("rule").to_pylist()
+    values = docs.column("value").to_pylist()
+    clusters = (
+        docs.column("cluster").to_pylist()
+        if "cluster" in docs.column_names
+        else [None] * len(rules)
+    )
+    out = []
+    for rule, value, cluster in zip(rules, values, clusters, strict=True):
+        if not rule:
+            out.append("")
+        elif value is not None:
+            out.append(f"{rule}={value:.4g}")
+        elif rule == "duplicate" and cluster is not None:
+            out.append(f"duplicate of {cluster}")
+        else:
+            out.append(rule)
+    return out
 
 
 def read_rejects(run_dir: str | os.PathLike, limit: int | None = None) -> list[dict]:
