@@ -192,10 +192,11 @@ def run_thresher(texts: list[str]) -> dict:
     out: dict = {"results": {}, "seconds": {}}
     for f in build_filters(list(RULE_SETS)):
         t0 = time.perf_counter()
-        keep, reasons = f.keep(arr)
+        res = f.apply(arr)
         out["seconds"][f.name] = time.perf_counter() - t0
         out["results"][f.name] = [
-            [bool(k), r.split(".", 1)[1] if r else ""] for k, r in zip(keep, reasons, strict=True)
+            [bool(k), r.split(".", 1)[1] if r else ""]
+            for k, r in zip(res.keep, res.rule, strict=True)
         ]
     t0 = time.perf_counter()
     toks = [split_words(t) for t in texts]

@@ -240,7 +240,7 @@ class Bench:
         # fit_target); scorers then fit on and score what it keeps, as in `thresher select`.
         lf = LanguageFilter("auto")
         info = lf.fit_target(tgt)
-        gate, _ = lf.keep(raw)
+        gate = lf.apply(raw).keep
         print(
             f"  lang auto: {info['languages']} min score {info['min_score']:.2f}: keeps "
             f"{int(gate.sum())}/{len(pool)} docs, {int(gate[y].sum())}/{int(y.sum())} positives",

@@ -20,7 +20,6 @@ import pyarrow as pa
 import pytest
 
 from thresher.filters import (
-    Annotator,
     C4QualityFilter,
     Filter,
     FineWebQualityFilter,
@@ -74,10 +73,17 @@ def _docs(sample: list[dict], lang: str, domains: tuple[str, ...]) -> list[str]:
 
 
 def reason_of(f, text: str) -> str:
-    keep, reasons = f.keep(pa.array([text], type=pa.string()))
-    assert keep.dtype == bool and reasons.dtype == object
-    assert bool(keep[0]) == (reasons[0] == "")
-    return reasons[0]
+    """``""`` if ``f`` keeps ``text``, else ``"<rule>:<value>"`` (value to 4 digits)."""
+    res = f.apply(pa.array([text], type=pa.string()))
+    assert res.keep.dtype == bool and res.rule.dtype == object and res.value.dtype == np.float64
+    assert bool(res.keep[0]) == (res.rule[0] == "")
+    return f"{res.rule[0]}:{res.value[0]:.4g}" if res.rule[0] else ""
+
+
+def drops(f, texts: list[str]):
+    """(keep, rule, language of each document) of a language filter."""
+    res = f.apply(pa.array(texts, type=pa.string()))
+    return res.keep, res.rule, res.annotations["language"].to_pylist()
 
 
 # --------------------------------------------------------------------------------- language id
@@ -100,18 +106,23 @@ def test_language_filter_keeps_wanted_languages(sample):
     fr = _docs(sample, "fr", PROSE)[:20]
     texts = pa.array(de + en + fr, type=pa.string())
 
-    keep, reasons = LanguageFilter(["de"]).keep(texts)
-    assert keep[:20].mean() >= 0.95
-    assert not keep[20:].any()
-    assert all(r.startswith(("language:en=", "language_score:")) for r in reasons[20:40])
-    assert all(r.startswith(("language:fr=", "language_score:")) for r in reasons[40:])
+    res = LanguageFilter(["de"]).apply(texts)
+    assert res.keep[:20].mean() >= 0.95
+    assert not res.keep[20:].any()
+    langs = res.annotations["language"].to_pylist()
+    # the rule says why (another language, or unsure), the annotation which language
+    for i in range(20, 60):
+        assert res.rule[i] == ("language_score" if langs[i] == "de" else "language")
+        assert res.value[i] == pytest.approx(res.annotations["language_score"][i].as_py())
+    assert langs[20:40].count("en") >= 19 and langs[40:].count("fr") >= 19
+    assert np.isnan(res.value[res.keep]).all()
 
-    keep, _ = LanguageFilter(["de", "fr"]).keep(texts)
-    assert keep[:20].mean() >= 0.95 and keep[40:].mean() >= 0.95 and not keep[20:40].any()
+    assert LanguageFilter(["de", "fr"]).apply(texts).keep[:20].mean() >= 0.95
+    keep = LanguageFilter(["de", "fr"]).apply(texts).keep
+    assert keep[40:].mean() >= 0.95 and not keep[20:40].any()
 
     # languages=None keeps any confidently identified language
-    keep, _ = LanguageFilter(None).keep(texts)
-    assert keep.mean() >= 0.9
+    assert LanguageFilter(None).apply(texts).keep.mean() >= 0.9
 
 
 def test_language_auto_takes_the_targets_languages(sample):
@@ -120,14 +131,17 @@ def test_language_auto_takes_the_targets_languages(sample):
     en = _docs(sample, "en", PROSE)
     fr = _docs(sample, "fr", PROSE)[:20]
     f = LanguageFilter("auto")
+    assert f.needs_target and f.report() == {}
     with pytest.raises(ValueError, match="auto"):  # unresolved: no target yet
-        f.keep(pa.array(en[:2], type=pa.string()))
+        f.apply(pa.array(en[:2], type=pa.string()))
     info = f.fit_target(pa.array(en[:30] + de[:10], type=pa.string()))
     assert info["languages"] == ["en", "de"]  # most frequent first
     assert info["target_counts"]["en"] >= 29 and info["target_docs"] == 40
-    keep, reasons = f.keep(pa.array(en[30:50] + de[10:30] + fr, type=pa.string()))
+    assert f.report() == {"target_languages": info}  # what the manifest records
+    keep, rule, langs = drops(f, en[30:50] + de[10:30] + fr)
     assert keep[:40].mean() >= 0.95 and not keep[40:].any()
-    assert all(r.startswith(("language:fr=", "language_score:")) for r in reasons[40:])
+    assert all(r == "language" or lang in ("en", "de") for r, lang in zip(rule, langs, strict=True))
+    assert langs[40:].count("fr") >= 19
 
     # a language that tops under min_share of the target adds nothing
     one = LanguageFilter("auto")
@@ -139,7 +153,8 @@ def test_language_auto_takes_the_targets_languages(sample):
     g = LanguageFilter("auto")
     g.fit_target(texts)
     assert g.min_score <= 0.65
-    assert g.keep(texts)[0].mean() >= 0.9
+    assert g.apply(texts).keep.mean() >= 0.9
+    assert not LanguageFilter(["en"]).needs_target
     with pytest.raises(ValueError, match="alone"):
         LanguageFilter(["auto", "en"])
 
@@ -147,36 +162,40 @@ def test_language_auto_takes_the_targets_languages(sample):
 def test_language_min_score(sample):
     fr = _docs(sample, "fr", PROSE)[:10]
     f = LanguageFilter(["fr"], min_score=0.999999)
-    keep, reasons = f.keep(pa.array(fr, type=pa.string()))
-    dropped = [r for k, r in zip(keep, reasons, strict=True) if not k]
-    assert dropped and all(r.startswith("language_score:fr=0.") for r in dropped)
+    res = f.apply(pa.array(fr, type=pa.string()))
+    dropped = ~res.keep
+    assert dropped.any() and set(res.rule[dropped]) == {"language_score"}
+    assert (res.value[dropped] < 0.999999).all() and (res.value[dropped] > 0.5).all()
     # a line mixing two languages is unsure: dropped at the default threshold with its score
     mixed = (
         "The GNU General Public License is a free, copyleft license. "
         "Die GNU General Public License ist eine freie Copyleft-Lizenz."
     )
     r = reason_of(LanguageFilter(["en"], min_score=0.9), mixed)
-    assert r.startswith(("language_score:en=", "language:de="))
+    assert r.startswith(("language_score:", "language:"))
 
 
 def test_language_threshold_below_half_uses_runner_up():
     # two languages can both score above a threshold < 0.5: like datatrove, a wanted runner-up
     # passes even when it is not the top language
-    text = "Die GNU General Public License ist eine freie Lizenz. The GNU General Public License."
+    text = (
+        "The GNU General Public License is a free, copyleft license for software and other "
+        "kinds of works. Die GNU General Public License ist eine freie Lizenz."
+    )
     langs, scores = LanguageFilter().predict([text])
-    other = "en" if langs[0] == "de" else "de"
-    f = LanguageFilter([other], min_score=0.05)
-    keep, reasons = f.keep(pa.array([text]))
-    strict = LanguageFilter([other], min_score=0.65).keep(pa.array([text]))[0]
-    assert not strict[0]
-    assert keep[0] == (reasons[0] == "")
+    assert langs[0] == "de" and scores[0] < 0.9  # English is the runner-up, above 5%
+    loose = LanguageFilter(["en"], min_score=0.05).apply(pa.array([text]))
+    assert loose.keep[0] and loose.rule[0] == "" and np.isnan(loose.value[0])
+    strict = LanguageFilter(["en"], min_score=0.65).apply(pa.array([text]))
+    assert not strict.keep[0] and strict.rule[0] == "language"
+    assert strict.value[0] == pytest.approx(float(scores[0]))  # the top language's score
 
 
 def test_language_annotate(sample):
     texts = pa.array(_docs(sample, "fr", PROSE)[:5] + _docs(sample, "en", PROSE)[:5])
     f = LanguageFilter(["en"])
-    assert isinstance(f, Filter) and isinstance(f, Annotator)
-    ann = f.annotate(texts)
+    assert isinstance(f, Filter)
+    ann = f.apply(texts).annotations
     assert ann["language"].type == pa.string() and ann["language_score"].type == pa.float32()
     assert ann["language"].to_pylist() == ["fr"] * 5 + ["en"] * 5
     scores = ann["language_score"].to_numpy()
@@ -196,13 +215,13 @@ def test_language_newlines_and_long_docs(gpl):
 def test_language_filter_pickles_without_model(sample):
     f = LanguageFilter(["de"], min_score=0.7)
     texts = pa.array(_docs(sample, "de", PROSE)[:5] + _docs(sample, "en", PROSE)[:5])
-    before = f.keep(texts)
+    before = f.apply(texts)
     blob = pickle.dumps(f)
     assert len(blob) < 2_000  # the model (~1 MB) is not shipped
     g = pickle.loads(blob)
     assert g._model is None
-    after = g.keep(texts)
-    assert (before[0] == after[0]).all() and list(before[1]) == list(after[1])
+    after = g.apply(texts)
+    assert (before.keep == after.keep).all() and list(before.rule) == list(after.rule)
 
 
 # ------------------------------------------------------------------------------ word tokenizer
@@ -251,7 +270,7 @@ def test_rule_filters_keep_most_english_handbook_docs(cls, sample):
     # the Debian handbook is edited prose: nearly all of it passes C4 and FineWeb (Gopher
     # drops some technical sections: commands and paths lower its alphabetic-word ratio)
     texts = _docs(sample, "en", ("handbook",))
-    keep, _ = cls().keep(pa.array(texts))
+    keep = cls().apply(pa.array(texts)).keep
     assert keep.mean() >= (0.3 if cls is GopherQualityFilter else 0.6)
 
 
@@ -350,15 +369,6 @@ def test_fineweb_rules(preamble, gpl_lines, sample):
     assert reason_of(f, "\n \n") == "fineweb.empty:0"
 
 
-@pytest.mark.parametrize("cls", RULE_FILTERS)
-def test_rule_filters_pickle(cls, preamble, gpl_lines):
-    f = cls()
-    g = pickle.loads(pickle.dumps(f))
-    texts = pa.array([preamble, "\n".join([gpl_lines[10]] * 40), "short text"])
-    a, b = f.keep(texts), g.keep(texts)
-    assert (a[0] == b[0]).all() and list(a[1]) == list(b[1])
-
-
 # ----------------------------------------------------------------------------- registry / apply
 def test_build_filters():
     fs = build_filters(["lang", "gopher_quality", "c4"], languages=["en"], min_doc_words=20)
@@ -377,15 +387,23 @@ def test_apply_filters_order_and_reasons(sample, preamble, gpl_lines):
     repeated = "\n".join([gpl_lines[10]] * 40)
     texts = pa.array([preamble, fr, repeated, preamble + "\nLorem ipsum dolor sit."])
     fs = build_filters(["lang", "gopher_repetition", "c4"], languages=["en"])
-    keep, reason, ann = apply_filters(fs, texts)
-    assert keep.tolist() == [True, False, False, False]
-    assert reason[0] == ""
-    assert reason[1].startswith("language:fr=")
-    assert reason[2].startswith("gopher_repetition.dup_line_frac:")
-    assert reason[3].startswith("c4.lorem_ipsum:")
-    assert ann["language"].to_pylist()[:2] == ["en", "fr"]
-    assert ann["language_score"].type == pa.float32()
+    res = apply_filters(fs, texts)
+    assert res.keep.tolist() == [True, False, False, False]
+    assert res.rule.tolist() == [
+        "",
+        "language",
+        "gopher_repetition.dup_line_frac",
+        "c4.lorem_ipsum",
+    ]
+    assert np.isnan(res.value[0]) and 0.5 < res.value[1] <= 1.0
+    assert res.value[2] == pytest.approx(39 / 40)
+    assert res.value[3] == preamble.count("\n") + 2  # the lorem line, 1-based
+    assert res.annotations["language"].to_pylist() == ["en", "fr", "en", "en"]
+    assert res.annotations["language_score"].type == pa.float32()
     # a document dropped before the language filter ran has no language
-    keep2, reason2, ann2 = apply_filters(build_filters(["c4", "lang"]), texts)
-    assert reason2[3].startswith("c4.") and ann2["language"][3].as_py() is None
-    assert keep2[0]
+    res2 = apply_filters(build_filters(["c4", "lang"]), texts)
+    assert res2.rule[3] == "c4.lorem_ipsum" and res2.annotations["language"][3].as_py() is None
+    assert res2.annotations["language"].type == pa.string() and res2.keep[0]
+    # a filter after everything was dropped still runs, so its columns exist in every batch
+    res3 = apply_filters(build_filters(["c4", "lang"]), pa.array([texts[3].as_py()]))
+    assert res3.annotations["language"].to_pylist() == [None]

@@ -112,7 +112,8 @@ def test_filter_command_keeps_the_asked_language_and_records_reasons(
     assert len(langs) > 0.8 * n_de
     assert set(kept.column("thresher_language").to_pylist()) == {"de"}
     dropped = pq.read_table(out / "dropped")
-    assert all(r.startswith("language") for r in dropped.column("thresher_reason").to_pylist())
+    assert set(dropped.column("thresher_rule").to_pylist()) <= {"language", "language_score"}
+    assert all(0 <= v <= 1 for v in dropped.column("thresher_value").to_pylist())
 
 
 def test_select_with_filters_and_dedup_counts_add_up(sample_dir, tmp_path):

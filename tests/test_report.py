@@ -123,3 +123,49 @@ def test_log_odds_finds_the_enriched_terms() -> None:
     assert [t for t, *_ in top][:2] == ["python", "module"]
     assert all(z > 0 for _, z, _, _ in top)
     assert "license" not in [t for t, *_ in top]
+
+
+def test_report_groups_drops_by_rule(tmp_path: Path) -> None:
+    """Drops are counted per rule (its measured value apart), not per 'language:de=0.97' string."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from thresher.report.rundata import drop_reasons, read_docs
+
+    raw, target = small_corpus(tmp_path, 600)
+    out = tmp_path / "run"
+    thresher.select(
+        target=[str(target)],
+        raw=[str(raw)],
+        out=str(out),
+        k=50,
+        filters=["lang", "gopher_quality"],
+        filter_options={"languages": ["en"]},
+        workers=1,
+    )
+    docs = read_docs(out)
+    rules = Counter(r for r in docs.column("rule").to_pylist() if r)
+    assert rules["language"] > 50 and len(rules) >= 2
+    page = (out / "report.html").read_text()
+    table = page[page.index("<th>drop rule</th>") :]
+    table = table[: table.index("</table>")]
+    for rule, n in rules.most_common(15):
+        assert f"<td>{rule}</td><td class='n'>{n:,}</td>" in table
+    assert "language:" not in table  # no per-value rows
+    reasons = drop_reasons(docs)
+    rule_list = docs.column("rule").to_pylist()
+    assert all((r == "") == (rule == "") for r, rule in zip(reasons, rule_list, strict=True))
+    assert any(r.startswith("language=0.") for r in reasons)
+    # A decision table written before the (rule, value) columns ("language:de=0.97") still reads.
+    part = sorted((out / "docs").glob("part-*.parquet"))[0]
+    table = pq.read_table(part)
+    old_reasons = [
+        f"{r}:xx={v}" if r.startswith("language") else f"{r}:{v}" if r else ""
+        for r, v in zip(
+            table.column("rule").to_pylist(), table.column("value").to_pylist(), strict=True
+        )
+    ]
+    pq.write_table(
+        table.drop_columns(["rule", "value"]).append_column("reason", pa.array(old_reasons)), part
+    )
+    assert read_docs(out).column("rule").to_pylist() == rule_list

@@ -97,7 +97,9 @@ class SelectConfig(BaseModel):
     def resolved_mode(self) -> str:
         if self.mode is not None:
             return self.mode
-        return {"dsir": "resample", "none": "all"}.get(self.method, "topk")
+        from thresher.scorers import default_mode  # the scorer class says (no torch imported)
+
+        return default_mode(self.method)
 
 
 # lid.176 probability a document's language must exceed (datatrove's language_threshold).

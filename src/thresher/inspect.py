@@ -15,11 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from thresher.errors import ThresherError
-from thresher.report.rundata import fetch_records, iter_rows, resolve_source, text_field
+from thresher.report.rundata import (
+    drop_reasons,
+    fetch_records,
+    iter_rows,
+    resolve_source,
+    text_field,
+)
 from thresher.rundir import TARGET_REJECTS, load_manifest, read_docs, read_rejects
 
 STATUSES = ("selected", "not_selected", "filtered", "duplicate", "rejected")
-DOC_FIELDS = ("source", "row", "status", "reason", "cluster")
+DOC_FIELDS = ("source", "row", "status", "rule", "cluster")
 
 
 @dataclass
@@ -85,7 +91,7 @@ def query(
     scores = docs.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
     sources = np.asarray(docs.column("source").to_pylist(), dtype=object)
     rows = docs.column("row").to_numpy()
-    reasons = docs.column("reason").to_pylist()
+    reasons = drop_reasons(docs)
     mask = np.ones(len(docs), dtype=bool)
     if status:
         mask &= np.isin(verdict, status)

@@ -120,7 +120,7 @@ class Run:
     target_texts: pa.Array = field(default_factory=lambda: pa.array([], pa.large_string()))
     target_rejects: list[Reject] = field(default_factory=list)
     target_counts: np.ndarray | None = None
-    target_languages: dict | None = None
+    learned: dict | None = None  # what target-fitted filters learned (manifest metrics)
     # fit
     raw_counts: np.ndarray | None = None
     n_sample: int | None = None
@@ -320,7 +320,7 @@ def read_target(run: Run) -> None:
                     )
                 )
         run.target_counts = NgramHasher(cfg.num_buckets, cfg.ngrams).counts(run.target_texts)
-        run.target_languages = _fit_filters_to_target(run.filters, run.target_texts, run.say)
+        run.learned = _fit_filters_to_target(run.filters, run.target_texts, run.say)
 
 
 def _nothing_read(paths: list[str], what: str, rejects: list[Reject], text_field: str) -> str:
@@ -341,20 +341,28 @@ def _nothing_read(paths: list[str], what: str, rejects: list[Reject], text_field
 
 
 def _fit_filters_to_target(filters: list, target_texts: pa.Array, say: Reporter) -> dict | None:
-    """Resolve ``--lang auto`` from the target (before any raw document is filtered)."""
+    """Fit the filters that need the target (``--lang auto``) before any raw document is
+    filtered; return what they learned, for the manifest's metrics (None: nothing)."""
+    learned: dict = {}
     for f in filters:
-        if getattr(f, "auto", False):
-            if len(target_texts) == 0:
-                raise ConfigError(
-                    "--lang auto takes the target's languages: it needs a target (select --target)"
-                )
-            info = f.fit_target(target_texts)
-            say.note(
-                f"lang auto: keeping {', '.join(info['languages'])} "
-                f"(min score {info['min_score']:.2f}) from {info['target_docs']} target docs"
+        if not f.needs_target:
+            continue
+        if len(target_texts) == 0:
+            raise ConfigError(
+                f"filter {f.name!r} is fitted to the target (--lang auto): it needs a target "
+                "(select --target)"
             )
-            return info
-    return None
+        info = f.fit_target(target_texts) or {}
+        say.note(
+            f"{f.name} fitted to {len(target_texts)} target docs: "
+            + "; ".join(
+                f"{k} {','.join(map(str, v)) if isinstance(v, list) else v}"
+                for k, v in info.items()
+                if not isinstance(v, dict)
+            )
+        )
+        learned.update(f.report())
+    return learned or None
 
 
 # ---------------------------------------------------------------------------------------
@@ -389,7 +397,7 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
     """
     cfg, ctx, scorer = run.cfg, run.ctx, run.scorer
     assert ctx is not None and run.engine is not None
-    by_counts = hasattr(scorer, "fit_counts")
+    by_counts = scorer.fits_on_counts
     full_pass = by_counts and cfg.raw_sample == 0
     sizes = {f.path: f.size for f in run.raw_files}
     limits = fit_sample_limits(run.shards, sizes, cfg.raw_sample or DEFAULT_FIT_SAMPLE)
@@ -407,7 +415,7 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
     fraction = cfg.fraction
     if fraction is None and cfg.k is not None and all(p.exhausted for p in parts):
         fraction = min(1.0, cfg.k / n_docs)  # the sample saw every document that passes the filters
-    if fraction is not None and hasattr(scorer, "expect_fraction"):
+    if fraction is not None:
         scorer.expect_fraction(fraction)
     if by_counts:
         fit_counts = np.sum([p.fit_counts for p in parts], axis=0)
@@ -430,9 +438,9 @@ def _nothing_sampled(run: Run, parts: list) -> str:
         )
     rules = ", ".join(f"{n:,} by {rule}" for rule, n in dropped.most_common(3))
     kept = ""
-    for f in run.filters:
-        if getattr(f, "languages", None):
-            kept = f" (kept languages: {', '.join(f.languages)})"
+    languages = run.cfg.filter_options.get("languages")
+    if languages:
+        kept = f" (kept languages: {', '.join(languages)})"
     return (
         f"{where}: every raw document was filtered out: read {n_read:,}, filtered {rules}{kept}; "
         "loosen the filters"
@@ -564,7 +572,7 @@ def _funnel(run: Run) -> str:
     if n_f:
         rules: Counter[str] = Counter()
         for s in run.scans:
-            rules.update(r.split(":")[0] for r in s.reasons.values())
+            rules.update(rule for rule, _ in s.reasons.values())
         top = ", ".join(f"{rule}: {n:,}" for rule, n in rules.most_common(3))
         parts.append(f"filtered {n_f:,} ({top})")
     n_d = int((run.status == DUPLICATE).sum())
@@ -725,13 +733,8 @@ def _metrics(run: Run, eligible: np.ndarray) -> dict:
         "kl_reduction": kl_reduction(tc, rc, sc) if has_kl else None,
         "kl_reduction_random": kl_reduction(tc, rc, nc) if has_kl else None,
         "raw_fit_docs": run.n_sample,
-        **({"target_languages": run.target_languages} if run.target_languages else {}),
-        **({"teacher": scorer.teacher_stats} if getattr(scorer, "teacher_stats", None) else {}),
-        **(
-            {"hybrid_weights": scorer.learned_weights}
-            if getattr(scorer, "learned_weights", None)
-            else {}
-        ),
+        **(run.learned or {}),
+        **(scorer.report() if scorer is not None else {}),
         "eligible": int(eligible.sum()),
         "k": int(run.selected.sum()),
     }

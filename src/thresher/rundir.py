@@ -5,7 +5,7 @@ Layout of OUT (the one place these names are written)::
     .thresher-run         marker: thresher made this directory (JSON: version, started, pid)
     .thresher-lock        flock'ed while a run (or report, eval) writes here; holds its pid
     selected/part-NNNNN.{parquet,jsonl}  selected records + thresher_* columns
-    dropped/part-NNNNN.{parquet,jsonl}   (--write-dropped) dropped records + status, reason
+    dropped/part-NNNNN.{parquet,jsonl}   (--write-dropped) dropped records + status, rule, value
     docs/part-NNNNN.parquet              decision table: one row per valid raw document
     rejects/part-NNNNN.jsonl             raw rows that could not be read, with the reason
     rejects/target.jsonl                 the same for the target files
@@ -63,7 +63,8 @@ DOCS_SCHEMA = pa.schema(
         ("source", pa.string()),
         ("row", pa.int64()),
         ("status", pa.string()),
-        ("reason", pa.string()),
+        ("rule", pa.string()),  # the filter rule that dropped it ("" if kept; "duplicate")
+        ("value", pa.float64()),  # the value that rule measured (null if none)
         ("score", pa.float32()),
         ("selected", pa.bool_()),
     ]
@@ -78,7 +79,9 @@ SOURCE_COLUMN = "thresher_source"
 ROW_COLUMN = "thresher_row"
 CLUSTER_COLUMN = "thresher_cluster"
 STATUS_COLUMN = "thresher_status"
-REASON_COLUMN = "thresher_reason"
+RULE_COLUMN = "thresher_rule"
+VALUE_COLUMN = "thresher_value"
+DUPLICATE_RULE = "duplicate"  # the drop rule of a duplicate (its cluster: what it duplicates)
 
 
 def annotation_column(name: str) -> str:
@@ -87,10 +90,12 @@ def annotation_column(name: str) -> str:
 
 
 def decision_table(
+    *,
     source: str,
     rows: np.ndarray,
     status: np.ndarray,
-    reasons: list[str],
+    rules: np.ndarray,
+    values: np.ndarray,
     scores: np.ndarray,
     selected: np.ndarray,
     cluster: np.ndarray | None = None,
@@ -102,7 +107,8 @@ def decision_table(
         pa.array([source] * n, type=pa.string()),
         pa.array(rows, type=pa.int64()),
         pa.array([STATUS_NAMES[int(s)] for s in status], type=pa.string()),
-        pa.array(reasons, type=pa.string()),
+        pa.array(rules, type=pa.string()),
+        pa.array(values, type=pa.float64(), from_pandas=True),  # NaN -> null
         pa.array(scores, type=pa.float32()),
         pa.array(selected, type=pa.bool_()),
     ]
@@ -642,8 +648,21 @@ def read_docs(run_dir: str | os.PathLike) -> pa.Table:
     tables = []
     for p in parts:
         names = pq.ParquetFile(p).schema_arrow.names
-        tables.append(pq.read_table(p, columns=[c for c in DOC_COLUMNS if c in names]))
+        table = pq.read_table(p, columns=[c for c in (*DOC_COLUMNS, "reason") if c in names])
+        if "reason" in names and "rule" not in names:
+            table = _rule_from_reason(table)
+        tables.append(table)
     return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _rule_from_reason(table: pa.Table) -> pa.Table:
+    """A decision table written before drops had (rule, value) columns: its ``reason``
+    (``"language:de=0.99"``, ``"duplicate_of:12"``) gives the rule; the value is unknown."""
+    reasons = table.column("reason").to_pylist()
+    rules = [(r or "").split(":")[0].replace("duplicate_of", "duplicate") for r in reasons]
+    i = table.column_names.index("reason")
+    table = table.set_column(i, "rule", pa.array(rules, pa.string()))
+    return table.add_column(i + 1, "value", pa.nulls(len(rules), pa.float64()))
 
 
 def read_rejects(run_dir: str | os.PathLike, limit: int | None = None) -> list[dict]:

@@ -6,7 +6,7 @@ and a shard) and run them in worker processes or on Ray:
 * :func:`sample_task` -- the first documents of a shard that pass the filters:
   n-gram counts for count-fitted scorers (dsir), or the texts themselves;
 * :func:`scan_task` -- every document read, filtered, hashed for dedup and
-  scored; returns rows, scores, statuses, reasons and annotations;
+  scored; returns rows, scores, statuses, drop rules and values, and annotations;
 * :func:`write_task` -- the shard's selected (and dropped) records with score
   and provenance, plus its per-document decision table.
 
@@ -39,15 +39,17 @@ from thresher.rundir import (
     DOCS,
     DROPPED,
     DUPLICATE,
+    DUPLICATE_RULE,
     ELIGIBLE,
     FILTERED,
-    REASON_COLUMN,
     ROW_COLUMN,
+    RULE_COLUMN,
     SCORE_COLUMN,
     SELECTED,
     SOURCE_COLUMN,
     STATUS_COLUMN,
     STATUS_NAMES,
+    VALUE_COLUMN,
     RunDir,
     annotation_column,
     decision_table,
@@ -87,7 +89,7 @@ class ShardScan:
     rows: np.ndarray
     scores: np.ndarray
     status: np.ndarray
-    reasons: dict[int, str]
+    reasons: dict[int, tuple[str, float]]  # filtered position -> (rule, value)
     fields: dict[str, list]
     annotations: dict[str, pa.Array]
     nbytes: int
@@ -121,13 +123,9 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
     limit = n if n is not None else float("inf")
     hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
     kl = np.zeros(ctx.num_buckets, dtype=np.int64)
-    fit = None if want_texts else np.zeros(ctx.scorer.num_buckets, dtype=np.int64)
-    same_features = (
-        getattr(ctx.scorer, "hashing", None) == "fast"
-        and getattr(ctx.scorer, "hasher", None) is not None
-        and (ctx.scorer.hasher.num_buckets, ctx.scorer.hasher.ngrams)
-        == (ctx.num_buckets, ctx.ngrams)
-    )
+    # The scorer's counts of no document: zeros of the scorer's own feature size.
+    fit = None if want_texts else ctx.scorer.counts(pa.array([], type=pa.large_string()))
+    same_features = not want_texts and ctx.scorer.counts_equal(hasher)
     chunks = []
     got = 0
     n_read = 0
@@ -137,9 +135,9 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
         texts = batch.texts
         n_read += len(texts)
         if ctx.filters:
-            keep, why, _ = _filter_batch(ctx, texts)
-            dropped.update(str(r).split(":")[0] for r in why[~keep])
-            texts = texts.filter(pa.array(keep))
+            res = _filter_batch(ctx, texts)
+            dropped.update(res.rule[~res.keep].tolist())
+            texts = texts.filter(pa.array(res.keep))
         if got + len(texts) > limit:
             texts = texts.slice(0, int(limit - got))
         got += len(texts)
@@ -209,7 +207,7 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         spec = DedupSpec(ctx.dedup, ctx.dedup_threshold, ctx.dedup_ngram)
         with writing(ctx.run_dir.dedup):
             reset_shard(ctx.run_dir.dedup, shard.index)
-    reasons: dict[int, str] = {}
+    reasons: dict[int, tuple[str, float]] = {}
     fields: dict[str, list] = {f: [] for f in ctx.fields}
     annotations: dict[str, list] = {}
     offset = 0
@@ -220,11 +218,11 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         nbytes += texts.nbytes
         st = np.zeros(n, dtype=np.uint8)
         if ctx.filters:
-            keep, why, ann = _filter_batch(ctx, texts)
-            st[~keep] = FILTERED
-            for i in np.flatnonzero(~keep):
-                reasons[offset + int(i)] = str(why[i])
-            for name, col in ann.items():  # kept as Arrow: all-null batches keep their type
+            res = _filter_batch(ctx, texts)
+            st[~res.keep] = FILTERED
+            for i in np.flatnonzero(~res.keep):
+                reasons[offset + int(i)] = (str(res.rule[i]), float(res.value[i]))
+            for name, col in res.annotations.items():  # Arrow: all-null batches keep their type
                 annotations.setdefault(name, []).append(col)
         sc = np.full(n, np.nan, dtype=np.float32)
         live = np.flatnonzero(st == ELIGIBLE)
@@ -263,7 +261,7 @@ class WriteTask:
     rows: np.ndarray  # all valid rows of the shard (decision table)
     scores: np.ndarray
     status: np.ndarray
-    reasons: dict[int, str]
+    reasons: dict[int, tuple[str, float]]  # filtered position -> (rule, value)
     selected: np.ndarray  # bool per row
     random: np.ndarray  # bool per row: the same-size random baseline
     cluster: np.ndarray | None
@@ -338,6 +336,19 @@ def _provenance(task: WriteTask, mask: np.ndarray) -> dict[str, pa.Array]:
     return cols
 
 
+def _drop_rules(task: WriteTask) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the rule that dropped it (``""`` if none; ``"duplicate"`` for duplicates, whose
+    cluster says what they duplicate) and the value that rule measured (NaN if none)."""
+    n = len(task.rows)
+    rule = np.full(n, "", dtype=object)
+    value = np.full(n, np.nan, dtype=np.float64)
+    for i, (r, v) in task.reasons.items():
+        rule[i] = r
+        value[i] = v
+    rule[task.status == DUPLICATE] = DUPLICATE_RULE
+    return rule, value
+
+
 def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     ctx, shard = task.ctx, task.shard
     run = ctx.run_dir
@@ -358,29 +369,27 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
             extra[SCORE_COLUMN] = pa.array(task.scores[task.selected], type=pa.float32())
         extra.update(_provenance(task, task.selected))
         _write_part(sel, extra, run.part(SELECTED, shard.name, ctx.fmt), ctx.fmt)
+    rule, value = _drop_rules(task)
     if dropped.any():
         d_rows = task.rows[dropped]
-        reasons = [task.reasons.get(int(i), "") for i in np.flatnonzero(dropped)]
         extra = {
             STATUS_COLUMN: pa.array([STATUS_NAMES[int(x)] for x in task.status[dropped]]),
-            REASON_COLUMN: pa.array(reasons, type=pa.string()),
+            RULE_COLUMN: pa.array(rule[dropped], type=pa.string()),
+            VALUE_COLUMN: pa.array(value[dropped], type=pa.float64(), from_pandas=True),
             **_provenance(task, dropped),
         }
         _write_part(
             _subset(recs, pos, d_rows), extra, run.part(DROPPED, shard.name, ctx.fmt), ctx.fmt
         )
     # Decision table: one row per valid document, for the report and for audits.
-    reason = [task.reasons.get(i, "") for i in range(len(task.rows))]
-    if task.cluster is not None:  # say which document a duplicate duplicates
-        for i in np.flatnonzero(task.status == DUPLICATE):
-            reason[i] = f"duplicate_of:{int(task.cluster[i])}"
     table = decision_table(
-        shard.path,
-        task.rows,
-        task.status,
-        reason,
-        task.scores,
-        task.selected,
+        source=shard.path,
+        rows=task.rows,
+        status=task.status,
+        rules=rule,
+        values=value,
+        scores=task.scores,
+        selected=task.selected,
         cluster=task.cluster,
         annotations=task.annotations,
     )

@@ -1,7 +1,9 @@
 """Document filters: language identification and heuristic quality rules.
 
 ``build_filters(["lang", "gopher_quality", "c4"], languages=["en"])`` builds filters by name;
-``apply_filters(filters, texts)`` runs them in order over one batch's text column.
+``apply_filters(filters, texts)`` runs them in order over one batch's text column. A filter is
+one class deriving from :class:`~thresher.filters.base.BaseFilter` plus one line in
+:data:`FILTERS`.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from thresher.filters.base import Annotator, Filter
+from thresher.filters.base import BaseFilter, Filter, FilterResult
 from thresher.filters.c4 import C4QualityFilter
 from thresher.filters.fineweb import FineWebQualityFilter
 from thresher.filters.gopher import GopherQualityFilter, GopherRepetitionFilter
 from thresher.filters.langid import LanguageFilter
 
-FILTERS: dict[str, type] = {
+FILTERS: dict[str, type[BaseFilter]] = {
     "lang": LanguageFilter,
     "gopher_quality": GopherQualityFilter,
     "gopher_repetition": GopherRepetitionFilter,
@@ -28,9 +30,10 @@ FILTERS: dict[str, type] = {
 
 __all__ = [
     "FILTERS",
-    "Annotator",
+    "BaseFilter",
     "C4QualityFilter",
     "Filter",
+    "FilterResult",
     "FineWebQualityFilter",
     "GopherQualityFilter",
     "GopherRepetitionFilter",
@@ -77,47 +80,34 @@ def build_filters(spec: list[str], **options: Any) -> list[Filter]:
     return filters
 
 
-def apply_filters(
-    filters: list[Filter], texts: pa.Array | pa.ChunkedArray
-) -> tuple[np.ndarray, np.ndarray, dict[str, pa.Array]]:
-    """Run ``filters`` in order over ``texts``.
+def apply_filters(filters: list[Filter], texts: pa.Array | pa.ChunkedArray) -> FilterResult:
+    """Run ``filters`` in order over ``texts``; each sees only what every earlier one kept.
 
-    Returns ``keep`` (bool), ``reason`` (object: ``""`` where kept, else the reason of the
-    first filter that dropped the document) and the annotations of annotating filters (e.g.
-    ``language``, ``language_score``; null for documents dropped before that filter ran).
-    Each filter only sees the documents every earlier filter kept.
+    The result's ``rule`` and ``value`` are those of the first filter that dropped the
+    document; its annotations (e.g. ``language``) are null for documents dropped before the
+    annotating filter ran. Every filter runs even when nothing is left, so its annotation
+    columns exist (all null) in every batch and line up across batches.
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     n = len(texts)
     keep = np.ones(n, dtype=bool)
-    reason = np.full(n, "", dtype=object)
+    rule = np.full(n, "", dtype=object)
+    value = np.full(n, np.nan, dtype=np.float64)
     annotations: dict[str, pa.Array] = {}
     for f in filters:
         idx = np.flatnonzero(keep)
-        if len(idx) == 0 and not isinstance(f, Annotator):
-            continue
-        # An annotator still runs on zero documents when all were dropped before it, so
-        # its columns exist (all null) in every batch and line up across batches.
-        sub = texts if len(idx) == n else texts.take(pa.array(idx, type=pa.int64()))
-        if hasattr(f, "keep_and_annotate"):
-            k, r, ann = f.keep_and_annotate(sub)
-        elif isinstance(f, Annotator):
-            k, r = f.keep(sub)
-            ann = f.annotate(sub)
-        else:
-            k, r = f.keep(sub)
-            ann = {}
-        k = np.asarray(k, dtype=bool)
-        dropped = idx[~k]
-        keep[dropped] = False
-        reason[dropped] = np.asarray(r, dtype=object)[~k]
-        for col, values in ann.items():
-            if len(idx) == n:
-                annotations[col] = values
-            else:
-                full = [None] * n
-                for j, v in zip(idx.tolist(), values.to_pylist(), strict=True):
-                    full[j] = v
-                annotations[col] = pa.array(full, type=values.type)
-    return keep, reason, annotations
+        whole = len(idx) == n
+        res = f.apply(texts if whole else texts.take(pa.array(idx, type=pa.int64())))
+        dropped = ~np.asarray(res.keep, dtype=bool)
+        keep[idx[dropped]] = False
+        rule[idx[dropped]] = res.rule[dropped]
+        value[idx[dropped]] = res.value[dropped]
+        if res.annotations and not whole:
+            # Scatter back to the batch's positions: null where the filter did not run.
+            where = np.full(n, -1, dtype=np.int64)
+            where[idx] = np.arange(len(idx))
+            at = pa.array(where, mask=where < 0)
+        for col, values in res.annotations.items():
+            annotations[col] = values if whole else values.take(at)
+    return FilterResult(keep, rule, value, annotations)

@@ -7,12 +7,7 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 
-
-def fmt(value: float | int) -> str:
-    """A measured value for a reason string: integers as is, floats to 4 significant digits."""
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    return f"{float(value):.4g}"
+from thresher.filters.base import BaseFilter, FilterResult
 
 
 def find_duplicates(items: list[str]) -> tuple[int, int]:
@@ -34,28 +29,31 @@ def texts_to_list(texts: pa.Array | pa.ChunkedArray | list[str]) -> list[str]:
     return list(texts)
 
 
-class RuleFilter:
-    """Base of the rule filters: ``keep`` runs ``check(text) -> reason`` on every document.
+class RuleFilter(BaseFilter):
+    """Base of the rule filters: ``apply`` runs ``check(text) -> (rule, value) | None`` on
+    every document.
 
-    Subclasses set ``name`` and implement ``check``, returning ``""`` to keep the document or
-    ``"<rule>:<value>"`` for the first rule it fails (``keep`` prefixes the filter's name).
+    Subclasses set ``name`` and implement ``check``, returning None to keep the document or
+    the first rule it fails and the value it measured (``("mean_word_length", 12.3)``);
+    ``apply`` prefixes the filter's name to the rule (``"gopher_quality.mean_word_length"``).
     """
 
     name = "rules"
 
-    def check(self, text: str) -> str:  # pragma: no cover - abstract
+    def check(self, text: str) -> tuple[str, float] | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def keep(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def apply(self, texts: pa.Array) -> FilterResult:
         values = texts_to_list(texts)
-        reasons = np.full(len(values), "", dtype=object)
+        rule = np.full(len(values), "", dtype=object)
+        value = np.full(len(values), np.nan, dtype=np.float64)
         prefix = self.name + "."
         for i, text in enumerate(values):
-            reason = self.check(text or "")
-            if reason:
-                reasons[i] = prefix + reason
-        keep = reasons == ""
-        return keep.astype(bool), reasons
+            failed = self.check(text or "")
+            if failed is not None:
+                rule[i] = prefix + failed[0]
+                value[i] = failed[1]
+        return FilterResult.from_drops(rule, value)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items() if not k.startswith("_"))

@@ -1,31 +1,90 @@
-"""The filter protocol: a filter decides, document by document, what to keep and why not."""
+"""The filter contract: every hook the driver calls, declared once, with defaults.
+
+A filter decides, document by document, what to keep and, for what it drops, which rule
+dropped it and the value that rule measured. The driver calls only :meth:`Filter.apply` and,
+for filters that say they need the target, :meth:`Filter.fit_target` and
+:meth:`Filter.report`; a new filter is one class deriving from :class:`BaseFilter` plus one
+line in :data:`thresher.filters.FILTERS`, and the contract tests pick it up from there.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
+
+
+@dataclass
+class FilterResult:
+    """One filter's (or a chain's) decision on a batch, aligned with its documents.
+
+    ``keep``: bool, True = keep. ``rule``: object array of str, ``""`` where kept, else the
+    rule that dropped the document (``"language"``, ``"gopher_quality.mean_word_length"``).
+    ``value``: float64, what that rule measured (NaN where kept or the rule measures
+    nothing), kept apart from the rule so drops can be grouped by rule.
+    ``annotations``: per-document columns (``language``, ``language_score``), each an Arrow
+    array as long as the batch.
+    """
+
+    keep: np.ndarray
+    rule: np.ndarray
+    value: np.ndarray
+    annotations: dict[str, pa.Array] = field(default_factory=dict)
+
+    @classmethod
+    def from_drops(
+        cls, rule: np.ndarray, value: np.ndarray, annotations: dict[str, pa.Array] | None = None
+    ) -> FilterResult:
+        """Keep exactly where ``rule`` is empty; NaN values where kept."""
+        rule = np.asarray(rule, dtype=object)
+        keep = rule == ""
+        value = np.asarray(value, dtype=np.float64).copy()
+        value[keep] = np.nan
+        return cls(keep.astype(bool), rule, value, dict(annotations or {}))
 
 
 @runtime_checkable
 class Filter(Protocol):
     """A per-document keep/drop decision.
 
-    ``keep`` gets the batch's text column (a pyarrow string array, no nulls) and
-    returns a bool array (True = keep) and an object array of reasons: ``""`` where
-    kept, else ``"<rule>:<value>"`` (e.g. ``"gopher_quality.mean_word_length:12.3"``)
-    so every dropped document records what dropped it. Filters must be picklable
-    (the engine ships them to worker processes) and deterministic.
+    ``apply`` gets a batch's text column (a pyarrow string array, no nulls) and returns a
+    :class:`FilterResult`. ``needs_target``: the filter must see the target before any raw
+    document (``lang`` with ``languages="auto"``); the driver then calls
+    ``fit_target(target_texts)``, which returns what it decided (or None), and merges
+    ``report()`` into the manifest's metrics. Filters must be picklable (the engine ships
+    them to worker processes) and deterministic.
     """
 
-    name: str
+    name: ClassVar[str]
 
-    def keep(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]: ...
+    @property
+    def needs_target(self) -> bool: ...
+
+    def apply(self, texts: pa.Array) -> FilterResult: ...
+
+    def fit_target(self, target_texts: pa.Array) -> dict[str, Any] | None: ...
+
+    def report(self) -> dict[str, Any]: ...
 
 
-@runtime_checkable
-class Annotator(Protocol):
-    """A filter that also adds per-document columns (e.g. ``language``, ``language_score``)."""
+class BaseFilter:
+    """Defaults for the optional hooks of :class:`Filter`; every filter derives from it."""
 
-    def annotate(self, texts: pa.Array) -> dict[str, pa.Array]: ...
+    name: ClassVar[str] = "filter"
+
+    @property
+    def needs_target(self) -> bool:
+        return False
+
+    def apply(self, texts: pa.Array) -> FilterResult:
+        raise NotImplementedError
+
+    def fit_target(self, target_texts: pa.Array) -> dict[str, Any] | None:
+        """Nothing to learn from the target."""
+        return None
+
+    def report(self) -> dict[str, Any]:
+        """Nothing learned worth recording."""
+        return {}

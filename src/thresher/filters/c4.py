@@ -72,14 +72,14 @@ def count_sentences(line: str) -> int:
 
 
 class C4QualityFilter(RuleFilter):
-    """C4's document-level rules; drop reason ``c4.<rule>:<value>``.
+    """C4's document-level rules; drop rule ``c4.<rule>`` with its measured value.
 
     Options (datatrove's names and defaults): ``remove_citations``,
     ``filter_no_terminal_punct``, ``min_num_sentences`` (5; ``None`` disables),
     ``min_words_per_line`` (3), ``max_word_length`` (1000), ``filter_lorem_ipsum``,
     ``filter_javascript``, ``filter_curly_bracket``, ``filter_policy``.
-    Reasons: ``c4.lorem_ipsum:1``, ``c4.curly_bracket:1`` (value: the 1-based line number),
-    ``c4.too_few_sentences:<n sentences in the kept lines>``.
+    Rules: ``c4.lorem_ipsum``, ``c4.curly_bracket`` (value: the 1-based line number),
+    ``c4.too_few_sentences`` (value: the sentences in the kept lines).
     """
 
     name = "c4"
@@ -106,7 +106,7 @@ class C4QualityFilter(RuleFilter):
         self.filter_curly_bracket = filter_curly_bracket
         self.filter_policy = filter_policy
 
-    def check(self, text: str) -> str:
+    def check(self, text: str) -> tuple[str, float] | None:
         need = self.min_num_sentences
         num_sentences = 0
         for lineno, raw in enumerate(text.splitlines(), start=1):
@@ -130,15 +130,15 @@ class C4QualityFilter(RuleFilter):
                 continue
             line_l = line.lower()
             if self.filter_lorem_ipsum and "lorem ipsum" in line_l:
-                return f"lorem_ipsum:{lineno}"
+                return "lorem_ipsum", lineno
             if self.filter_javascript and "javascript" in line_l:
                 continue
             if self.filter_curly_bracket and "{" in line:
-                return f"curly_bracket:{lineno}"
+                return "curly_bracket", lineno
             if self.filter_policy and any(p in line_l for p in POLICY_SUBSTRINGS):
                 continue
             if need is not None and num_sentences < need:
                 num_sentences += count_sentences(line)
         if need is not None and num_sentences < need:
-            return f"too_few_sentences:{num_sentences}"
-        return ""
+            return "too_few_sentences", num_sentences
+        return None

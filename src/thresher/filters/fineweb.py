@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from thresher.filters._punctuation import TERMINAL_PUNCTUATION
-from thresher.filters._rules import RuleFilter, find_duplicates, fmt
+from thresher.filters._rules import RuleFilter, find_duplicates
 from thresher.filters.words import split_words
 
 
 class FineWebQualityFilter(RuleFilter):
-    """FineWeb's rules; drop reason ``fineweb.<rule>:<value>``.
+    """FineWeb's rules; drop rule ``fineweb.<rule>`` with its measured value.
 
     Over the non-blank lines, in order:
 
@@ -48,27 +48,27 @@ class FineWebQualityFilter(RuleFilter):
         self.char_duplicates_ratio = char_duplicates_ratio
         self.new_line_ratio = new_line_ratio
 
-    def check(self, text: str) -> str:
+    def check(self, text: str) -> tuple[str, float] | None:
         lines = [line for line in text.split("\n") if line.strip() != ""]
         if not lines:
-            return "empty:0"
+            return "empty", 0
         n_lines = len(lines)
         if self.line_punct_thr is not None:
             ratio = sum(1 for line in lines if line.endswith(self.stop_chars)) / n_lines
             if ratio < self.line_punct_thr and not (ratio == 0 and self.line_punct_exclude_zero):
-                return f"line_punct_ratio:{fmt(ratio)}"
+                return "line_punct_ratio", ratio
         if self.short_line_thr is not None:
             short = self.short_line_length
             ratio = sum(1 for line in lines if len(line) <= short) / n_lines
             if ratio > self.short_line_thr:
-                return f"short_line_ratio:{fmt(ratio)}"
+                return "short_line_ratio", ratio
         if self.char_duplicates_ratio is not None:
             ratio = find_duplicates(lines)[1] / (len(text) - text.count("\n"))
             if ratio > self.char_duplicates_ratio:
-                return f"char_dup_ratio:{fmt(ratio)}"
+                return "char_dup_ratio", ratio
         if self.new_line_ratio is not None:
             n_words = len(split_words(text))
             ratio = text.count("\n") / max(n_words, 1)
             if ratio > self.new_line_ratio:
-                return f"list_ratio:{fmt(ratio)}"
-        return ""
+                return "list_ratio", ratio
+        return None

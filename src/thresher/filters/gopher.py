@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from thresher.filters._punctuation import PUNCTUATION_CHARS
-from thresher.filters._rules import RuleFilter, find_duplicates, fmt
+from thresher.filters._rules import RuleFilter, find_duplicates
 from thresher.filters.words import split_words
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -25,7 +25,7 @@ def _has_alpha(word: str) -> bool:
 
 
 class GopherQualityFilter(RuleFilter):
-    """Gopher's quality rules; drop reason ``gopher_quality.<rule>:<value>``.
+    """Gopher's quality rules; drop rule ``gopher_quality.<rule>`` with its measured value.
 
     Rules, in order (``doc_words`` and the mean word length count only "non-symbol" words,
     i.e. words with at least one character outside datatrove's punctuation set):
@@ -67,7 +67,7 @@ class GopherQualityFilter(RuleFilter):
         self.min_stop_words = min_stop_words
         self.stop_words = frozenset(STOP_WORDS if stop_words is None else stop_words)
 
-    def check(self, text: str) -> str:
+    def check(self, text: str) -> tuple[str, float] | None:
         words = split_words(text)
         n_words = len(words)
         # statistics over word types (Zipf: far fewer types than tokens)
@@ -83,25 +83,25 @@ class GopherQualityFilter(RuleFilter):
                 n_alpha += c
 
         if self.min_doc_words is not None and n_content < self.min_doc_words:
-            return f"doc_words:{n_content}"
+            return "doc_words", n_content
         if self.max_doc_words is not None and n_content > self.max_doc_words:
-            return f"doc_words:{n_content}"
+            return "doc_words", n_content
 
         if n_content:  # datatrove: mean of an empty list is nan, which fails no comparison
             mean_len = content_chars / n_content
             if self.min_avg_word_length is not None and mean_len < self.min_avg_word_length:
-                return f"mean_word_length:{fmt(mean_len)}"
+                return "mean_word_length", mean_len
             if self.max_avg_word_length is not None and mean_len > self.max_avg_word_length:
-                return f"mean_word_length:{fmt(mean_len)}"
+                return "mean_word_length", mean_len
 
         denom = max(n_words, 1)
         if self.max_symbol_word_ratio is not None:
             ratio = text.count("#") / denom
             if ratio > self.max_symbol_word_ratio:
-                return f"hash_word_ratio:{fmt(ratio)}"
+                return "hash_word_ratio", ratio
             ratio = (text.count("...") + text.count("…")) / denom
             if ratio > self.max_symbol_word_ratio:
-                return f"ellipsis_word_ratio:{fmt(ratio)}"
+                return "ellipsis_word_ratio", ratio
 
         if self.max_bullet_lines_ratio is not None or self.max_ellipsis_lines_ratio is not None:
             lines = text.splitlines()
@@ -109,22 +109,22 @@ class GopherQualityFilter(RuleFilter):
             if self.max_bullet_lines_ratio is not None:
                 ratio = sum(s.lstrip().startswith(("•", "-")) for s in lines) / n_lines
                 if ratio > self.max_bullet_lines_ratio:
-                    return f"bullet_lines_ratio:{fmt(ratio)}"
+                    return "bullet_lines_ratio", ratio
             if self.max_ellipsis_lines_ratio is not None:
                 ratio = sum(s.rstrip().endswith(("...", "…")) for s in lines) / n_lines
                 if ratio > self.max_ellipsis_lines_ratio:
-                    return f"ellipsis_lines_ratio:{fmt(ratio)}"
+                    return "ellipsis_lines_ratio", ratio
 
         if self.min_alpha_words_ratio is not None:
             ratio = n_alpha / denom
             if ratio < self.min_alpha_words_ratio:
-                return f"alpha_words_ratio:{fmt(ratio)}"
+                return "alpha_words_ratio", ratio
 
         if self.min_stop_words is not None:
             n_stop = sum(1 for w in self.stop_words if w in counts)
             if n_stop < self.min_stop_words:
-                return f"stop_words:{n_stop}"
-        return ""
+                return "stop_words", n_stop
+        return None
 
 
 _PARAGRAPH_SPLIT = re.compile(r"\n{2,}").split
@@ -171,7 +171,7 @@ def _dup_ngram_chars(words: list[str], n: int, n_chars: int, frac: float) -> int
 
 
 class GopherRepetitionFilter(RuleFilter):
-    """Gopher's repetition rules (Table A1); drop reason ``gopher_repetition.<rule>:<value>``.
+    """Gopher's repetition rules (Table A1); drop rule ``gopher_repetition.<rule>``, value.
 
     Rules, in order: ``dup_para_frac`` / ``dup_para_char_frac`` (paragraphs split on blank
     lines), ``dup_line_frac`` / ``dup_line_char_frac``, ``top_<n>_gram`` (characters of the
@@ -204,36 +204,36 @@ class GopherRepetitionFilter(RuleFilter):
         self.top_n_grams = tuple((int(n), float(f)) for n, f in (top_n_grams or ()))
         self.dup_n_grams = tuple((int(n), float(f)) for n, f in (dup_n_grams or ()))
 
-    def check(self, text: str) -> str:
+    def check(self, text: str) -> tuple[str, float] | None:
         n_chars = len(text)
         if n_chars == 0:
-            return ""  # nothing repeated (datatrove divides by zero here)
+            return None  # nothing repeated (datatrove divides by zero here)
 
         paragraphs = _PARAGRAPH_SPLIT(text.strip())
         n_dup, dup_chars = find_duplicates(paragraphs)
         if self.dup_para_frac is not None and n_dup / len(paragraphs) > self.dup_para_frac:
-            return f"dup_para_frac:{fmt(n_dup / len(paragraphs))}"
+            return "dup_para_frac", n_dup / len(paragraphs)
         if self.dup_para_char_frac is not None and dup_chars / n_chars > self.dup_para_char_frac:
-            return f"dup_para_char_frac:{fmt(dup_chars / n_chars)}"
+            return "dup_para_char_frac", dup_chars / n_chars
 
         lines = _LINE_SPLIT(text)
         n_dup, dup_chars = find_duplicates(lines)
         if self.dup_line_frac is not None and n_dup / len(lines) > self.dup_line_frac:
-            return f"dup_line_frac:{fmt(n_dup / len(lines))}"
+            return "dup_line_frac", n_dup / len(lines)
         if self.dup_line_char_frac is not None and dup_chars / n_chars > self.dup_line_char_frac:
-            return f"dup_line_char_frac:{fmt(dup_chars / n_chars)}"
+            return "dup_line_char_frac", dup_chars / n_chars
 
         if not self.top_n_grams and not self.dup_n_grams:
-            return ""
+            return None
         words = split_words(text)
         for n, frac in self.top_n_grams:
             if len(words) < n:
                 continue
             ratio = _top_ngram_chars(words, n) / n_chars
             if ratio > frac:
-                return f"top_{n}_gram:{fmt(ratio)}"
+                return f"top_{n}_gram", ratio
         for n, frac in self.dup_n_grams:
             ratio = _dup_ngram_chars(words, n, n_chars, frac) / n_chars
             if ratio > frac:
-                return f"dup_{n}_gram:{fmt(ratio)}"
-        return ""
+                return f"dup_{n}_gram", ratio
+        return None

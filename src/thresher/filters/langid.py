@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from thresher.config import DEFAULT_LANG_MIN_SCORE, split_csv
 from thresher.errors import ConfigError
+from thresher.filters.base import BaseFilter, FilterResult
 
 _MODEL_LOCK = threading.Lock()
 _MODELS: dict[str, Any] = {}  # per process: path -> loaded fastText model
@@ -59,7 +60,7 @@ def known_languages(path: str | None = None) -> frozenset[str]:
     return frozenset(str(x).removeprefix("__label__") for x in labels)
 
 
-class LanguageFilter:
+class LanguageFilter(BaseFilter):
     """Keep documents in ``languages`` (ISO 639-1 codes as lid.176 labels them, e.g. "en").
 
     Args:
@@ -80,8 +81,9 @@ class LanguageFilter:
     are weakest: a partly translated copy of a target page shares the target's words verbatim
     (bench/scorers.py: on the hard target the classifier goes from 0.844 to 0.919 precision@k).
 
-    Drop reasons: ``"language:fr=0.98"`` (best language not wanted) or
-    ``"language_score:en=0.41"`` (wanted language, too unsure).
+    Drop rules: ``"language"`` (best language not wanted) or ``"language_score"`` (wanted
+    language, too unsure), each with the best language's score as the value; the language
+    itself is the ``language`` annotation.
     """
 
     name = "lang"
@@ -122,6 +124,15 @@ class LanguageFilter:
         return self._model
 
     # -- languages from the target -----------------------------------------------------------
+    @property
+    def needs_target(self) -> bool:
+        """``languages="auto"`` is decided from the target, before any raw document."""
+        return self.auto
+
+    def report(self) -> dict[str, Any]:
+        """What ``fit_target`` decided (``target_languages`` in the manifest)."""
+        return {"target_languages": self.target_languages} if self.target_languages else {}
+
     def fit_target(
         self, texts: pa.Array | list[str], min_share: float = 0.05, coverage: float = 0.95
     ) -> dict[str, Any]:
@@ -198,46 +209,27 @@ class LanguageFilter:
                         break
         return langs, scores, wanted_scores
 
-    def _decide(
-        self, langs: np.ndarray, scores: np.ndarray, wanted_scores: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def apply(self, texts: pa.Array) -> FilterResult:
+        """Keep the wanted languages; annotate every document with its language and score."""
         if self.auto and self.languages is None:
             raise ValueError(
                 "languages='auto' takes the target's languages: give a target (thresher select "
                 "--target ... --lang auto), or name the languages"
             )
-        keep = wanted_scores > np.float32(self.min_score)
-        reasons = np.full(len(langs), "", dtype=object)
-        wanted = None if self.languages is None else set(self.languages)
-        for i in np.flatnonzero(~keep):
-            lang, score = langs[i], float(scores[i])
-            if wanted is not None and lang not in wanted:
-                reasons[i] = f"language:{lang}={score:.2f}"
-            else:
-                reasons[i] = f"language_score:{lang}={score:.2f}"
-        return keep, reasons
-
-    def keep(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        return self._decide(*self._predict(texts))
-
-    def annotate(self, texts: pa.Array) -> dict[str, pa.Array]:
-        langs, scores = self.predict(texts)
-        return {
-            "language": pa.array(langs.tolist(), type=pa.string()),
-            "language_score": pa.array(scores, type=pa.float32()),
-        }
-
-    def keep_and_annotate(
-        self, texts: pa.Array
-    ) -> tuple[np.ndarray, np.ndarray, dict[str, pa.Array]]:
-        """``keep`` and ``annotate`` from one prediction pass."""
         langs, scores, wanted_scores = self._predict(texts)
-        keep, reasons = self._decide(langs, scores, wanted_scores)
-        ann = {
+        keep = wanted_scores > np.float32(self.min_score)
+        rule = np.full(len(langs), "", dtype=object)
+        if self.languages is None:
+            rule[~keep] = "language_score"
+        else:
+            unwanted = ~np.isin(langs.astype(str), self.languages)
+            rule[~keep & unwanted] = "language"
+            rule[~keep & ~unwanted] = "language_score"
+        annotations = {
             "language": pa.array(langs.tolist(), type=pa.string()),
             "language_score": pa.array(scores, type=pa.float32()),
         }
-        return keep, reasons, ann
+        return FilterResult.from_drops(rule, scores.astype(np.float64), annotations)
 
     def __repr__(self) -> str:
         return f"LanguageFilter(languages={self.languages!r}, min_score={self.min_score})"

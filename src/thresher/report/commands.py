@@ -122,7 +122,7 @@ def inspect(
         list[str],
         typer.Option(
             "--where",
-            help="FIELD=VALUE on a decision-table column (source, reason, cluster) or a field of the raw records (lang, domain, ...). Repeatable.",
+            help="FIELD=VALUE on a decision-table column (source, rule, status, cluster) or a field of the raw records (lang, domain, ...). Repeatable.",
         ),
     ] = [],  # noqa: B006
     sort: Annotated[str, typer.Option(help="score (highest first), -score or input.")] = "score",

@@ -15,7 +15,7 @@ import numpy as np
 
 from thresher.io.writers import atomic_write_bytes
 from thresher.report import plots
-from thresher.report.rundata import fetch_records, raw_sample, text_field
+from thresher.report.rundata import drop_reasons, fetch_records, raw_sample, text_field
 from thresher.rundir import (
     COLUMN_PREFIX,
     RunDir,
@@ -141,21 +141,7 @@ class _Body:
             f"<tr><td>{_e(k.replace('_', ' '))}</td><td class='n'>{_fmt(c.get(k, 0))}</td></tr>"
             for k in ("read", "rejected", "filtered", "duplicate", "not_selected", "selected")
         )
-        reasons = Counter(
-            r
-            for r, s in zip(self.docs.column("reason").to_pylist(), self.status, strict=True)
-            if s != "eligible" and r
-        )
-        rtab = ""
-        if reasons:
-            rtab = (
-                "<table><tr><th>drop reason</th><th>documents</th></tr>"
-                + "".join(
-                    f"<tr><td>{_e(k)}</td><td class='n'>{v:,}</td></tr>"
-                    for k, v in reasons.most_common(15)
-                )
-                + "</table>"
-            )
+        rtab = self._drop_rules()
         rej = Counter(r.get("reason", "").split(":")[0] for r in read_rejects(self.run, 100_000))
         if rej:
             rtab += (
@@ -171,6 +157,28 @@ class _Body:
             f"<div class='fig'>{plots.funnel(c)}</div>"
             f"<div class='side'><table><tr><th>stage</th><th>documents</th></tr>{rows}</table>{rtab}</div>"
             "</div></section>"
+        )
+
+    def _drop_rules(self) -> str:
+        """Dropped documents grouped by the rule that dropped them, with the median value."""
+        rules = np.asarray(self.docs.column("rule").to_pylist(), dtype=object)
+        values = self.docs.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
+        counts = Counter(
+            r for r, s in zip(rules, self.status, strict=True) if s != "eligible" and r
+        )
+        if not counts:
+            return ""
+        rows = []
+        for rule, n in counts.most_common(15):
+            v = values[(rules == rule) & ~np.isnan(values)]
+            median = _fmt(float(np.median(v))) if len(v) else "–"
+            rows.append(
+                f"<tr><td>{_e(rule)}</td><td class='n'>{n:,}</td><td class='n'>{_e(median)}</td></tr>"
+            )
+        return (
+            "<table><tr><th>drop rule</th><th>documents</th><th>median value</th></tr>"
+            + "".join(rows)
+            + "</table>"
         )
 
     def scores_section(self) -> str:
@@ -301,7 +309,7 @@ class _Body:
             )
         keys = [(self.sources[i], int(self.rows[i])) for _, _, idx in groups for i in idx]
         recs = fetch_records(keys, [self.tf], self.m.get("cwd"))
-        reasons = self.docs.column("reason").to_pylist()
+        reasons = drop_reasons(self.docs)
         out = ["<section id='documents'><h2>Documents</h2>"]
         for title, desc, idx in groups:
             if not idx:

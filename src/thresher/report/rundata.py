@@ -34,6 +34,30 @@ def text_field(manifest: dict) -> str:
     return (manifest.get("config") or {}).get("text_field") or "text"
 
 
+def drop_reasons(docs: pa.Table) -> list[str]:
+    """Per document of the decision table, why it was dropped, for people to read:
+    ``""`` (kept), ``"<rule>=<value>"`` (``"language=0.41"``), ``"<rule>"`` (no value) or
+    ``"duplicate of <cluster>"``."""
+    rules = docs.column("rule").to_pylist()
+    values = docs.column("value").to_pylist()
+    clusters = (
+        docs.column("cluster").to_pylist()
+        if "cluster" in docs.column_names
+        else [None] * len(rules)
+    )
+    out = []
+    for rule, value, cluster in zip(rules, values, clusters, strict=True):
+        if not rule:
+            out.append("")
+        elif value is not None:
+            out.append(f"{rule}={value:.4g}")
+        elif rule == "duplicate" and cluster is not None:
+            out.append(f"duplicate of {cluster}")
+        else:
+            out.append(rule)
+    return out
+
+
 def _row_shards(path: str, want: np.ndarray) -> Iterator[tuple[Shard, np.ndarray]]:
     """Shards of one raw file covering the wanted rows: the whole file (JSONL), or each
     row group holding wanted rows (Parquet: memory stays one row group)."""

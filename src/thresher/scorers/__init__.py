@@ -1,8 +1,15 @@
-"""Scorers: relevance of each raw document to the target; one module per method."""
+"""Scorers: relevance of each raw document to the target; one module per method.
+
+A scorer is one class deriving from :class:`~thresher.scorers.base.BaseScorer` and one line
+in :data:`SCORERS`; modules are imported on first use, so a scorer whose dependencies are
+missing (dense without torch) costs nothing until it is asked for.
+"""
 
 from __future__ import annotations
 
-from thresher.scorers.base import Scorer
+import importlib
+
+from thresher.scorers.base import BaseScorer, Scorer
 from thresher.scorers.dsir import DSIRScorer
 
 SCORERS: dict[str, str] = {
@@ -15,10 +22,8 @@ SCORERS: dict[str, str] = {
 }
 
 
-def scorer_class(method: str) -> type:
-    """The scorer class registered as ``method`` (imported on demand: dense pulls in torch)."""
-    import importlib
-
+def scorer_class(method: str) -> type[BaseScorer]:
+    """The class registered for ``method`` (imports its module, never its heavy dependencies)."""
     if method not in SCORERS:
         raise ValueError(f"unknown method {method!r} (expected one of {', '.join(SCORERS)})")
     mod, cls = SCORERS[method].split(":")
@@ -33,4 +38,26 @@ def make_scorer(method: str, **options) -> Scorer:
     return scorer_class(method)(**options)
 
 
-__all__ = ["DSIRScorer", "SCORERS", "Scorer", "make_scorer", "scorer_class"]
+def default_mode(method: str) -> str:
+    """The selection mode a run with ``method`` uses when it names none (``none``: keep all).
+
+    An unknown or unavailable method gets the common default; making its scorer then fails
+    with the clear error of :func:`scorer_class`.
+    """
+    if method == "none":
+        return "all"
+    try:
+        return scorer_class(method).default_mode
+    except ValueError:
+        return BaseScorer.default_mode
+
+
+__all__ = [
+    "SCORERS",
+    "BaseScorer",
+    "DSIRScorer",
+    "Scorer",
+    "default_mode",
+    "make_scorer",
+    "scorer_class",
+]

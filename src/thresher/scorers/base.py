@@ -1,12 +1,23 @@
-"""The scorer protocol: fit on the target (and a raw sample), then score any batch."""
+"""The scorer contract: every hook the driver calls, declared once, with defaults.
+
+The driver (pipeline, tasks) calls only the hooks of :class:`Scorer` and never asks a scorer
+what it happens to have, so a new scorer is one class deriving from :class:`BaseScorer` plus
+one line in :data:`thresher.scorers.SCORERS`; the contract tests (tests/test_contracts.py)
+pick it up from there.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from thresher.text.ngrams import NgramHasher
+
+Mode = Literal["resample", "topk", "threshold", "all"]
 
 
 @runtime_checkable
@@ -18,13 +29,71 @@ class Scorer(Protocol):
     ``score(texts)`` returns one float32 per document; higher means more relevant.
     A fitted scorer must be picklable, so the engine can ship it to workers, and
     deterministic, so scores never depend on batch boundaries or worker count.
+
+    Optional capabilities, with defaults in :class:`BaseScorer`:
+
+    * ``fits_on_counts``: the scorer fits on summed feature counts alone (DSIR), so the
+      sample pass ships ``counts(texts)`` from the workers instead of texts, and the driver
+      calls ``fit_counts(counts(target), summed raw counts)`` instead of ``fit``;
+      ``counts_equal(hasher)`` says the counts are exactly ``hasher.counts`` (the KL
+      metric's features), so the sample pass counts once for both;
+    * ``expect_fraction(fraction)``: the share of the corpus the run will select, known
+      before ``fit`` (a BETR student learns the teacher's top share);
+    * ``report()``: what the fit learned, merged into the manifest's metrics;
+    * ``default_mode``: the selection mode when the run names none.
     """
 
-    name: str
+    name: ClassVar[str]
+    default_mode: ClassVar[Mode]
+    fits_on_counts: ClassVar[bool]
 
     def fit(self, target: pa.Array, sample: pa.Array) -> Scorer: ...
 
     def score(self, texts: pa.Array) -> np.ndarray: ...
+
+    def counts(self, texts: pa.Array) -> np.ndarray: ...
+
+    def fit_counts(self, target_counts: np.ndarray, raw_counts: np.ndarray) -> Scorer: ...
+
+    def counts_equal(self, hasher: NgramHasher) -> bool: ...
+
+    def expect_fraction(self, fraction: float) -> None: ...
+
+    def report(self) -> dict[str, Any]: ...
+
+
+class BaseScorer:
+    """Defaults for every optional hook of :class:`Scorer`; every scorer derives from it."""
+
+    name: ClassVar[str] = "scorer"
+    # Importance resampling needs log-importance weights (dsir); other scores only rank.
+    default_mode: ClassVar[Mode] = "topk"
+    fits_on_counts: ClassVar[bool] = False
+
+    def fit(self, target: pa.Array, sample: pa.Array) -> BaseScorer:
+        raise NotImplementedError
+
+    def score(self, texts: pa.Array) -> np.ndarray:
+        raise NotImplementedError
+
+    def counts(self, texts: pa.Array) -> np.ndarray:
+        """Summed feature counts of ``texts`` (only for ``fits_on_counts`` scorers)."""
+        raise NotImplementedError(f"{self.name} does not fit on counts")
+
+    def fit_counts(self, target_counts: np.ndarray, raw_counts: np.ndarray) -> BaseScorer:
+        """Fit from summed counts (only for ``fits_on_counts`` scorers)."""
+        raise NotImplementedError(f"{self.name} does not fit on counts")
+
+    def counts_equal(self, hasher: NgramHasher) -> bool:
+        """True when ``counts(texts)`` is always ``hasher.counts(texts)``."""
+        return False
+
+    def expect_fraction(self, fraction: float) -> None:
+        """Most scorers do not care how much the run selects."""
+
+    def report(self) -> dict[str, Any]:
+        """Nothing learned worth recording beyond the scores."""
+        return {}
 
 
 def as_string_array(texts: pa.Array | Sequence[str]) -> pa.Array:

@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-from thresher.scorers.base import as_string_array
+from thresher.scorers.base import BaseScorer, as_string_array
 
 # bm25s's (and scikit-learn's) default token pattern; lowercased.
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -51,7 +51,7 @@ def _tokens(text: str, limit: int | None = None) -> list[str]:
     return toks if limit is None else toks[:limit]
 
 
-class BM25Scorer:
+class BM25Scorer(BaseScorer):
     """BM25 relevance to the target set; higher means more relevant."""
 
     name = "bm25"

@@ -55,7 +55,8 @@ regression target instead: -0.213/-0.015/-0.193, ranks flatten the teacher's
 confident tail).
 
 The fitted scorer records the teacher's fit time and scoring speed
-(``teacher_stats``) so benchmarks can report the speed-up.
+(``teacher_stats``, and the run's manifest through :meth:`report`) so
+benchmarks can report the speed-up.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ import numba as nb
 import numpy as np
 import pyarrow as pa
 
-from thresher.scorers.base import as_string_array
+from thresher.scorers.base import BaseScorer, as_string_array
 from thresher.text.ngrams import (
     FNV_OFFSET,
     FNV_PRIME,
@@ -221,7 +222,7 @@ def _seeded_subset(texts: pa.Array, k: int, seed: int) -> pa.Array:
     return texts.take(pa.array(np.sort(rng.choice(len(texts), size=k, replace=False))))
 
 
-class ClassifierScorer:
+class ClassifierScorer(BaseScorer):
     """Linear model on hashed n-gram features; higher means more target-like."""
 
     name = "classifier"
@@ -285,6 +286,10 @@ class ClassifierScorer:
     def expect_fraction(self, fraction: float) -> None:
         """The share of the corpus the run will select: the student's default ``teacher_top``."""
         self.expected_fraction = float(fraction)
+
+    def report(self) -> dict[str, Any]:
+        """A BETR student's teacher: its fit time, scoring speed and top share (``teacher``)."""
+        return {"teacher": self.teacher_stats} if self.teacher_stats else {}
 
     def resolved_teacher_top(self, n_scored: int) -> float:
         """``teacher_top``, else the expected selected fraction, else 0.05; >= 20 positives."""
@@ -362,7 +367,7 @@ class ClassifierScorer:
             "fit_seconds": fit_s,
             "scored_docs": len(sub),
             "score_seconds": score_s,
-            "docs_per_s": len(sub) / score_s if score_s > 0 else float("inf"),
+            "docs_per_s": len(sub) / score_s if score_s > 0 else None,  # JSON has no inf
         }
         xs = self._counts(sub)
         self._fit_idf(xs)

@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from thresher.scorers.base import as_string_array
+from thresher.scorers.base import BaseScorer, as_string_array
 
 _MODELS: dict = {}  # (path, device, max_seq_length) -> SentenceTransformer, per process
 
@@ -59,7 +59,7 @@ def load_model(path: str | None = None, device: str | None = None, max_seq_lengt
     return model
 
 
-class DenseScorer:
+class DenseScorer(BaseScorer):
     """Cosine similarity of MiniLM embeddings to the target; higher is closer."""
 
     name = "dense"

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import regex
 
-from thresher.scorers.base import as_string_array
+from thresher.scorers.base import BaseScorer, as_string_array
 from thresher.text.ngrams import NgramHasher
 
 # nltk >= 3.10 compiles WordPunctTokenizer's pattern with the `regex` engine.
@@ -42,10 +42,17 @@ def sha256_counts(text: str, num_buckets: int, ngrams: int) -> np.ndarray:
     return counts
 
 
-class DSIRScorer:
-    """Log-importance weight of each document under hashed n-gram models."""
+class DSIRScorer(BaseScorer):
+    """Log-importance weight of each document under hashed n-gram models.
+
+    It fits on summed bucket counts alone (``fits_on_counts``), so a full pass over the
+    raw corpus costs the workers one counts vector each. Its scores are log-importance
+    weights, hence importance resampling by default.
+    """
 
     name = "dsir"
+    default_mode = "resample"
+    fits_on_counts = True
 
     def __init__(
         self,
@@ -76,6 +83,13 @@ class DSIRScorer:
         for t in texts.to_pylist():
             total += sha256_counts(t, self.num_buckets, self.hasher.ngrams)
         return total
+
+    def counts_equal(self, hasher: NgramHasher) -> bool:
+        """Fast hashing with the same buckets and order is exactly ``hasher``'s counts."""
+        return self.hashing == "fast" and (self.hasher.num_buckets, self.hasher.ngrams) == (
+            hasher.num_buckets,
+            hasher.ngrams,
+        )
 
     def fit(self, target: pa.Array, sample: pa.Array) -> DSIRScorer:
         return self.fit_counts(self.counts(target), self.counts(sample))

@@ -30,7 +30,8 @@ held-out documents (so a small target cannot zero a component by chance).
 Then the components are refitted on the whole target. A weak or
 redundant component gets a small weight instead of an equal say. Needs at least
 10 target documents (else equal weights); costs a second fit of every component.
-The learned weights are in ``learned_weights`` (and the run's manifest).
+The learned weights are in ``learned_weights`` (and the run's manifest, via
+:meth:`report`).
 
 Measured on bench/scorers.py (precision@k easy/hard/small): equal weights
 0.94/0.73/0.75, auto 0.97/0.82/0.80 (0.98/0.84/0.79 without the shrinkage) --
@@ -46,18 +47,18 @@ confident scores count no more than the others'.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 
-from thresher.scorers.base import as_string_array
+from thresher.scorers.base import BaseScorer, as_string_array
 
 DEFAULT_COMBINE = ("dsir", "bm25", "classifier")
 SHRINK_DOCS = 5.0  # learned weights count n / (n + 5) against equal ones, n held-out docs
 
 
-class HybridScorer:
+class HybridScorer(BaseScorer):
     """Rank- or z-score fusion of component scorers against a fixed reference."""
 
     name = "hybrid"
@@ -103,6 +104,10 @@ class HybridScorer:
         """Passed on to components that use it (a BETR student's default ``teacher_top``)."""
         self.expected_fraction = float(fraction)
 
+    def report(self) -> dict[str, Any]:
+        """The learned component weights (``hybrid_weights``), when ``weights="auto"``."""
+        return {"hybrid_weights": self.learned_weights} if self.learned_weights else {}
+
     def fit(self, target: pa.Array, sample: pa.Array) -> HybridScorer:
         target = as_string_array(target)
         sample = as_string_array(sample)
@@ -138,7 +143,7 @@ class HybridScorer:
         from thresher.scorers import make_scorer
 
         comp = make_scorer(name, **self.options.get(name, {}))
-        if self.expected_fraction is not None and hasattr(comp, "expect_fraction"):
+        if self.expected_fraction is not None:
             comp.expect_fraction(self.expected_fraction)
         return comp
 

@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from thresher.scorers.base import as_string_array
+from thresher.scorers.base import BaseScorer, as_string_array
 
 
 def _spread(n: int, m: int) -> np.ndarray:
@@ -47,7 +47,7 @@ def _spread(n: int, m: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, m).round().astype(np.int64))
 
 
-class ZipFitScorer:
+class ZipFitScorer(BaseScorer):
     """Compression-based alignment to the target; higher means closer."""
 
     name = "zipfit"
