@@ -57,7 +57,7 @@ def test_each_malformed_row_is_rejected_with_file_line_and_reason(tmp_path, good
     )
     rejects = [
         json.loads(x)
-        for x in (tmp_path / "out" / "rejects" / "part-00000.jsonl").read_text().splitlines()
+        for x in (tmp_path / "out" / "rejects" / "part-00000.jsonl").read_bytes().splitlines()
     ]
     assert [r["line"] for r in rejects] == [11, 12, 13, 14, 15, 16]
     reasons = [r["reason"].split(":")[0] for r in rejects]
@@ -164,7 +164,7 @@ def test_non_string_text_in_an_otherwise_clean_file_is_rejected(
     )
     m = _run(tmp_path, raw, sample_dir / "target.jsonl")
     assert m["counts"]["rejected"] == 1
-    (rej,) = (tmp_path / "out" / "rejects" / "part-00000.jsonl").read_text().splitlines()
+    (rej,) = (tmp_path / "out" / "rejects" / "part-00000.jsonl").read_bytes().splitlines()
     assert json.loads(rej)["line"] == 6 and "text_not_string" in json.loads(rej)["reason"]
 
 
@@ -172,7 +172,7 @@ def _reject_rows(out) -> list[dict]:
     return [
         json.loads(x)
         for p in sorted((out / "rejects").glob("part-*.jsonl"))
-        for x in p.read_text().splitlines()
+        for x in p.read_bytes().splitlines()
     ]
 
 
@@ -235,7 +235,7 @@ def test_every_row_the_scan_accepts_is_written_and_vice_versa(tmp_path, good_lin
     assert c["selected"] == c["read"] - c["rejected"]
     by_row = {}
     for p in sorted((tmp_path / "out" / "selected").glob("*.jsonl")):
-        for x in p.read_text().splitlines():
+        for x in p.read_bytes().splitlines():
             r = json.loads(x)
             by_row[r["thresher_row"]] = r["text"]
     assert by_row[0] == json.loads(good_lines[4])["text"]  # the file's BOM is dropped

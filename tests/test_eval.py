@@ -20,7 +20,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 def heldout() -> list[str]:
     return [
         json.loads(line)["text"]
-        for line in (SAMPLE / "heldout.jsonl").read_text().splitlines()
+        for line in (SAMPLE / "heldout.jsonl").read_bytes().splitlines()
         if line.strip()
     ]
 

@@ -150,7 +150,7 @@ def test_damaged_input_gives_counts_that_add_up_or_an_error_naming_the_file(
         rejects = [
             json.loads(x)
             for p in sorted((Path(tmp) / "out" / "rejects").glob("*.jsonl"))
-            for x in p.read_text().splitlines()
+            for x in p.read_bytes().splitlines()
         ]
         assert len(rejects) == c["rejected"] + c.get("target_rejected", 0)
         assert all(r["reason"] and r["line"] >= 1 for r in rejects), rejects

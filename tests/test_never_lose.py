@@ -115,7 +115,7 @@ def rejects(out: Path) -> list[dict]:
     rows: list[dict] = []
     for p in sorted((out / "rejects").glob("*")):
         if p.suffix == ".jsonl":
-            rows += [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
+            rows += [json.loads(x) for x in p.read_bytes().splitlines() if x.strip()]
         elif p.suffix == ".parquet":
             rows += pq.read_table(p).to_pylist()
     return rows

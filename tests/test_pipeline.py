@@ -138,7 +138,7 @@ def test_cli_runs_and_user_errors_are_one_line(sample_dir, tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert "KL reduction" in res.output
-    lines = (out / "selected" / "part-00000.jsonl").read_text().splitlines()
+    lines = (out / "selected" / "part-00000.jsonl").read_bytes().splitlines()
     assert len(lines) == 50
     bad = runner.invoke(
         app,

@@ -57,7 +57,7 @@ def test_rows_and_reject_lines_are_file_lines_across_byte_range_shards(
     rejected = sorted(
         json.loads(x)["line"]
         for p in sorted((tmp_path / "o" / "rejects").glob("*.jsonl"))
-        for x in p.read_text().splitlines()
+        for x in p.read_bytes().splitlines()
     )
     assert rejected == [i + 1 for i in bad_at]
     table = thresher.read_selected(tmp_path / "o")

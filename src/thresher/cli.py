@@ -76,6 +76,11 @@ LangOpt = Annotated[
 LangMinScoreOpt = Annotated[float, typer.Option(help="Minimum language-id score.")]
 DedupThresholdOpt = Annotated[float, typer.Option(help="MinHash Jaccard threshold.")]
 DedupNgramOpt = Annotated[int, typer.Option(help="MinHash word n-gram shingle size.")]
+MaxRowOpt = Annotated[
+    float,
+    typer.Option(help="Longest JSONL line read, in MB; a longer one is a row_too_large reject."),
+]
+_MAX_ROW_MB = default("max_row_bytes") / (1024 * 1024)
 
 
 @app.command()
@@ -166,6 +171,7 @@ def select(
     ] = default("shard_bytes") // (1024 * 1024),
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
+    max_row_mb: MaxRowOpt = _MAX_ROW_MB,
     report: Annotated[bool, typer.Option(help="Write OUT/report.html at the end.")] = default(
         "report"
     ),
@@ -211,6 +217,7 @@ def select(
             quota_field=quota_field,
             quotas=parse_quotas(quota),
             shard_bytes=shard_mb * 1024 * 1024,
+            max_row_bytes=int(max_row_mb * 1024 * 1024),
             overwrite=overwrite,
             resume=resume,
             report=report,
@@ -244,6 +251,7 @@ def filter_cmd(
     write_dropped: DroppedOpt = False,
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
+    max_row_mb: MaxRowOpt = _MAX_ROW_MB,
 ) -> None:
     """Keep the documents that pass language id and quality rules; write OUT."""
     from thresher import api
@@ -269,6 +277,7 @@ def filter_cmd(
                 write_dropped=write_dropped,
                 overwrite=overwrite,
                 resume=resume,
+                max_row_bytes=int(max_row_mb * 1024 * 1024),
             ),
         )
     summary(manifest, out)
@@ -291,6 +300,7 @@ def dedup_cmd(
     write_dropped: DroppedOpt = False,
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
+    max_row_mb: MaxRowOpt = _MAX_ROW_MB,
 ) -> None:
     """Drop exact and near-duplicate documents (the first of each cluster survives); write OUT."""
     from thresher import api
@@ -312,6 +322,7 @@ def dedup_cmd(
                 write_dropped=write_dropped,
                 overwrite=overwrite,
                 resume=resume,
+                max_row_bytes=int(max_row_mb * 1024 * 1024),
             ),
         )
     summary(manifest, out)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from thresher.errors import ConfigError
+from thresher.io.readers import DEFAULT_MAX_ROW_BYTES
 from thresher.io.sources import DEFAULT_SHARD_BYTES
 
 
@@ -40,6 +41,9 @@ class SelectConfig(BaseModel):
     overwrite: bool = False
     resume: bool = False
     shard_bytes: int = Field(DEFAULT_SHARD_BYTES, gt=0)
+    max_row_bytes: int = Field(
+        DEFAULT_MAX_ROW_BYTES, gt=0, description="a longer JSONL line is a row_too_large reject"
+    )
     # features (dsir, classifier, KL metric)
     num_buckets: int = Field(10_000, gt=0)
     ngrams: int = Field(2, ge=1, le=8)

@@ -45,6 +45,7 @@ from thresher.console import Reporter, as_reporter
 from thresher.engine import make_engine
 from thresher.engine.base import Engine
 from thresher.errors import ConfigError, InputError
+from thresher.io.formats import get_format
 from thresher.io.readers import Reject, read_texts
 from thresher.io.sources import InputFile, Shard, discover, plan_shards
 from thresher.io.writers import unify_parquet_parts, write_jsonl
@@ -210,6 +211,7 @@ def plan(run: Run) -> None:
         ngrams=cfg.ngrams,
         resume=cfg.resume,
         write_dropped=cfg.write_dropped,
+        max_row_bytes=cfg.max_row_bytes,
     )
 
 
@@ -309,7 +311,9 @@ def read_target(run: Run) -> None:
     cfg = run.cfg
     with run.timer.stage("read_target"):
         if cfg.target:
-            run.target_texts, run.target_rejects = read_texts(cfg.target, cfg.text_field)
+            run.target_texts, run.target_rejects = read_texts(
+                cfg.target, cfg.text_field, max_row_bytes=cfg.max_row_bytes
+            )
             if len(run.target_texts) == 0:
                 raise InputError(
                     _nothing_read(
@@ -399,8 +403,7 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
     assert ctx is not None and run.engine is not None
     by_counts = scorer.fits_on_counts
     full_pass = by_counts and cfg.raw_sample == 0
-    sizes = {f.path: f.size for f in run.raw_files}
-    limits = fit_sample_limits(run.shards, sizes, cfg.raw_sample or DEFAULT_FIT_SAMPLE)
+    limits = fit_sample_limits(run.shards, run.raw_files, cfg.raw_sample or DEFAULT_FIT_SAMPLE)
     ctx.scorer = scorer  # unfitted: only its featurizer is used here
     tasks = [
         (s, None if full_pass else n, ctx, not by_counts)
@@ -483,7 +486,7 @@ def _resolve_rows(shards: list[Shard], scans: list[ShardScan], out: Path) -> lis
             for r in sc.rejects:
                 r.row += base
             shard = dataclasses.replace(shard, first_row=base)
-        if shard.format != "parquet":
+        if get_format(shard.format).rows_resolved_after_scan:
             lines_before[shard.path] = shard.row_base + sc.lines
         if sc.rejects:
             _write_rejects(RunDir(out).part(REJECTS, shard.name, "jsonl"), sc.rejects)

@@ -42,7 +42,8 @@ import pyarrow.parquet as pq
 
 from thresher._version import __version__
 from thresher.errors import ConfigError, InputError, OutputError
-from thresher.io.sources import InputFile, Shard, discover, file_digest
+from thresher.io.sources import InputFile, Shard, discover, shard_shares
+from thresher.io.sources import input_identity as file_identity
 from thresher.io.writers import atomic_write_bytes, records_to_table
 
 # -- layout -------------------------------------------------------------------------------
@@ -160,14 +161,14 @@ def input_identity(files: list[InputFile]) -> list[dict]:
     """What a resume must find unchanged: each file's path, format, size, mtime, content hash."""
     out = []
     for f in files:
-        st = os.stat(f.path)
+        ident = file_identity(f.path)
         out.append(
             {
                 "path": f.path,
                 "format": f.format,
-                "bytes": st.st_size,
-                "mtime_ns": st.st_mtime_ns,
-                "hash": file_digest(f.path),
+                "bytes": ident["size"],
+                "mtime_ns": ident["mtime_ns"],
+                "hash": ident["hash"],
             }
         )
     return out
@@ -179,21 +180,15 @@ def manifest_inputs(identity: dict[str, list[dict]]) -> dict[str, list[dict]]:
     return {role: [{k: e[k] for k in keep} for e in entries] for role, entries in identity.items()}
 
 
-def fit_sample_limits(shards: list[Shard], sizes: dict[str, int], want: int) -> list[int]:
+def fit_sample_limits(shards: list[Shard], files: list[InputFile], want: int) -> list[int]:
     """Documents each shard gives to a sample of about ``want``, in proportion to its bytes.
 
-    The scorer's raw fit sample and the report's "before" sample are drawn the same way.
-    A compressed file is one shard; Parquet row-group shards share their file's bytes.
+    The scorer's raw fit sample and the report's "before" sample are drawn the same way;
+    what a shard stands for is its format's to say (:func:`thresher.io.sources.shard_shares`).
     """
-    total = sum(sizes.values()) or 1
-    per_file: dict[str, int] = {}
-    for s in shards:
-        per_file[s.path] = per_file.get(s.path, 0) + 1
-    limits = []
-    for s in shards:
-        b = s.end - s.start if s.format == "jsonl" else sizes[s.path] / per_file[s.path]
-        limits.append(max(1, int(np.ceil(want * b / total))))
-    return limits
+    shares = shard_shares(shards, files)
+    total = sum(f.size for f in files) or 1
+    return [max(1, int(np.ceil(want * b / total))) for b in shares]
 
 
 # -- paths relative to the inputs ---------------------------------------------------------

@@ -12,6 +12,7 @@ Schema: one section per stage, each optional except ``read`` and ``write``::
       text_field: text             # field holding the text (default: text)
       shard_mb: 64                 # split big plain-JSONL files into shards of this size
                                    # (or shard_bytes: N)
+      max_row_mb: 64               # a longer JSONL line is a row_too_large reject
     filter:                        # or a plain list: filter: [lang, c4]
       filters: [lang, gopher_quality, gopher_repetition, c4, fineweb]
       lang: [en, de]               # languages to keep (adds the lang filter)
@@ -83,6 +84,8 @@ SECTIONS: dict[str, dict[str, str]] = {
         "text_field": "text_field",
         "shard_mb": "@shard_mb",
         "shard_bytes": "shard_bytes",
+        "max_row_mb": "@max_row_mb",
+        "max_row_bytes": "max_row_bytes",
     },
     "filter": {
         "filters": "@filters",
@@ -246,6 +249,11 @@ class _Builder:
             if isinstance(mb, bool) or not isinstance(mb, int | float) or mb <= 0:
                 raise self.fail(vnode, f"{label}: expected a positive number of MB, got {mb!r}")
             self.set("shard_bytes", int(mb * 1024 * 1024), label, knode, vnode)
+        elif target == "@max_row_mb":
+            mb = self.value(vnode)
+            if isinstance(mb, bool) or not isinstance(mb, int | float) or mb <= 0:
+                raise self.fail(vnode, f"{label}: expected a positive number of MB, got {mb!r}")
+            self.set("max_row_bytes", int(mb * 1024 * 1024), label, knode, vnode)
         elif target == "@filters":
             self.filters.extend(self.str_list(vnode, label))
             self.origin.setdefault("filters", (label, vnode))

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from thresher.io.readers import Reject, ShardReader
+from thresher.io.readers import DEFAULT_MAX_ROW_BYTES, Reject, ShardReader
 from thresher.io.sources import Shard
 from thresher.io.writers import (
     atomic_write_bytes,
@@ -75,6 +75,7 @@ class StageContext:
     ngrams: int
     resume: bool = False
     write_dropped: bool = False
+    max_row_bytes: int = DEFAULT_MAX_ROW_BYTES  # the same in every pass: one row definition
 
     @property
     def run_dir(self) -> RunDir:
@@ -131,7 +132,9 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
     n_read = 0
     dropped: Counter[str] = Counter()
     exhausted = True
-    for batch in ShardReader(shard, ctx.text_field).batches(limit=None):
+    for batch in ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes).batches(
+        limit=None
+    ):
         texts = batch.texts
         n_read += len(texts)
         if ctx.filters:
@@ -198,7 +201,7 @@ def scan_task(args: tuple[Shard, StageContext]) -> ShardScan:
 
 def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
     t0 = time.perf_counter()
-    reader = ShardReader(shard, ctx.text_field, ctx.fields)
+    reader = ShardReader(shard, ctx.text_field, ctx.fields, max_row_bytes=ctx.max_row_bytes)
     rows, scores, status = [], [], []
     spec = None
     if ctx.dedup != "none":
@@ -355,7 +358,7 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
     dropped = (task.status != ELIGIBLE) if ctx.write_dropped else np.zeros(len(task.rows), bool)
     wanted = task.rows[task.selected | task.random | dropped]
-    recs = ShardReader(shard, ctx.text_field).records(wanted)
+    recs = ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes).records(wanted)
     pos = {int(r): i for i, r in enumerate(wanted)}
     tf = ctx.text_field
     sel_rows = task.rows[task.selected]

@@ -10,14 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 
-import numpy as np
-import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from thresher.errors import InputError
+from thresher.io.formats import read_rows
 from thresher.io.readers import ShardReader
-from thresher.io.sources import DEFAULT_SHARD_BYTES, Shard, discover, file_format, plan_shards
+from thresher.io.sources import DEFAULT_SHARD_BYTES, discover, plan_shards
 from thresher.rundir import fit_sample_limits
 
 
@@ -58,47 +56,11 @@ def drop_reasons(docs: pa.Table) -> list[str]:
     return out
 
 
-def _row_shards(path: str, want: np.ndarray) -> Iterator[tuple[Shard, np.ndarray]]:
-    """Shards of one raw file covering the wanted rows: the whole file (JSONL), or each
-    row group holding wanted rows (Parquet: memory stays one row group)."""
-    fmt = file_format(path)
-    if fmt is None:
-        raise InputError(f"{path}: unknown format")
-    if fmt != "parquet":
-        yield Shard(0, path, fmt, 0, os.path.getsize(path), 0), want
-        return
-    meta = pq.ParquetFile(path).metadata
-    start = 0
-    for g in range(meta.num_row_groups):
-        n = meta.row_group(g).num_rows
-        sel = want[(want >= start) & (want < start + n)]
-        if len(sel):
-            yield Shard(0, path, fmt, g, g + 1, start), sel
-        start += n
-
-
 def iter_rows(path: str, rows: Iterable[int]) -> Iterator[tuple[int, dict]]:
-    """(row, record) of the wanted rows of one raw file, in file order.
-
-    Reads through :meth:`ShardReader.records` (TODO: the io format registry's ``records``
-    helper once it lands). Rows the file no longer has, or no longer parse, mean the
-    file changed since the run: an InputError naming it.
-    """
-    want = np.unique(np.fromiter(rows, dtype=np.int64))
-    if len(want) == 0:
-        return
+    """(row, record) of the wanted rows of one raw file (any registered format), in file order."""
     if not os.path.exists(path):
         raise InputError(f"{path}: raw input not found (was the run made from another directory?)")
-    for shard, sel in _row_shards(path, want):
-        try:
-            recs = ShardReader(shard).records(sel)
-        except (orjson.JSONDecodeError, pa.ArrowException, IndexError) as e:
-            raise InputError(f"{path}: changed since the run (rows cannot be read: {e})") from e
-        if isinstance(recs, pa.Table):
-            recs = recs.to_pylist()
-        if len(recs) != len(sel) or not all(isinstance(r, dict) for r in recs):
-            raise InputError(f"{path}: changed since the run (rows are missing)")
-        yield from zip(sel.tolist(), recs, strict=True)
+    yield from read_rows(path, rows)
 
 
 def fetch_records(
@@ -143,7 +105,7 @@ def raw_sample(
     shards = plan_shards(files, shard_bytes)
     n_docs = (manifest.get("counts") or {}).get("read") or 0
     exact = n_docs and n_docs <= max_docs
-    limits = fit_sample_limits(shards, {f.path: f.size for f in files}, max_docs)
+    limits = fit_sample_limits(shards, files, max_docs)
     out: list[dict] = []
     extra = tuple(f for f in fields if f != tf)
     seen = 0
