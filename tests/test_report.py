@@ -130,7 +130,8 @@ def test_report_groups_drops_by_rule(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from thresher.report.rundata import drop_reasons, read_docs
+    from thresher.report.rundata import drop_reasons
+    from thresher.rundir import read_docs
 
     raw, target = small_corpus(tmp_path, 600)
     out = tmp_path / "run"

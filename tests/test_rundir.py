@@ -421,7 +421,7 @@ def test_fit_sample_limits_follow_the_bytes(plain_raw_path: Path) -> None:
 
     files = discover([str(plain_raw_path), str(SAMPLE / "raw.jsonl.gz")])
     shards = plan_shards(files, 1 << 20)
-    limits = fit_sample_limits(shards, {f.path: f.size for f in files}, 1000)
+    limits = fit_sample_limits(shards, files, 1000)
     assert len(shards) >= 3 and 1000 <= sum(limits) <= 1000 + len(shards)
     total = sum(f.size for f in files)
     gz = [n for s, n in zip(shards, limits, strict=True) if s.format == "jsonl.gz"]
