@@ -442,6 +442,9 @@ def _nothing_sampled(run: Run, parts: list) -> str:
     rules = ", ".join(f"{n:,} by {rule}" for rule, n in dropped.most_common(3))
     kept = ""
     languages = run.cfg.filter_options.get("languages")
+    fitted = (run.learned or {}).get("target_languages")
+    if fitted:  # --lang auto: the languages it took from the target
+        languages = fitted["languages"]
     if languages:
         kept = f" (kept languages: {', '.join(languages)})"
     return (
