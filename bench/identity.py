@@ -64,7 +64,9 @@ def _select(*extra: str, raw: str | None = None) -> list[str]:
 
 def runs(work: Path) -> dict[str, list[str]]:
     """name -> thresher arguments (without --out)."""
-    small = work / f"raw-first-{DENSE_DOCS}.jsonl"
+    # A fixed path (not the temp work dir): it is recorded in thresher_source and docs/source.
+    small = ROOT / "bench" / "_cache" / f"raw-first-{DENSE_DOCS}.jsonl"
+    small.parent.mkdir(parents=True, exist_ok=True)
     if not small.exists():
         with gzip.open(SAMPLE / "raw.jsonl.gz", "rb") as f:
             small.write_bytes(b"".join(next(f) for _ in range(DENSE_DOCS)))
