@@ -344,7 +344,10 @@ def read_target(run: Run) -> None:
     with run.timer.stage("read_target"):
         if cfg.target:
             run.target_texts, run.target_rejects = read_texts(
-                run.paths("target"), cfg.text_field, max_row_bytes=cfg.max_row_bytes
+                run.paths("target"),
+                cfg.text_field,
+                max_row_bytes=cfg.max_row_bytes,
+                split=cfg.target_split,
             )
             for r in run.target_rejects:
                 r.source = run.sources.get(r.source, r.source)

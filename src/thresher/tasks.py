@@ -309,7 +309,8 @@ def _texts_of(part: pa.Table | list[dict], tf: str) -> pa.Array:
 def _write_part(
     part: pa.Table | list[dict], extra: dict[str, pa.Array], path: Path, fmt: str
 ) -> None:
-    """Write records plus thresher's columns (replacing same-named input fields)."""
+    """Write records plus thresher's columns (replacing same-named input fields), as
+    Parquet or as JSON Lines (``fmt`` jsonl, jsonl.gz, jsonl.zst: the part's suffix says)."""
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":

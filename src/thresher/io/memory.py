@@ -170,9 +170,7 @@ def check(mi: MemoryInput) -> None:
         raise InputError(_no_column(mi, schema.names))
     ttype = schema.field(mi.text_field).type
     if not _is_string(ttype):
-        raise InputError(
-            f"{mi.label}: column {mi.text_field!r} is {ttype}, not a string column"
-        )
+        raise InputError(f"{mi.label}: column {mi.text_field!r} is {ttype}, not a string column")
 
 
 def _no_column(mi: MemoryInput, names: list[str]) -> str:

@@ -62,7 +62,9 @@ def discover(paths: list[str | Path]) -> list[InputFile]:
         elif fs.isdir(p):
             candidates = [c for c in fs.walk(p) if file_format(c) is not None]
             if not candidates:
-                raise InputError(f"{p}: directory holds no .jsonl(.gz/.zst) or .parquet file")
+                raise InputError(
+                    f"{p}: directory holds no .jsonl(.gz/.zst), .parquet, .txt or .md file"
+                )
         elif fs.exists(p):
             candidates = [p]
         else:
