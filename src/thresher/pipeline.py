@@ -328,6 +328,10 @@ def _materialize(run: Run) -> None:
             ident = materialize(run.memory[label], folder, cfg.shard_bytes, resume=cfg.resume)
             run.sources[ident["file"]] = label
             run.inputs.setdefault(role, []).append(ident)
+        if run.inputs.get(role):  # in the order of the inputs as given
+            order = {f.path: i for i, f in enumerate(discover(run.paths(role)))}
+            labels = {label: path for path, label in run.sources.items()}
+            run.inputs[role].sort(key=lambda e: order[labels.get(e["path"], e["path"])])
     run.raw_files = discover(run.paths("raw"))
     run.shards = plan_shards(run.raw_files, cfg.shard_bytes)
     run.ctx.sources = run.sources

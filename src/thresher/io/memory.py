@@ -24,7 +24,7 @@ are those the run started with.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,11 @@ def memory_inputs(
         return [], {}
     if isinstance(value, str | os.PathLike):
         return [os.fspath(value)], {}
+    if _kind(value) is None and isinstance(value, Mapping):  # (a DatasetDict: _kind says)
+        raise ConfigError(
+            f"{role}: a {type(value).__name__} is neither a path nor in-memory data "
+            "(for records, make a table: pyarrow.Table.from_pylist or datasets.Dataset)"
+        )
     items = [value] if _kind(value) is not None else list(value)
     n_mem = sum(_kind(v) is not None for v in items)
     paths: list[str] = []
