@@ -61,16 +61,16 @@ def _pieces(f: BinaryIO, split: str, max_bytes: int) -> Iterator[tuple[int, byte
                 yield row, line if len(line) <= max_bytes else None
             continue
         if blank:
-            if para:
+            if para_len:
                 yield para_row, b"\n".join(para) if para_len <= max_bytes else None
             para, para_len = [], 0
             continue
-        if not para:
+        if not para_len:
             para_row = row
-        para_len += len(line) + (1 if para else 0)
+        para_len += len(line) + (1 if para_len else 0)
         if para_len <= max_bytes:  # past the cap: keep counting, stop keeping
             para.append(line)
-    if para:
+    if para_len:
         yield para_row, b"\n".join(para) if para_len <= max_bytes else None
 
 
