@@ -181,3 +181,18 @@ def test_raw_folder_of_text_files_one_document_each(targets, tmp_path):
     page = query(out, status=["filtered"], page_size=50)
     assert page.total == c["filtered"]
     assert all(item["text"] for item in page.items)
+
+
+def test_a_readme_beside_records_is_no_document_but_a_text_folder_is_a_corpus(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.jsonl").write_text('{"text": "one"}\n')
+    (data / "README.md").write_text("# about this data")
+    assert [f.path for f in discover([str(data)])] == [str(data / "a.jsonl")]
+    both = discover([str(data), str(data / "README.md")])  # named: read
+    assert [f.format for f in both] == ["jsonl", "text"]
+    notes = tmp_path / "notes"
+    (notes / "sub").mkdir(parents=True)
+    (notes / "x.md").write_text("x")
+    (notes / "sub" / "y.txt").write_text("y")
+    assert [f.format for f in discover([str(notes)])] == ["text", "text"]
