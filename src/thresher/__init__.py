@@ -3,6 +3,7 @@
 from thresher._version import __version__
 from thresher.api import (  # noqa: E402
     SelectConfig,
+    Texts,
     deduplicate,
     filter,
     read_selected,
@@ -13,6 +14,7 @@ from thresher.api import (  # noqa: E402
 
 __all__ = [
     "SelectConfig",
+    "Texts",
     "__version__",
     "deduplicate",
     "filter",

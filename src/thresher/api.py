@@ -11,21 +11,35 @@
 ``filter`` and ``deduplicate`` are ``select`` with ``method="none"`` and one hygiene
 stage: the same run directory, manifest and counts. (Not ``dedup`` / ``report``: those
 names are thresher's subpackages.)
+
+``raw`` and ``target`` take paths, or data in memory: a ``datasets.Dataset`` /
+``IterableDataset``, a pyarrow ``Table``, ``RecordBatch``, ``Dataset`` or string array, or
+``thresher.Texts([...])`` (see :mod:`thresher.io.memory`); outputs name such an input
+``<memory:raw>`` / ``<memory:target>``.
+
+Scripts need no ``if __name__ == "__main__":`` guard: the local engine's worker processes
+do not re-run the calling script (see :mod:`thresher.engine.local`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 
 from thresher.config import SelectConfig, default
 from thresher.errors import ConfigError
 from thresher.filters.langid import language_spec
-from thresher.pipeline import read_selected, run_select
+from thresher.io.memory import MemoryInput, Texts, memory_inputs
+from thresher.pipeline import run_select
+from thresher.rundir import read_selected as _read_selected
+
+# What ``raw`` / ``target`` take: paths, in-memory data, or a list mixing both.
+Inputs = Any
 
 
 def select(progress: Any | None = None, **options: Any) -> dict:
@@ -33,14 +47,23 @@ def select(progress: Any | None = None, **options: Any) -> dict:
 
     Options are the fields of :class:`thresher.config.SelectConfig` (``target``,
     ``raw``, ``out``, ``method``, ``k`` or ``fraction``, ``mode``, ``seed``,
-    ``workers``, ``format``, ...). Returns the manifest (also in ``out/manifest.json``).
+    ``workers``, ``format``, ...). ``raw`` and ``target`` may also be data in memory
+    (see the module doc). Returns the manifest (also in ``out/manifest.json``).
     """
-    return run_select(SelectConfig(**options), progress=progress, command=list(sys.argv))
+    text_field = options.get("text_field") or default("text_field")
+    memory: dict[str, MemoryInput] = {}
+    for role in ("raw", "target"):
+        if role in options:
+            options[role], found = memory_inputs(role, options[role], text_field)
+            memory.update(found)
+    return run_select(
+        SelectConfig(**options), progress=progress, command=list(sys.argv), memory=memory
+    )
 
 
 # Named like the CLI command (it shadows the builtin only inside this module).
 def filter(
-    raw: Sequence[str],
+    raw: Inputs,
     out: str,
     languages: Sequence[str] | str | None = None,
     rules: Sequence[str] = (),
@@ -60,7 +83,7 @@ def filter(
     filter_options = {**lang_options, **(options.pop("filter_options", None) or {})}
     return select(
         progress=progress,
-        raw=list(raw),
+        raw=raw,
         out=out,
         method="none",
         filters=filters,
@@ -70,7 +93,7 @@ def filter(
 
 
 def deduplicate(
-    raw: Sequence[str],
+    raw: Inputs,
     out: str,
     method: str = "minhash",
     threshold: float = default("dedup_threshold"),
@@ -82,7 +105,7 @@ def deduplicate(
     ``threshold`` on word ``ngram`` shingles); the first document of each cluster survives."""
     return select(
         progress=progress,
-        raw=list(raw),
+        raw=raw,
         out=out,
         method="none",
         dedup=method,
@@ -90,6 +113,33 @@ def deduplicate(
         dedup_ngram=ngram,
         **options,
     )
+
+
+def read_selected(
+    run: str | os.PathLike, as_: Literal["arrow", "datasets", "pandas"] = "arrow"
+) -> Any:
+    """The selected documents of a run directory, whatever its output format.
+
+    ``as_="arrow"`` (default): one pyarrow Table; ``"datasets"``: a ``datasets.Dataset``
+    (in memory, no cache files); ``"pandas"``: a DataFrame. The last two need their
+    package installed.
+    """
+    table = _read_selected(run)
+    if as_ == "arrow":
+        return table
+    if as_ == "datasets":
+        try:
+            import datasets
+        except ImportError:
+            raise ConfigError("read_selected(as_='datasets') needs: pip install datasets") from None
+        return datasets.Dataset(datasets.table.InMemoryTable(table))
+    if as_ == "pandas":
+        try:
+            import pandas  # noqa: F401
+        except ImportError:
+            raise ConfigError("read_selected(as_='pandas') needs: pip install pandas") from None
+        return table.to_pandas()
+    raise ConfigError(f"read_selected: as_={as_!r} (expected arrow, datasets or pandas)")
 
 
 def write_report(run: str | Path) -> Path:
@@ -118,6 +168,7 @@ def score(
 
 __all__ = [
     "SelectConfig",
+    "Texts",
     "deduplicate",
     "filter",
     "read_selected",

@@ -51,13 +51,15 @@ RawOpt = Annotated[
     list[str],
     typer.Option(
         "--raw",
-        help="Input: files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet). Repeatable.",
+        help="Input: files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet, .txt, .md). Repeatable.",
     ),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
 WorkersOpt = Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")]
 EngineOpt = Annotated[str, typer.Option(help="local or ray.")]
-FormatOpt = Annotated[str, typer.Option("--format", help="Output format: parquet or jsonl.")]
+FormatOpt = Annotated[
+    str, typer.Option("--format", help="Output format: parquet, jsonl, jsonl.gz or jsonl.zst.")
+]
 TextFieldOpt = Annotated[str, typer.Option(help="Field holding the document text.")]
 RayAddressOpt = Annotated[str | None, typer.Option(help="Ray cluster address (with --engine ray).")]
 OverwriteOpt = Annotated[
@@ -91,6 +93,10 @@ def select(
         list[str],
         typer.Option("--target", help="Target examples: files, directories or globs. Repeatable."),
     ] = [],  # noqa: B006
+    target_split: Annotated[
+        str,
+        typer.Option(help="A .txt/.md target file is one document, or its paragraphs or lines."),
+    ] = default("target_split"),
     method: Annotated[
         str, typer.Option(help="Scorer: dsir, bm25, zipfit, dense, classifier, hybrid.")
     ] = default("method"),
@@ -190,6 +196,7 @@ def select(
         manifest = api.select(
             progress=RichReporter(),
             target=target,
+            target_split=target_split,
             raw=raw,
             out=str(out),
             method=method,

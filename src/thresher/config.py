@@ -36,8 +36,11 @@ class SelectConfig(BaseModel):
     workers: int | None = Field(None, ge=1)
     engine: str = Field("local", description="an engine of thresher.engine.ENGINES: local or ray")
     ray_address: str | None = None
-    format: Literal["parquet", "jsonl"] = "parquet"
+    format: Literal["parquet", "jsonl", "jsonl.gz", "jsonl.zst"] = "parquet"
     text_field: str = "text"
+    target_split: Literal["document", "paragraphs", "lines"] = Field(
+        "document", description="a .txt/.md target file is one document, or its paragraphs/lines"
+    )
     overwrite: bool = False
     resume: bool = False
     shard_bytes: int = Field(DEFAULT_SHARD_BYTES, gt=0)

@@ -117,7 +117,7 @@ def query(
         keep: set[tuple[str, int]] = set()
         for src, rs in by_src.items():
             try:
-                for r, rec in iter_rows(resolve_source(src, base), rs):
+                for r, rec in iter_rows(resolve_source(src, base, run), rs):
                     if all(_as_str(rec.get(k)) == v for k, v in raw_where.items()):
                         keep.add((src, r))
             except ThresherError:
@@ -141,7 +141,7 @@ def query(
     total = len(idx) + len(rejects)
     lo, hi = (page - 1) * page_size, page * page_size
     page_idx = idx[lo:hi]
-    recs = fetch_records([(sources[i], int(rows[i])) for i in page_idx], base=base)
+    recs = fetch_records([(sources[i], int(rows[i])) for i in page_idx], base=base, run=run)
     for i in page_idx:
         rec = recs.get((sources[i], int(rows[i]))) or {}
         text = rec.get(tf)

@@ -46,6 +46,7 @@ from thresher.engine import make_engine
 from thresher.engine.base import Engine
 from thresher.errors import ConfigError, InputError
 from thresher.io.formats import get_format
+from thresher.io.memory import MemoryInput, inputs_dir, materialize, on_disk
 from thresher.io.readers import Reject, read_texts
 from thresher.io.sources import InputFile, Shard, discover, plan_shards
 from thresher.io.writers import unify_parquet_parts, write_jsonl
@@ -115,6 +116,9 @@ class Run:
     filters: list[Any] = field(default_factory=list)
     scorer: Any | None = None
     ctx: StageContext | None = None
+    # in-memory inputs (API) by label; after prepare, their files -> labels
+    memory: dict[str, MemoryInput] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
     # prepare
     inputs: dict[str, list[dict]] = field(default_factory=dict)  # identity by role (rundir)
     # target
@@ -144,6 +148,11 @@ class Run:
     def run_dir(self) -> RunDir:
         return RunDir(self.cfg.out)
 
+    def paths(self, role: str) -> list[str]:
+        """``cfg.raw`` / ``cfg.target`` with each in-memory input's label replaced by its file."""
+        files = {label: path for path, label in self.sources.items()}
+        return [files.get(p, p) for p in getattr(self.cfg, role)]
+
     def warn(self, message: str) -> None:
         """A questionable request or result: printed now and recorded in the manifest."""
         self.warnings.append(message)
@@ -155,12 +164,16 @@ def run_select(
     progress: Any | None = None,
     command: list[str] | None = None,
     run_file: str | os.PathLike | None = None,
+    memory: dict[str, MemoryInput] | None = None,
 ) -> dict:
     """Run the whole pipeline for ``cfg``; return the manifest (also written to OUT).
 
-    ``run_file``: the pipeline file the run came from (OUT may not hold it).
+    ``run_file``: the pipeline file the run came from (OUT may not hold it). ``memory``:
+    in-memory inputs by the label that stands for each in ``cfg.raw`` / ``cfg.target``
+    (:func:`thresher.io.memory.memory_inputs`).
     """
     run = Run(cfg=cfg, say=as_reporter(progress), command=command or [], run_file=run_file)
+    run.memory = dict(memory or {})
     with run.timer.stage("plan"):
         plan(run)  # validates everything; nothing is written before it passes
     # Started before the target is read: its workers import and load kernels meanwhile.
@@ -190,8 +203,9 @@ def plan(run: Run) -> None:
     cfg = run.cfg
     if cfg.method != "none" and not cfg.target:
         raise ConfigError("give --target: example documents of what you want")
-    run.raw_files = discover(cfg.raw)
-    run.target_files = discover(cfg.target) if cfg.target else []
+    raw, target = on_disk(cfg.raw, run.memory), on_disk(cfg.target, run.memory)
+    run.raw_files = discover(raw) if raw else []  # in-memory inputs: after prepare
+    run.target_files = discover(target) if target else []
     run.run_dir.check(**_claim(run))
     run.filters = _build_filters(cfg)
     if cfg.method != "none":
@@ -288,7 +302,7 @@ def _claim(run: Run) -> dict:
     cfg = run.cfg
     return {
         "stamp": cfg.model_dump(mode="json", exclude=set(_RUN_INVARIANT)),
-        "inputs": {"raw": cfg.raw, "target": cfg.target},
+        "inputs": {"raw": on_disk(cfg.raw, run.memory), "target": on_disk(cfg.target, run.memory)},
         "run_file": run.run_file,
         "overwrite": cfg.overwrite,
         "resume": cfg.resume,
@@ -299,6 +313,28 @@ def prepare(run: Run) -> None:
     """Claim OUT (locked for the run); on --resume the options and input bytes must match."""
     with run.timer.stage("prepare"):
         run.inputs = run.run_dir.prepare(**_claim(run))
+    if run.memory:
+        with run.timer.stage("materialize"):
+            _materialize(run)
+
+
+def _materialize(run: Run) -> None:
+    """Write the in-memory inputs under OUT/_work/inputs; from here on they are files."""
+    cfg = run.cfg
+    assert run.ctx is not None
+    folder = inputs_dir(run.run_dir.work)
+    for role in ("raw", "target"):
+        for label in (p for p in getattr(cfg, role) if p in run.memory):
+            ident = materialize(run.memory[label], folder, cfg.shard_bytes, resume=cfg.resume)
+            run.sources[ident["file"]] = label
+            run.inputs.setdefault(role, []).append(ident)
+        if run.inputs.get(role):  # in the order of the inputs as given
+            order = {f.path: i for i, f in enumerate(discover(run.paths(role)))}
+            labels = {label: path for path, label in run.sources.items()}
+            run.inputs[role].sort(key=lambda e: order[labels.get(e["path"], e["path"])])
+    run.raw_files = discover(run.paths("raw"))
+    run.shards = plan_shards(run.raw_files, cfg.shard_bytes)
+    run.ctx.sources = run.sources
 
 
 # ---------------------------------------------------------------------------------------
@@ -312,8 +348,13 @@ def read_target(run: Run) -> None:
     with run.timer.stage("read_target"):
         if cfg.target:
             run.target_texts, run.target_rejects = read_texts(
-                cfg.target, cfg.text_field, max_row_bytes=cfg.max_row_bytes
+                run.paths("target"),
+                cfg.text_field,
+                max_row_bytes=cfg.max_row_bytes,
+                split=cfg.target_split,
             )
+            for r in run.target_rejects:
+                r.source = run.sources.get(r.source, r.source)
             if len(run.target_texts) == 0:
                 raise InputError(
                     _nothing_read(

@@ -44,7 +44,13 @@ from thresher._version import __version__
 from thresher.errors import ConfigError, InputError, OutputError
 from thresher.io.sources import InputFile, Shard, discover, shard_shares
 from thresher.io.sources import input_identity as file_identity
-from thresher.io.writers import atomic_write_bytes, records_to_table
+from thresher.io.writers import (
+    OUTPUT_FORMATS,
+    atomic_write_bytes,
+    iter_part_records,
+    part_columns,
+    read_part,
+)
 
 # -- layout -------------------------------------------------------------------------------
 MARKER = ".thresher-run"
@@ -54,7 +60,7 @@ MANIFEST, REPORT, EVAL = "manifest.json", "report.html", "eval.json"
 TARGET_REJECTS = "target.jsonl"  # in rejects/, beside the raw shards' part-NNNNN.jsonl
 # Everything --overwrite may remove (the lock file stays: the run replacing them holds it).
 OWN_ENTRIES = (SELECTED, DROPPED, DOCS, REJECTS, WORK, MANIFEST, REPORT, EVAL, MARKER)
-_SUFFIX = {"parquet": ".parquet", "jsonl": ".jsonl"}
+_SUFFIX = OUTPUT_FORMATS  # output format -> part suffix (io.writers)
 
 # -- the decision table (docs/) -----------------------------------------------------------
 ELIGIBLE, FILTERED, DUPLICATE = 0, 1, 2
@@ -319,10 +325,11 @@ class RunDir:
 
     # -- lookup ---------------------------------------------------------------------------
     def selected_parts(self) -> list[Path]:
-        """The selected parts in shard order (Parquet, or JSONL when written as JSONL)."""
-        return sorted(self.selected.glob("part-*.parquet")) or sorted(
-            self.selected.glob("part-*.jsonl")
-        )
+        """The selected parts in shard order, in the run's output format (any of _SUFFIX)."""
+        for suffix in _SUFFIX.values():
+            if parts := sorted(self.selected.glob(f"part-*{suffix}")):
+                return parts
+        return []
 
     def docs_parts(self) -> list[Path]:
         return sorted(self.docs.glob("part-*.parquet"))
@@ -678,21 +685,14 @@ def read_rejects(run_dir: str | os.PathLike, limit: int | None = None) -> list[d
 def read_selected(run_dir: str | os.PathLike) -> pa.Table:
     """The selected documents of a run directory as one table."""
     parts = RunDir(run_dir).selected_parts()
-    if parts and parts[0].suffix == ".parquet":
-        return pa.concat_tables([pq.read_table(p) for p in parts], promote_options="permissive")
-    recs = [orjson.loads(line) for p in parts for line in p.read_bytes().splitlines()]
-    return records_to_table(recs)
+    if not parts:
+        return pa.table({})
+    return pa.concat_tables([read_part(p) for p in parts], promote_options="permissive")
 
 
 def selected_columns(run_dir: str | os.PathLike) -> list[str]:
     parts = RunDir(run_dir).selected_parts()
-    if not parts:
-        return []
-    if parts[0].suffix == ".parquet":
-        return pq.ParquetFile(parts[0]).schema_arrow.names
-    with open(parts[0], "rb") as f:
-        first = f.readline()
-    return list(orjson.loads(first)) if first.strip() else []
+    return part_columns(parts[0]) if parts else []
 
 
 def iter_selected(
@@ -701,22 +701,8 @@ def iter_selected(
     """Selected records (only ``columns``), in part order, at most ``limit``."""
     n = 0
     for p in RunDir(run_dir).selected_parts():
-        for rec in _part_records(p, columns):
+        for rec in iter_part_records(p, columns):
             yield rec
             n += 1
             if limit is not None and n >= limit:
                 return
-
-
-def _part_records(path: Path, columns: list[str]) -> Iterator[dict]:
-    if path.suffix == ".parquet":
-        pf = pq.ParquetFile(path)
-        cols = [c for c in columns if c in pf.schema_arrow.names]
-        for rb in pf.iter_batches(batch_size=2048, columns=cols):
-            yield from rb.to_pylist()
-        return
-    with open(path, "rb") as f:
-        for line in f:
-            if line.strip():
-                rec = orjson.loads(line)
-                yield {c: rec.get(c) for c in columns}

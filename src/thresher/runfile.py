@@ -8,7 +8,8 @@ Schema: one section per stage, each optional except ``read`` and ``write``::
 
     read:                          # the inputs
       raw: [corpus/*.jsonl.gz]     # files, directories or globs (a string or a list)
-      target: target.jsonl         # example documents of what you want
+      target: target.jsonl         # example documents of what you want (.txt/.md too)
+      target_split: document       # a .txt/.md target: document, paragraphs or lines
       text_field: text             # field holding the text (default: text)
       shard_mb: 64                 # split big plain-JSONL files into shards of this size
                                    # (or shard_bytes: N)
@@ -39,7 +40,7 @@ Schema: one section per stage, each optional except ``read`` and ``write``::
       quotas: {en: 0.7, de: 0.3}   # or a JSON/YAML file holding that mapping
     write:
       out: runs/my-run             # the run directory
-      format: parquet              # parquet or jsonl
+      format: parquet              # parquet, jsonl, jsonl.gz or jsonl.zst
       report: true                 # write out/report.html
       overwrite: false             # replace a non-empty run directory
       resume: false                # resume an interrupted run
@@ -81,6 +82,7 @@ SECTIONS: dict[str, dict[str, str]] = {
     "read": {
         "raw": "raw",
         "target": "target",
+        "target_split": "target_split",
         "text_field": "text_field",
         "shard_mb": "@shard_mb",
         "shard_bytes": "shard_bytes",

@@ -76,10 +76,15 @@ class StageContext:
     resume: bool = False
     write_dropped: bool = False
     max_row_bytes: int = DEFAULT_MAX_ROW_BYTES  # the same in every pass: one row definition
+    sources: dict[str, str] = field(default_factory=dict)  # file -> name in outputs (in-memory)
 
     @property
     def run_dir(self) -> RunDir:
         return RunDir(self.out)
+
+    def source_name(self, path: str) -> str:
+        """What outputs call an input file: its path, or ``<memory:raw>`` for in-memory data."""
+        return self.sources.get(path, path)
 
 
 @dataclass
@@ -243,6 +248,8 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         for f in ctx.fields:
             fields[f].extend(batch.fields[f])
         offset += n
+    for r in reader.rejects:
+        r.source = ctx.source_name(r.source)
     return ShardScan(
         index=shard.index,
         rows=np.concatenate(rows) if rows else np.zeros(0, np.int64),
@@ -302,7 +309,8 @@ def _texts_of(part: pa.Table | list[dict], tf: str) -> pa.Array:
 def _write_part(
     part: pa.Table | list[dict], extra: dict[str, pa.Array], path: Path, fmt: str
 ) -> None:
-    """Write records plus thresher's columns (replacing same-named input fields)."""
+    """Write records plus thresher's columns (replacing same-named input fields), as
+    Parquet or as JSON Lines (``fmt`` jsonl, jsonl.gz, jsonl.zst: the part's suffix says)."""
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
@@ -329,7 +337,7 @@ def _provenance(task: WriteTask, mask: np.ndarray) -> dict[str, pa.Array]:
     """thresher's per-document columns (source, row, cluster, annotations) of the masked rows."""
     rows = task.rows[mask]
     cols = {
-        SOURCE_COLUMN: pa.array([task.shard.path] * len(rows), type=pa.string()),
+        SOURCE_COLUMN: pa.array([task.ctx.source_name(task.shard.path)] * len(rows), pa.string()),
         ROW_COLUMN: pa.array(rows, type=pa.int64()),
     }
     if task.cluster is not None:
@@ -386,7 +394,7 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
         )
     # Decision table: one row per valid document, for the report and for audits.
     table = decision_table(
-        source=shard.path,
+        source=ctx.source_name(shard.path),
         rows=task.rows,
         status=task.status,
         rules=rule,

@@ -12,11 +12,21 @@ close and exits too.
 Ctrl-C is the driver's business: workers ignore SIGINT (a terminal sends it to
 the whole process group), so they print no tracebacks; the driver's
 ``KeyboardInterrupt`` stops the pool at once instead of waiting for running tasks.
+
+Workers do not re-run the user's script. Python's spawn start method makes each child
+import the parent's ``__main__`` (as ``__mp_main__``), so a plain script that calls
+``thresher.select`` without an ``if __name__ == "__main__":`` guard would call it again in
+every worker: each prints a RuntimeError and the pool dies (BrokenProcessPool). The tasks
+are thresher's own top-level functions and objects, which the workers import by module
+name, so the pool's processes are launched with the same preparation data as spawn's minus
+the main module (see :class:`_NoMainPopen`). Consequence: an object defined in the user's
+``__main__`` cannot be shipped to a worker; define it in a module.
 """
 
 from __future__ import annotations
 
 import ctypes
+import io
 import multiprocessing as mp
 import os
 import signal
@@ -25,6 +35,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import context as mp_context
+from multiprocessing import spawn, util
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -55,6 +67,72 @@ def _die_with_parent(parent_pid: int, pdeathsig: bool) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="thresher-parent-watch", daemon=True).start()
+
+
+# Keys of spawn's preparation data that make the child import the parent's main module.
+_MAIN_KEYS = ("init_main_from_name", "init_main_from_path")
+
+
+if sys.platform != "win32":
+    from multiprocessing import popen_spawn_posix
+
+    class _NoMainPopen(popen_spawn_posix.Popen):
+        """spawn's POSIX launcher (CPython's ``popen_spawn_posix.Popen._launch``, 3.11-3.13)
+        with one change: the preparation data the child reads first leaves out the main
+        module, so the child does not import (re-run) the parent's script."""
+
+        def _launch(self, process_obj: Any) -> None:
+            from multiprocessing import resource_tracker
+
+            tracker_fd = resource_tracker.getfd()
+            self._fds.append(tracker_fd)
+            prep_data = spawn.get_preparation_data(process_obj._name)
+            for key in _MAIN_KEYS:
+                prep_data.pop(key, None)
+            fp = io.BytesIO()
+            mp_context.set_spawning_popen(self)
+            try:
+                mp_context.reduction.dump(prep_data, fp)
+                mp_context.reduction.dump(process_obj, fp)
+            finally:
+                mp_context.set_spawning_popen(None)
+            parent_r = child_w = child_r = parent_w = None
+            try:
+                parent_r, child_w = os.pipe()
+                child_r, parent_w = os.pipe()
+                cmd = spawn.get_command_line(tracker_fd=tracker_fd, pipe_handle=child_r)
+                self._fds.extend([child_r, child_w])
+                self.pid = util.spawnv_passfds(spawn.get_executable(), cmd, self._fds)
+                self.sentinel = parent_r
+                with open(parent_w, "wb", closefd=False) as f:
+                    f.write(fp.getbuffer())
+            finally:
+                self.finalizer = util.Finalize(
+                    self, util.close_fds, [fd for fd in (parent_r, parent_w) if fd is not None]
+                )
+                for fd in (child_r, child_w):
+                    if fd is not None:
+                        os.close(fd)
+
+    class _NoMainProcess(mp_context.SpawnProcess):
+        _start_method = "spawn"
+
+        @staticmethod
+        def _Popen(process_obj: Any) -> _NoMainPopen:
+            return _NoMainPopen(process_obj)
+
+    class _NoMainContext(mp_context.SpawnContext):
+        """A spawn context whose processes never import the parent's ``__main__``."""
+
+        Process = _NoMainProcess
+
+    def worker_context() -> mp_context.BaseContext:
+        return _NoMainContext()
+
+else:  # pragma: no cover - Windows: plain spawn (scripts there need the __main__ guard)
+
+    def worker_context() -> mp_context.BaseContext:
+        return mp.get_context("spawn")
 
 
 def _init_worker(parent_pid: int | None = None, pdeathsig: bool = False) -> None:
@@ -95,7 +173,7 @@ class LocalEngine:
             main = threading.current_thread() is threading.main_thread()
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=mp.get_context("spawn"),
+                mp_context=worker_context(),
                 initializer=_init_worker,
                 initargs=(os.getpid(), main),
             )

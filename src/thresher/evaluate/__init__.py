@@ -72,7 +72,7 @@ def random_texts(run_dir: str | os.PathLike, n_tokens: int, seed: int = 0) -> li
     while got < n_tokens and start < len(order):
         part = order[start : start + chunk]
         keys = [(sources[i], int(rows[i])) for i in part]
-        recs = fetch_records(keys, [tf], manifest.get("cwd"))
+        recs = fetch_records(keys, [tf], manifest.get("cwd"), run=run)
         for key in keys:
             rec = recs.get(key)
             if rec is None:

@@ -46,8 +46,10 @@ class ShardReader:
         fields: tuple[str, ...] = (),
         batch_bytes: int = BATCH_BYTES,
         max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
+        split: str = "document",
     ) -> None:
         self.shard = shard
+        self.split = split  # how a text file is cut into documents (formats.text)
         self.format = get_format(shard.format)
         self.text_field = text_field
         self.fields = tuple(f for f in fields if f != text_field)
@@ -96,16 +98,21 @@ class ShardReader:
 
 
 def read_texts(
-    paths: list[str], text_field: str = "text", max_row_bytes: int = DEFAULT_MAX_ROW_BYTES
+    paths: list[str],
+    text_field: str = "text",
+    max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
+    split: str = "document",
 ) -> tuple[pa.Array, list[Reject]]:
-    """All texts of some (small) files, e.g. the target set; bad rows are returned as rejects."""
+    """All texts of some (small) files, e.g. the target set; bad rows are returned as rejects.
+
+    ``split``: a .txt/.md file is one document, or its paragraphs, or its lines."""
     from thresher.io.sources import discover, plan_shards
 
     chunks: list[pa.Array] = []
     rejects: list[Reject] = []
     # One shard per file: line numbers in the rejects are then file lines from the start.
     for shard in plan_shards(discover(paths), shard_bytes=1 << 62):
-        reader = ShardReader(shard, text_field, max_row_bytes=max_row_bytes)
+        reader = ShardReader(shard, text_field, max_row_bytes=max_row_bytes, split=split)
         chunks.extend(b.texts for b in reader.batches())
         rejects.extend(reader.rejects)
     if not chunks:

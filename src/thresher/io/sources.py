@@ -49,7 +49,8 @@ def discover(paths: list[str | Path]) -> list[InputFile]:
     """Expand files, directories (recursively) and globs into a list of input files.
 
     Each argument's files are sorted; each real file appears once (the first path that
-    reaches it is kept), however many links or overlapping patterns reach it.
+    reaches it is kept), however many links or overlapping patterns reach it. A directory
+    is read for its .txt/.md files only if it holds no JSONL or Parquet file.
     """
     found: list[str] = []
     for p in paths:
@@ -61,8 +62,14 @@ def discover(paths: list[str | Path]) -> list[InputFile]:
                 raise InputError(f"{p}: no file matches this pattern")
         elif fs.isdir(p):
             candidates = [c for c in fs.walk(p) if file_format(c) is not None]
+            # A folder of records is read for its records: a README.md or notes.txt beside
+            # the data is no document. A folder of only .txt/.md files is a text corpus.
+            records = [c for c in candidates if file_format(c) != "text"]
+            candidates = records or candidates
             if not candidates:
-                raise InputError(f"{p}: directory holds no .jsonl(.gz/.zst) or .parquet file")
+                raise InputError(
+                    f"{p}: directory holds no .jsonl(.gz/.zst), .parquet, .txt or .md file"
+                )
         elif fs.exists(p):
             candidates = [p]
         else:

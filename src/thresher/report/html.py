@@ -245,7 +245,12 @@ class _Body:
         self._raw, self._raw_how = [], ""
         stride = max(1, int((self.m.get("counts") or {}).get("read", 0)) // NGRAM_DOCS)
         self._raw, self._raw_how = raw_sample(
-            self.m, fields, max_docs=RAW_SAMPLE_DOCS, text_chars=FULL_TEXT, text_every=stride
+            self.m,
+            fields,
+            max_docs=RAW_SAMPLE_DOCS,
+            text_chars=FULL_TEXT,
+            text_every=stride,
+            run=self.run,
         )
         notes = []
         if fields:
@@ -308,7 +313,7 @@ class _Body:
                 )
             )
         keys = [(self.sources[i], int(self.rows[i])) for _, _, idx in groups for i in idx]
-        recs = fetch_records(keys, [self.tf], self.m.get("cwd"))
+        recs = fetch_records(keys, [self.tf], self.m.get("cwd"), run=self.run)
         reasons = drop_reasons(self.docs)
         out = ["<section id='documents'><h2>Documents</h2>"]
         for title, desc, idx in groups:

@@ -14,13 +14,17 @@ import pyarrow as pa
 
 from thresher.errors import InputError
 from thresher.io.formats import read_rows
+from thresher.io.memory import is_label, label_path
 from thresher.io.readers import ShardReader
 from thresher.io.sources import DEFAULT_SHARD_BYTES, discover, plan_shards
 from thresher.rundir import fit_sample_limits
 
 
-def resolve_source(path: str, base: str | None = None) -> str:
-    """A raw path as recorded in the run; relative paths are tried against the run's ``cwd``."""
+def resolve_source(path: str, base: str | None = None, run: str | os.PathLike | None = None) -> str:
+    """A raw path as recorded in the run; relative paths are tried against the run's ``cwd``.
+    An in-memory input (``<memory:raw>``) is the copy the run ``run`` keeps of it."""
+    if run is not None and is_label(path):
+        return str(label_path(path, run))
     if base and not os.path.isabs(path) and not os.path.exists(path):
         alt = os.path.join(base, path)
         if os.path.exists(alt):
@@ -64,7 +68,10 @@ def iter_rows(path: str, rows: Iterable[int]) -> Iterator[tuple[int, dict]]:
 
 
 def fetch_records(
-    keys: Iterable[tuple[str, int]], columns: list[str] | None = None, base: str | None = None
+    keys: Iterable[tuple[str, int]],
+    columns: list[str] | None = None,
+    base: str | None = None,
+    run: str | os.PathLike | None = None,
 ) -> dict[tuple[str, int], dict]:
     """Records of (source, row) pairs; a missing source gives no entries (never raises)."""
     by_source: dict[str, list[int]] = {}
@@ -73,7 +80,7 @@ def fetch_records(
     out: dict[tuple[str, int], dict] = {}
     for s, rows in by_source.items():
         try:
-            for r, rec in iter_rows(resolve_source(s, base), rows):
+            for r, rec in iter_rows(resolve_source(s, base, run), rows):
                 out[(s, r)] = rec if columns is None else {c: rec.get(c) for c in columns}
         except InputError:
             continue
@@ -87,6 +94,7 @@ def raw_sample(
     with_text: bool = True,
     text_chars: int = 4000,
     text_every: int = 1,
+    run: str | os.PathLike | None = None,
 ) -> tuple[list[dict], str]:
     """A bounded sample of the raw input (``fields`` and the text), and how it was drawn.
 
@@ -96,7 +104,7 @@ def raw_sample(
     tf = text_field(manifest)
     entries = (manifest.get("inputs") or {}).get("raw") or []
     base = manifest.get("cwd")
-    paths = [resolve_source(e["path"], base) for e in entries]
+    paths = [resolve_source(e["path"], base, run) for e in entries]
     paths = [p for p in paths if os.path.exists(p)]
     if not paths:
         return [], "raw input not found"

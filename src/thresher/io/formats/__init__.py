@@ -20,9 +20,12 @@ from thresher.io.formats.base import (
 )
 from thresher.io.formats.jsonl import JSONL, JSONL_GZ, JSONL_ZST
 from thresher.io.formats.parquet import ParquetFormat
+from thresher.io.formats.text import TextFormat
 from thresher.io.fs import read_head
 
-FORMATS: dict[str, Format] = {f.name: f for f in (JSONL, JSONL_GZ, JSONL_ZST, ParquetFormat())}
+FORMATS: dict[str, Format] = {
+    f.name: f for f in (JSONL, JSONL_GZ, JSONL_ZST, ParquetFormat(), TextFormat())
+}
 
 __all__ = [
     "DEFAULT_MAX_ROW_BYTES",
@@ -39,7 +42,7 @@ __all__ = [
 ]
 
 _SNIFF_BYTES = 8
-EXPECTED = ".jsonl, .jsonl.gz, .jsonl.zst or .parquet"
+EXPECTED = ".jsonl, .jsonl.gz, .jsonl.zst, .parquet, .txt or .md"
 
 
 def get_format(name: str) -> Format:
