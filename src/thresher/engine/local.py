@@ -212,11 +212,19 @@ class LocalEngine:
         if pool is None:
             return
         procs = list((getattr(pool, "_processes", None) or {}).values())
+        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:
             p.terminate()
         for p in procs:
             p.join(timeout=5)
+        if manager is not None:
+            manager.join(timeout=5)
+            # CPython 3.11's exit hook wakes every pool's manager thread through a pipe that a
+            # terminated pool has closed ("Bad file descriptor" traceback at exit): forget it.
+            from concurrent.futures import process as futures_process
+
+            futures_process._threads_wakeups.pop(manager, None)
 
     def close(self) -> None:
         # Called from a ``finally`` while Ctrl-C unwinds the driver: do not wait for the
