@@ -98,6 +98,20 @@ def select(
     fraction: Annotated[
         float | None, typer.Option(help="Select this fraction of the eligible documents.")
     ] = None,
+    tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--tokens",
+            help="Select up to this many tokens (instead of --k/--fraction), in any --mode.",
+        ),
+    ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            "--tokenizer",
+            help="A Hugging Face tokenizer.json to count tokens with (default: a fast built-in estimate).",
+        ),
+    ] = None,
     mode: Annotated[
         str | None,
         typer.Option(
@@ -195,6 +209,8 @@ def select(
             method=method,
             k=k,
             fraction=fraction,
+            tokens=tokens,
+            tokenizer=tokenizer,
             mode=mode,
             threshold=threshold,
             temperature=temperature,

@@ -126,6 +126,13 @@ def summary(manifest: dict, out: Path | str) -> None:
         f"read {c['read']:,} docs: selected {c['selected']:,}, not selected {c['not_selected']:,}, "
         f"filtered {c['filtered']:,}, duplicate {c['duplicate']:,}, rejected {c['rejected']:,}"
     )
+    tok = manifest.get("tokens") or {}
+    if "tokens_read" in c:
+        how = "estimated" if tok.get("counter") == "estimate" else f"by {tok.get('tokenizer')}"
+        line = f"tokens ({how}): read {c['tokens_read']:,}, selected {c['tokens_selected']:,}"
+        if tok.get("budget"):
+            line += f" of a budget of {tok['budget']:,} ({tok['fill']:.1%})"
+        con.print(line)
     if m.get("kl_reduction") is not None:
         con.print(
             f"KL reduction {m['kl_reduction']:.4f} (random selection of the same size: "
