@@ -19,7 +19,7 @@ import thresher
 from tests.conftest import tree_bytes
 from thresher.cli import app
 from thresher.errors import ConfigError
-from thresher.runfile import load_runfile
+from thresher.runfile import load_runfile, plan
 from thresher.select.budget import fill
 from thresher.select.quotas import select_with_quotas
 from thresher.select.select import select_indices
@@ -371,6 +371,8 @@ def test_pipeline_file_select_tokens(tmp_path, sample_dir, bpe):
     )
     cfg = load_runfile(yml)
     assert cfg.tokens == 5000 and cfg.tokenizer == str(tmp_path / "tok" / "bpe.json")
+    text = plan(cfg)
+    assert "tokens = 5,000" in text and f"counted by {tmp_path / 'tok' / 'bpe.json'}" in text
     yml.write_text(yml.read_text().replace("tokens: 5000", "tokens: 5000\n  k: 3"))
     with pytest.raises(ConfigError, match=r"p\.yaml:\d+: .*give k or tokens, not both"):
         load_runfile(yml)

@@ -134,8 +134,9 @@ def summary(manifest: dict, out: Path | str) -> None:
             line += f" of a budget of {tok['budget']:,} ({tok['fill']:.1%})"
         con.print(line)
     if m.get("kl_reduction") is not None:
+        same = "number of tokens" if tok.get("budget") else "size"
         con.print(
-            f"KL reduction {m['kl_reduction']:.4f} (random selection of the same size: "
+            f"KL reduction {m['kl_reduction']:.4f} (random selection of the same {same}: "
             f"{m['kl_reduction_random']:.4f})"
         )
     con.print(

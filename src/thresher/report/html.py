@@ -107,7 +107,12 @@ class _Body:
             ("selected", _fmt(c.get("selected"))),
             *self._token_cards(),
             ("KL reduction", _fmt(mt.get("kl_reduction"))),
-            ("… random, same size", _fmt(mt.get("kl_reduction_random"))),
+            (
+                "… random, same tokens"
+                if (self.m.get("tokens") or {}).get("budget")
+                else "… random, same size",
+                _fmt(mt.get("kl_reduction_random")),
+            ),
         ]
         ev = self._eval()
         for model, r in (ev.get("runs") or {}).items():

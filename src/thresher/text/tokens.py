@@ -70,16 +70,25 @@ class TokenCounter(Protocol):
 
 @nb.njit(cache=True, nogil=True)
 def _features_kernel(offsets, data, cls):
-    """Per document, the counts named in FEATURES, in one pass over the UTF-8 bytes."""
+    """Per document, the counts named in FEATURES, in one pass over the UTF-8 bytes.
+
+    Counters live in locals and are stored once per document; ASCII bytes skip the decoder.
+    """
     n = len(offsets) - 1
     out = np.zeros((n, 11), dtype=np.float64)
     for d in range(n):
         i = offsets[d]
         end = offsets[d + 1]
+        words = over4 = over8 = l2 = l3 = druns = digits = pruns = punct = nl = extra = 0
         prev = -1  # class of the previous code point
         run = 0  # length of the current run
         while i < end:
-            cp, j = _decode(data, i)
+            b = data[i]
+            if b < 0x80:
+                cp = np.int32(b)
+                j = i + 1
+            else:
+                cp, j = _decode(data, i)
             c = cls[cp]
             if c == SPACE:
                 k = _SPACE
@@ -89,35 +98,44 @@ def _features_kernel(offsets, data, cls):
                 k = _DIGIT
             else:
                 k = _LETTER
-            if k != prev:
-                run = 0
-            run += 1
+            run = run + 1 if k == prev else 1
             if k == _LETTER:
                 if run == 1:
-                    out[d, 0] += 1
-                if run > 4:
-                    out[d, 1] += 1
-                if run > 8:
-                    out[d, 2] += 1
+                    words += 1
+                elif run > 4:
+                    over4 += 1
+                    if run > 8:
+                        over8 += 1
                 if j - i == 2:
-                    out[d, 3] += 1
+                    l2 += 1
                 elif j - i > 2:
-                    out[d, 4] += 1
+                    l3 += 1
             elif k == _DIGIT:
                 if run == 1:
-                    out[d, 5] += 1
-                out[d, 6] += 1
+                    druns += 1
+                digits += 1
             elif k == _OTHER:
                 if run == 1:
-                    out[d, 7] += 1
-                out[d, 8] += 1
+                    pruns += 1
+                punct += 1
             elif cp == _NEWLINE:
-                out[d, 9] += 1
-                run = 0  # the next space starts a new run (indentation after a newline)
+                nl += 1
+                k = -1  # the next space starts a new run (indentation after a newline)
             elif run > 1:
-                out[d, 10] += 1
+                extra += 1
             prev = k
             i = j
+        out[d, 0] = words
+        out[d, 1] = over4
+        out[d, 2] = over8
+        out[d, 3] = l2
+        out[d, 4] = l3
+        out[d, 5] = druns
+        out[d, 6] = digits
+        out[d, 7] = pruns
+        out[d, 8] = punct
+        out[d, 9] = nl
+        out[d, 10] = extra
     return out
 
 
@@ -179,7 +197,11 @@ class TokenizerCounter:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._tok = _load(self._json, self.path)
+        # Every task brings the counter again: parse each tokenizer once per worker process.
+        tok = _LOADED.get(self.sha256)
+        if tok is None:
+            tok = _LOADED[self.sha256] = _load(self._json, self.path)
+        self._tok = tok
 
     def count(self, texts: pa.Array) -> np.ndarray:
         if len(texts) == 0:
@@ -189,6 +211,9 @@ class TokenizerCounter:
 
     def describe(self) -> dict:
         return {"counter": "tokenizer", "tokenizer": self.path, "sha256": self.sha256}
+
+
+_LOADED: dict[str, object] = {}  # sha256 -> tokenizers.Tokenizer, per process
 
 
 def _load(text: str, path: str):
