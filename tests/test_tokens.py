@@ -16,7 +16,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from typer.testing import CliRunner
 
 import thresher
-from tests.conftest import tree_bytes
+from tests.conftest import small_corpus, tree_bytes
 from thresher.cli import app
 from thresher.errors import ConfigError
 from thresher.runfile import load_runfile, plan
@@ -376,3 +376,23 @@ def test_pipeline_file_select_tokens(tmp_path, sample_dir, bpe):
     yml.write_text(yml.read_text().replace("tokens: 5000", "tokens: 5000\n  k: 3"))
     with pytest.raises(ConfigError, match=r"p\.yaml:\d+: .*give k or tokens, not both"):
         load_runfile(yml)
+
+
+def test_budget_beyond_the_corpus_and_input_order_for_method_none(tmp_path):
+    raw, _ = small_corpus(tmp_path, 60)  # 60 documents and one malformed line (a reject)
+    m = thresher.select(
+        raw=[str(raw)], out=str(tmp_path / "all"), method="none", tokens=10**9, report=False
+    )
+    assert m["counts"]["selected"] == 60 and m["counts"]["rejected"] == 1
+    assert any("hold only" in w for w in m["warnings"])
+    assert m["counts"]["tokens_selected"] == m["counts"]["tokens_read"] < 10**9
+    # method none keeps the input order: the budget takes the documents from the top
+    half = m["counts"]["tokens_read"] // 2
+    h = thresher.select(
+        raw=[str(raw)], out=str(tmp_path / "half"), method="none", tokens=half, report=False
+    )
+    rows = sorted(thresher.read_selected(tmp_path / "half").column("thresher_row").to_pylist())
+    lines = [r for r in range(61) if r != 7]  # the valid lines, in input order
+    n = len(rows)
+    assert 10 <= n < 60 and rows[: n // 2] == lines[: n // 2]  # a prefix, bar skips near the end
+    assert 0.97 * half <= h["counts"]["tokens_selected"] <= half
