@@ -396,3 +396,25 @@ def test_budget_beyond_the_corpus_and_input_order_for_method_none(tmp_path):
     n = len(rows)
     assert 10 <= n < 60 and rows[: n // 2] == lines[: n // 2]  # a prefix, bar skips near the end
     assert 0.97 * half <= h["counts"]["tokens_selected"] <= half
+
+
+def test_tokens_counted_only_when_asked(tmp_path):
+    raw, target = small_corpus(tmp_path, 40)
+    kw = dict(raw=[str(raw)], target=[str(target)], k=5, report=False, method="bm25")
+    plain = thresher.select(out=str(tmp_path / "plain"), **kw)
+    assert "tokens_read" not in plain["counts"] and plain["tokens"] is None
+    counted = thresher.select(out=str(tmp_path / "est"), tokenizer="estimate", **kw)
+    assert counted["tokens"] == {
+        "counter": "estimate",
+        "budget": None,
+        "selected": counted["counts"]["tokens_selected"],
+        "fill": None,
+    }
+    lines = raw.read_bytes().splitlines()
+    texts = [json.loads(line)["text"] for i, line in enumerate(lines) if i != 7]  # 7: malformed
+    assert counted["counts"]["tokens_read"] == EstimateCounter().count(pa.array(texts)).sum()
+    # the selection itself is the same: counting changes nothing else
+    assert counted["counts"]["selected"] == plain["counts"]["selected"] == 5
+    a = thresher.read_selected(tmp_path / "plain").column("thresher_row").to_pylist()
+    b = thresher.read_selected(tmp_path / "est").column("thresher_row").to_pylist()
+    assert a == b

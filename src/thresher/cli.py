@@ -109,7 +109,7 @@ def select(
         str | None,
         typer.Option(
             "--tokenizer",
-            help="A Hugging Face tokenizer.json to count tokens with (default: a fast built-in estimate).",
+            help="Count tokens with this Hugging Face tokenizer.json, or 'estimate' (built in; the default with --tokens). Tokens are counted only with --tokens or --tokenizer.",
         ),
     ] = None,
     mode: Annotated[

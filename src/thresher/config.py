@@ -31,7 +31,8 @@ class SelectConfig(BaseModel):
     )
     tokenizer: str | None = Field(
         None,
-        description="a Hugging Face tokenizer.json counting tokens; default: the built-in estimate",
+        description="count tokens with a Hugging Face tokenizer.json, or 'estimate' (built in, "
+        "the default under a token budget); tokens are counted only with tokens or tokenizer",
     )
     mode: Literal["resample", "topk", "threshold", "all"] | None = Field(
         None,
@@ -106,6 +107,12 @@ class SelectConfig(BaseModel):
         if not self.raw:
             raise ValueError("give at least one raw input")
         return self
+
+    @property
+    def counts_tokens(self) -> bool:
+        """Tokens are counted when asked for: a budget, or a tokenizer (``estimate`` included).
+        Not by default: even the estimate costs about what dsir's scoring kernel does."""
+        return self.tokens is not None or self.tokenizer is not None
 
     @property
     def resolved_mode(self) -> str:

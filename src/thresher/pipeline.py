@@ -197,7 +197,8 @@ def plan(run: Run) -> None:
         raise ConfigError("give --target: example documents of what you want")
     run.raw_files = discover(cfg.raw)
     run.target_files = discover(cfg.target) if cfg.target else []
-    run.counter = make_counter(cfg.tokenizer)  # a bad tokenizer file stops the run here
+    if cfg.counts_tokens:  # a bad tokenizer file stops the run here
+        run.counter = make_counter(cfg.tokenizer)
     run.run_dir.check(**_claim(run))
     run.filters = _build_filters(cfg)
     if cfg.method != "none":
@@ -477,7 +478,8 @@ def scan(run: Run) -> None:
     if n_valid + n_rejected == 0:
         raise InputError(f"{', '.join(run.cfg.raw)}: input is empty (no documents)")
     run.scores = np.concatenate([s.scores for s in run.scans]).astype(np.float64)
-    run.lengths = np.concatenate([s.tokens for s in run.scans]).astype(np.int64)
+    if run.counter is not None:
+        run.lengths = np.concatenate([s.tokens for s in run.scans]).astype(np.int64)
     run.status = np.concatenate([s.status for s in run.scans])
 
 
@@ -779,9 +781,12 @@ def manifest(run: Run) -> dict:
 
 def _token_counts(run: Run, eligible: np.ndarray) -> dict[str, int]:
     """Tokens where the documents went (rejected rows have no text, so no tokens):
-    tokens_read = tokens_filtered + tokens_duplicate + tokens_not_selected + tokens_selected."""
+    tokens_read = tokens_filtered + tokens_duplicate + tokens_not_selected + tokens_selected.
+    Nothing when the run counted no tokens."""
     lengths, status, selected = run.lengths, run.status, run.selected
-    assert lengths is not None and status is not None and selected is not None
+    if lengths is None:
+        return {}
+    assert status is not None and selected is not None
     out = {
         "tokens_read": int(lengths.sum()),
         "tokens_filtered": int(lengths[status == FILTERED].sum()),
@@ -797,9 +802,11 @@ def _token_counts(run: Run, eligible: np.ndarray) -> dict[str, int]:
     return out
 
 
-def _tokens(run: Run) -> dict:
+def _tokens(run: Run) -> dict | None:
     """How tokens were counted, the budget and how full it is (the manifest's ``tokens``)."""
-    assert run.counter is not None and run.lengths is not None and run.selected is not None
+    if run.counter is None or run.lengths is None:
+        return None
+    assert run.selected is not None
     got = int(run.lengths[run.selected].sum())
     budget = run.cfg.tokens
     return {

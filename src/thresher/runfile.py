@@ -33,7 +33,8 @@ Schema: one section per stage, each optional except ``read`` and ``write``::
     select:
       k: 1000                      # or fraction: 0.1, or tokens: 50000000, or mode: threshold
                                    # + threshold: X (capped by k, fraction or tokens if given)
-      tokenizer: tokenizer.json    # count tokens with it (default: the built-in estimate)
+      tokenizer: tokenizer.json    # count tokens with it, or: estimate (the built-in estimate,
+                                   # the default with tokens); no tokens counted without either
       mode: resample               # resample, topk or threshold
       temperature: 1.0
       seed: 0
@@ -303,7 +304,8 @@ class _Builder:
             if not isinstance(v, str):
                 what = "a directory" if field == "out" else "a tokenizer.json"
                 raise self.fail(vnode, f"{label}: expected {what} path, got {v!r}")
-            v = self.resolve(v)
+            if v != "estimate":
+                v = self.resolve(v)
         elif field == "filters":
             self.filters.extend(self.str_list(vnode, label))
             self.origin.setdefault("filters", (label, vnode))
@@ -470,7 +472,9 @@ def plan(cfg: SelectConfig) -> str:
     if mode == "threshold" and cfg.tokens is not None:
         how += f", up to {cfg.tokens:,} tokens"
     add(f"select:   {mode}, {how}, seed {cfg.seed}{extra}")
-    add(f"tokens:   counted by {cfg.tokenizer or 'the built-in estimate'}")
+    if cfg.counts_tokens:
+        how = cfg.tokenizer if cfg.tokenizer not in (None, "estimate") else "the built-in estimate"
+        add(f"tokens:   counted by {how}")
     if cfg.quotas:
         q = ", ".join(f"{k}={v:g}" for k, v in cfg.quotas.items())
         add(f"quotas:   by {cfg.quota_field!r}: {q}")

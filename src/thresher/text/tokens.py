@@ -233,8 +233,10 @@ def _load(text: str, path: str):
 
 
 def make_counter(tokenizer: str | None) -> TokenCounter:
-    """The tokenizer file's counter, or the built-in estimate when ``tokenizer`` is None."""
-    return EstimateCounter() if tokenizer is None else TokenizerCounter(tokenizer)
+    """The tokenizer file's counter, or the built-in estimate (``None`` or ``"estimate"``)."""
+    if tokenizer is None or tokenizer == ESTIMATE:
+        return EstimateCounter()
+    return TokenizerCounter(tokenizer)
 
 
 __all__ = [
