@@ -104,6 +104,20 @@ def select(
     fraction: Annotated[
         float | None, typer.Option(help="Select this fraction of the eligible documents.")
     ] = None,
+    tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--tokens",
+            help="Select up to this many tokens (instead of --k/--fraction), in any --mode.",
+        ),
+    ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            "--tokenizer",
+            help="Count tokens with this Hugging Face tokenizer.json, or 'estimate' (built in; the default with --tokens). Tokens are counted only with --tokens or --tokenizer.",
+        ),
+    ] = None,
     mode: Annotated[
         str | None,
         typer.Option(
@@ -202,6 +216,8 @@ def select(
             method=method,
             k=k,
             fraction=fraction,
+            tokens=tokens,
+            tokenizer=tokenizer,
             mode=mode,
             threshold=threshold,
             temperature=temperature,

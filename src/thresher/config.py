@@ -26,6 +26,14 @@ class SelectConfig(BaseModel):
     )
     k: int | None = Field(None, ge=1, description="select this many documents")
     fraction: float | None = Field(None, gt=0.0, le=1.0, description="select this fraction")
+    tokens: int | None = Field(
+        None, ge=1, description="select up to this many tokens (instead of k or fraction)"
+    )
+    tokenizer: str | None = Field(
+        None,
+        description="count tokens with a Hugging Face tokenizer.json, or 'estimate' (built in, "
+        "the default under a token budget); tokens are counted only with tokens or tokenizer",
+    )
     mode: Literal["resample", "topk", "threshold", "all"] | None = Field(
         None,
         description="selection mode; default resample for dsir, all for method none, topk otherwise",
@@ -87,18 +95,27 @@ class SelectConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SelectConfig:
-        if self.k is not None and self.fraction is not None:
-            raise ValueError("give k or fraction, not both")
+        given = [n for n in ("k", "fraction", "tokens") if getattr(self, n) is not None]
+        if len(given) == 2:
+            raise ValueError(f"give {given[0]} or {given[1]}, not both")
+        if len(given) > 2:
+            raise ValueError("give one of k, fraction or tokens")
         mode = self.resolved_mode
         if mode == "threshold" and self.threshold is None:
             raise ValueError("mode 'threshold' needs a threshold")
-        if mode not in ("threshold", "all") and self.k is None and self.fraction is None:
-            raise ValueError("give k or fraction")
+        if mode not in ("threshold", "all") and not given:
+            raise ValueError("give k, fraction or tokens")
         if self.quotas is not None and self.quota_field is None:
             raise ValueError("quotas need a quota_field")
         if not self.raw:
             raise ValueError("give at least one raw input")
         return self
+
+    @property
+    def counts_tokens(self) -> bool:
+        """Tokens are counted when asked for: a budget, or a tokenizer (``estimate`` included).
+        Not by default: even the estimate costs about what dsir's scoring kernel does."""
+        return self.tokens is not None or self.tokenizer is not None
 
     @property
     def resolved_mode(self) -> str:

@@ -126,9 +126,17 @@ def summary(manifest: dict, out: Path | str) -> None:
         f"read {c['read']:,} docs: selected {c['selected']:,}, not selected {c['not_selected']:,}, "
         f"filtered {c['filtered']:,}, duplicate {c['duplicate']:,}, rejected {c['rejected']:,}"
     )
+    tok = manifest.get("tokens") or {}
+    if "tokens_read" in c:
+        how = "estimated" if tok.get("counter") == "estimate" else f"by {tok.get('tokenizer')}"
+        line = f"tokens ({how}): read {c['tokens_read']:,}, selected {c['tokens_selected']:,}"
+        if tok.get("budget"):
+            line += f" of a budget of {tok['budget']:,} ({tok['fill']:.1%})"
+        con.print(line)
     if m.get("kl_reduction") is not None:
+        same = "number of tokens" if tok.get("budget") else "size"
         con.print(
-            f"KL reduction {m['kl_reduction']:.4f} (random selection of the same size: "
+            f"KL reduction {m['kl_reduction']:.4f} (random selection of the same {same}: "
             f"{m['kl_reduction_random']:.4f})"
         )
     con.print(

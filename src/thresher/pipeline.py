@@ -12,7 +12,8 @@ per-shard tasks are in :mod:`thresher.tasks`, this module is the driver:
   size; or a full pass for count-fitted scorers with ``raw_sample=0``) and fits the scorer;
 * *scan* reads, filters, dedup-hashes and scores every document;
 * *dedup* resolves duplicate clusters across shards;
-* *select* chooses from the scores alone (and a seed);
+* *select* chooses from the scores alone (and a seed), and the per-document token counts the
+  scan made when the request is a token budget;
 * *write* re-reads the chosen rows of each shard and writes them with score and provenance,
   plus a per-document decision table;
 * *manifest* records counts, metrics, warnings and timings.
@@ -63,6 +64,7 @@ from thresher.rundir import (
     writing,
 )
 from thresher.scorers import make_scorer
+from thresher.select.budget import by_key, fill
 from thresher.select.select import gumbel_noise, select_indices
 from thresher.tasks import (
     DUPLICATE,
@@ -81,6 +83,7 @@ from thresher.tasks import (
     warm_up as tasks_warm_up,
 )
 from thresher.text.ngrams import NgramHasher
+from thresher.text.tokens import TokenCounter, make_counter
 
 DEFAULT_FIT_SAMPLE = 100_000  # raw documents a scorer fits on when raw_sample is 0 but not counts
 
@@ -115,6 +118,7 @@ class Run:
     shards: list[Shard] = field(default_factory=list)
     filters: list[Any] = field(default_factory=list)
     scorer: Any | None = None
+    counter: TokenCounter | None = None  # tokens per document (--tokenizer, or the estimate)
     ctx: StageContext | None = None
     # in-memory inputs (API) by label; after prepare, their files -> labels
     memory: dict[str, MemoryInput] = field(default_factory=dict)
@@ -132,6 +136,7 @@ class Run:
     # scan, dedup, select
     scans: list[ShardScan] = field(default_factory=list)
     scores: np.ndarray | None = None
+    lengths: np.ndarray | None = None  # tokens per document
     status: np.ndarray | None = None
     cluster: np.ndarray | None = None
     selected: np.ndarray | None = None
@@ -206,6 +211,8 @@ def plan(run: Run) -> None:
     raw, target = on_disk(cfg.raw, run.memory), on_disk(cfg.target, run.memory)
     run.raw_files = discover(raw) if raw else []  # in-memory inputs: after prepare
     run.target_files = discover(target) if target else []
+    if cfg.counts_tokens:  # a bad tokenizer file stops the run here
+        run.counter = make_counter(cfg.tokenizer)
     run.run_dir.check(**_claim(run))
     run.filters = _build_filters(cfg)
     if cfg.method != "none":
@@ -226,6 +233,7 @@ def plan(run: Run) -> None:
         resume=cfg.resume,
         write_dropped=cfg.write_dropped,
         max_row_bytes=cfg.max_row_bytes,
+        counter=run.counter,
     )
 
 
@@ -300,8 +308,11 @@ _RUN_INVARIANT = ("out", "overwrite", "resume", "workers", "engine", "ray_addres
 def _claim(run: Run) -> dict:
     """What the run directory checks before it is touched (see :meth:`RunDir.prepare`)."""
     cfg = run.cfg
+    stamp = cfg.model_dump(mode="json", exclude=set(_RUN_INVARIANT))
+    if run.counter is not None and "sha256" in run.counter.describe():  # its bytes, not its path
+        stamp["tokenizer_sha256"] = run.counter.describe()["sha256"]
     return {
-        "stamp": cfg.model_dump(mode="json", exclude=set(_RUN_INVARIANT)),
+        "stamp": stamp,
         "inputs": {"raw": on_disk(cfg.raw, run.memory), "target": on_disk(cfg.target, run.memory)},
         "run_file": run.run_file,
         "overwrite": cfg.overwrite,
@@ -511,6 +522,8 @@ def scan(run: Run) -> None:
     if n_valid + n_rejected == 0:
         raise InputError(f"{', '.join(run.cfg.raw)}: input is empty (no documents)")
     run.scores = np.concatenate([s.scores for s in run.scans]).astype(np.float64)
+    if run.counter is not None:
+        run.lengths = np.concatenate([s.tokens for s in run.scans]).astype(np.int64)
     run.status = np.concatenate([s.status for s in run.scans])
 
 
@@ -567,7 +580,7 @@ def dedup(run: Run) -> None:
 def select(run: Run) -> None:
     """Choose from the scores (and the seed) alone; draw the same-size random baseline."""
     cfg = run.cfg
-    scores, status = run.scores, run.status
+    scores, status, lengths = run.scores, run.status, run.lengths
     assert scores is not None and status is not None
     with run.timer.stage("select"):
         eligible = status == ELIGIBLE
@@ -588,6 +601,8 @@ def select(run: Run) -> None:
                 threshold=cfg.threshold,
                 seed=cfg.seed,
                 temperature=cfg.temperature,
+                tokens=cfg.tokens,
+                lengths=lengths,
             )
         else:
             chosen = select_indices(
@@ -599,13 +614,22 @@ def select(run: Run) -> None:
                 threshold=cfg.threshold,
                 seed=cfg.seed,
                 temperature=cfg.temperature,
+                tokens=cfg.tokens,
+                lengths=lengths,
             )
         run.selected = np.zeros(len(scores), dtype=bool)
         run.selected[chosen] = True
-        # Random baseline of the same size among the same eligible documents.
+        # Random baseline of the same size among the same eligible documents: as many
+        # documents, or under a token budget as many tokens.
         noise = gumbel_noise(len(scores), cfg.seed + 1_000_003)
         run.random = np.zeros(len(scores), dtype=bool)
-        run.random[select_indices(noise, eligible, mode="topk", k=len(chosen))] = True
+        if cfg.tokens is not None:
+            assert lengths is not None
+            idx = np.flatnonzero(eligible)
+            run.random[fill(idx[by_key(noise[idx])], lengths, int(lengths[chosen].sum()))] = True
+        else:
+            run.random[select_indices(noise, eligible, mode="topk", k=len(chosen))] = True
+        _check_fill(run, eligible)
 
 
 def _funnel(run: Run) -> str:
@@ -637,6 +661,37 @@ def _check_request(run: Run, n_eligible: int) -> None:
         run.warn(
             f"k={cfg.k:,} but only {n_eligible:,} documents are eligible "
             f"({_funnel(run)}): selecting all {n_eligible:,}"
+        )
+    elif cfg.tokens is not None and run.lengths is not None:
+        have = int(run.lengths[run.status == ELIGIBLE].sum())
+        if have < cfg.tokens:
+            run.warn(
+                f"tokens={cfg.tokens:,} but the {n_eligible:,} eligible documents hold only "
+                f"{have:,} tokens ({_funnel(run)}): selecting at most {have:,}"
+            )
+
+
+# A budget filled below this share, though the eligible documents hold enough, is worth a line.
+FILL_WARN = 0.97
+
+
+def _check_fill(run: Run, eligible: np.ndarray) -> None:
+    """Say so when a token budget was filled to less than 97% though the documents were there
+    (a few documents each larger than what is left; or a threshold or quota that limits)."""
+    cfg, lengths, selected = run.cfg, run.lengths, run.selected
+    if cfg.tokens is None or lengths is None or selected is None:
+        return
+    got = int(lengths[selected].sum())
+    pool = eligible
+    if cfg.resolved_mode == "threshold" and run.scores is not None:
+        pool = eligible & (run.scores >= cfg.threshold)
+    have = int(lengths[pool].sum())
+    if got < FILL_WARN * min(cfg.tokens, have):
+        left = lengths[pool & ~selected]
+        smallest = f"; the smallest left out has {int(left.min()):,}" if len(left) else ""
+        run.warn(
+            f"selected {got:,} tokens, {got / cfg.tokens:.1%} of the budget of {cfg.tokens:,} "
+            f"(the candidates hold {have:,}{smallest})"
         )
 
 
@@ -722,6 +777,7 @@ def manifest(run: Run) -> dict:
         "not_selected": int(eligible.sum() - selected.sum()),
         "target_read": len(run.target_texts) + len(run.target_rejects),
         "target_rejected": len(run.target_rejects),
+        **_token_counts(run, eligible),
     }
     if counts["read"] != sum(
         counts[k] for k in ("rejected", "filtered", "duplicate", "selected", "not_selected")
@@ -743,6 +799,7 @@ def manifest(run: Run) -> dict:
         "shards": len(run.shards),
         "counts": counts,
         "metrics": metrics,
+        "tokens": _tokens(run),
         "warnings": run.warnings,
         "timings": run.timer.stages,
         "throughput": {
@@ -764,6 +821,44 @@ def manifest(run: Run) -> dict:
 
         write_report(run.out)
     return m
+
+
+def _token_counts(run: Run, eligible: np.ndarray) -> dict[str, int]:
+    """Tokens where the documents went (rejected rows have no text, so no tokens):
+    tokens_read = tokens_filtered + tokens_duplicate + tokens_not_selected + tokens_selected.
+    Nothing when the run counted no tokens."""
+    lengths, status, selected = run.lengths, run.status, run.selected
+    if lengths is None:
+        return {}
+    assert status is not None and selected is not None
+    out = {
+        "tokens_read": int(lengths.sum()),
+        "tokens_filtered": int(lengths[status == FILTERED].sum()),
+        "tokens_duplicate": int(lengths[status == DUPLICATE].sum()),
+        "tokens_not_selected": int(lengths[eligible & ~selected].sum()),
+        "tokens_selected": int(lengths[selected].sum()),
+    }
+    if out["tokens_read"] != sum(
+        out[k]
+        for k in ("tokens_filtered", "tokens_duplicate", "tokens_not_selected", "tokens_selected")
+    ):  # pragma: no cover - a bug, never the user's input
+        raise AssertionError(f"token counts do not add up: {out}")
+    return out
+
+
+def _tokens(run: Run) -> dict | None:
+    """How tokens were counted, the budget and how full it is (the manifest's ``tokens``)."""
+    if run.counter is None or run.lengths is None:
+        return None
+    assert run.selected is not None
+    got = int(run.lengths[run.selected].sum())
+    budget = run.cfg.tokens
+    return {
+        **run.counter.describe(),
+        "budget": budget,
+        "selected": got,
+        "fill": round(got / budget, 6) if budget else None,
+    }
 
 
 def _metrics(run: Run, eligible: np.ndarray) -> dict:

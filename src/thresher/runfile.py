@@ -32,7 +32,10 @@ Schema: one section per stage, each optional except ``read`` and ``write``::
       hashing: fast                # fast or sha256
       raw_sample: 100000           # raw docs to fit on; 0 = a full pass (dsir)
     select:
-      k: 1000                      # or fraction: 0.1, or mode: threshold + threshold: X
+      k: 1000                      # or fraction: 0.1, or tokens: 50000000, or mode: threshold
+                                   # + threshold: X (capped by k, fraction or tokens if given)
+      tokenizer: tokenizer.json    # count tokens with it, or: estimate (the built-in estimate,
+                                   # the default with tokens); no tokens counted without either
       mode: resample               # resample, topk or threshold
       temperature: 1.0
       seed: 0
@@ -75,7 +78,7 @@ from thresher.errors import ConfigError
 from thresher.filters.langid import language_spec
 
 FIELDS = set(SelectConfig.model_fields)
-PATH_FIELDS = ("raw", "target", "out")
+PATH_FIELDS = ("raw", "target", "out", "tokenizer")
 
 # section -> {key in the YAML: SelectConfig field or a special handler name}
 SECTIONS: dict[str, dict[str, str]] = {
@@ -109,6 +112,8 @@ SECTIONS: dict[str, dict[str, str]] = {
     "select": {
         "k": "k",
         "fraction": "fraction",
+        "tokens": "tokens",
+        "tokenizer": "tokenizer",
         "mode": "mode",
         "threshold": "threshold",
         "temperature": "temperature",
@@ -297,10 +302,12 @@ class _Builder:
         v = self.value(vnode)
         if field in ("raw", "target"):
             v = [self.resolve(p) for p in self.str_list(vnode, label)]
-        elif field == "out":
+        elif field in ("out", "tokenizer"):
             if not isinstance(v, str):
-                raise self.fail(vnode, f"{label}: expected a directory path, got {v!r}")
-            v = self.resolve(v)
+                what = "a directory" if field == "out" else "a tokenizer.json"
+                raise self.fail(vnode, f"{label}: expected {what} path, got {v!r}")
+            if v != "estimate":
+                v = self.resolve(v)
         elif field == "filters":
             self.filters.extend(self.str_list(vnode, label))
             self.origin.setdefault("filters", (label, vnode))
@@ -459,10 +466,17 @@ def plan(cfg: SelectConfig) -> str:
         how = f"score >= {cfg.threshold}"
     elif cfg.k is not None:
         how = f"k = {cfg.k:,}"
+    elif cfg.tokens is not None:
+        how = f"tokens = {cfg.tokens:,}"
     else:
         how = f"fraction = {cfg.fraction}"
     extra = f", temperature {cfg.temperature}" if mode == "resample" else ""
+    if mode == "threshold" and cfg.tokens is not None:
+        how += f", up to {cfg.tokens:,} tokens"
     add(f"select:   {mode}, {how}, seed {cfg.seed}{extra}")
+    if cfg.counts_tokens:
+        how = cfg.tokenizer if cfg.tokenizer not in (None, "estimate") else "the built-in estimate"
+        add(f"tokens:   counted by {how}")
     if cfg.quotas:
         q = ", ".join(f"{k}={v:g}" for k, v in cfg.quotas.items())
         add(f"quotas:   by {cfg.quota_field!r}: {q}")

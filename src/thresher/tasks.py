@@ -56,6 +56,7 @@ from thresher.rundir import (
     writing,
 )
 from thresher.text.ngrams import NgramHasher
+from thresher.text.tokens import EstimateCounter
 
 
 @dataclass
@@ -77,6 +78,7 @@ class StageContext:
     write_dropped: bool = False
     max_row_bytes: int = DEFAULT_MAX_ROW_BYTES  # the same in every pass: one row definition
     sources: dict[str, str] = field(default_factory=dict)  # file -> name in outputs (in-memory)
+    counter: Any | None = None  # a thresher.text.tokens.TokenCounter: tokens per document
 
     @property
     def run_dir(self) -> RunDir:
@@ -102,6 +104,7 @@ class ShardScan:
     seconds: float
     rejects: list[Reject] = field(default_factory=list)
     lines: int = 0  # JSONL lines in the shard: resolves the next shard's first row
+    tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per row
 
 
 def _filter_batch(ctx: StageContext, texts: pa.Array):
@@ -176,7 +179,9 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
 
 def warm_up(_: int) -> None:
     """Run in each worker as it starts: load the compiled kernels while the driver plans."""
-    NgramHasher(16, 2).counts(pa.array(["warm up"], type=pa.large_string()))
+    warm = pa.array(["warm up"], type=pa.large_string())
+    NgramHasher(16, 2).counts(warm)
+    EstimateCounter().count(warm)
 
 
 def save_checkpoint(path: Path, obj: Any) -> None:
@@ -207,7 +212,7 @@ def scan_task(args: tuple[Shard, StageContext]) -> ShardScan:
 def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
     t0 = time.perf_counter()
     reader = ShardReader(shard, ctx.text_field, ctx.fields, max_row_bytes=ctx.max_row_bytes)
-    rows, scores, status = [], [], []
+    rows, scores, status, tokens = [], [], [], []
     spec = None
     if ctx.dedup != "none":
         from thresher.dedup.stage import DedupSpec, reset_shard
@@ -242,6 +247,8 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
 
             with writing(ctx.run_dir.dedup):
                 spill_batch(ctx.run_dir.dedup, spec, shard.index, offset + live, sub)
+        if ctx.counter is not None:  # every document read: tokens read, and selection's lengths
+            tokens.append(ctx.counter.count(texts))
         rows.append(batch.rows)
         scores.append(sc)
         status.append(st)
@@ -262,6 +269,7 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         lines=reader.lines,
         nbytes=nbytes,
         seconds=time.perf_counter() - t0,
+        tokens=np.concatenate(tokens) if tokens else np.zeros(0, np.int64),
     )
 
 

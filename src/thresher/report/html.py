@@ -105,8 +105,14 @@ class _Body:
         cards = [
             ("documents read", _fmt(c.get("read"))),
             ("selected", _fmt(c.get("selected"))),
+            *self._token_cards(),
             ("KL reduction", _fmt(mt.get("kl_reduction"))),
-            ("… random, same size", _fmt(mt.get("kl_reduction_random"))),
+            (
+                "… random, same tokens"
+                if (self.m.get("tokens") or {}).get("budget")
+                else "… random, same size",
+                _fmt(mt.get("kl_reduction_random")),
+            ),
         ]
         ev = self._eval()
         for model, r in (ev.get("runs") or {}).items():
@@ -135,12 +141,32 @@ class _Body:
             + "</div></header>"
         )
 
+    def _token_cards(self) -> list[tuple[str, str]]:
+        """Tokens selected (of the budget), and how they were counted."""
+        c = self.m.get("counts", {})
+        tok = self.m.get("tokens") or {}
+        if "tokens_selected" not in c:  # a run from before token counts
+            return []
+        how = "estimated" if tok.get("counter") == "estimate" else "tokenizer"
+        value = _fmt(c["tokens_selected"])
+        if tok.get("budget"):
+            value += f" of {_fmt(tok['budget'])} ({tok['fill']:.1%})"
+        return [(f"tokens selected ({how})", value)]
+
     def funnel(self) -> str:
         c = self.m.get("counts", {})
+        has_tokens = "tokens_read" in c
         rows = "".join(
-            f"<tr><td>{_e(k.replace('_', ' '))}</td><td class='n'>{_fmt(c.get(k, 0))}</td></tr>"
+            f"<tr><td>{_e(k.replace('_', ' '))}</td><td class='n'>{_fmt(c.get(k, 0))}</td>"
+            + (
+                f"<td class='n'>{_fmt(c.get('tokens_' + k, 0)) if k != 'rejected' else ''}</td>"
+                if has_tokens
+                else ""
+            )
+            + "</tr>"
             for k in ("read", "rejected", "filtered", "duplicate", "not_selected", "selected")
         )
+        head = "<th>tokens</th>" if has_tokens else ""
         rtab = self._drop_rules()
         rej = Counter(r.get("reason", "").split(":")[0] for r in read_rejects(self.run, 100_000))
         if rej:
@@ -155,7 +181,7 @@ class _Body:
         return (
             "<section id='funnel'><h2>Funnel</h2><div class='row'>"
             f"<div class='fig'>{plots.funnel(c)}</div>"
-            f"<div class='side'><table><tr><th>stage</th><th>documents</th></tr>{rows}</table>{rtab}</div>"
+            f"<div class='side'><table><tr><th>stage</th><th>documents</th>{head}</tr>{rows}</table>{rtab}</div>"
             "</div></section>"
         )
 

@@ -21,12 +21,18 @@ shares strict (the selection is then smaller than ``k``).
 
 In ``threshold`` mode every group keeps the documents at or above the
 threshold, capped at its share when ``k``/``fraction`` is given.
+
+Quotas in tokens: with a budget ``tokens`` (and per-document ``lengths``), the shares are
+shares of the budget, in tokens, split and redistributed the same way (a group's available
+amount is the tokens of its eligible documents); each group then fills its share in its own
+order with :func:`thresher.select.budget.fill`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from thresher.select.budget import by_key, check_budget, fill
 from thresher.select.select import SelectionMode, _top, gumbel_noise, resolve_k
 
 
@@ -59,8 +65,11 @@ def select_with_quotas(
     seed: int = 0,
     temperature: float = 1.0,
     redistribute: bool = True,
+    tokens: int | None = None,
+    lengths: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Sorted positions of the selected documents, ``quotas`` giving each group's share."""
+    """Sorted positions of the selected documents, ``quotas`` giving each group's share
+    (of ``k`` documents, or of a budget of ``tokens`` given each document's ``lengths``)."""
     scores = np.asarray(scores, dtype=np.float64)
     eligible = np.asarray(eligible, dtype=bool)
     groups = np.asarray(groups, dtype=object)
@@ -74,6 +83,9 @@ def select_with_quotas(
         raise ValueError("threshold mode needs a threshold")
     if mode == "resample" and temperature <= 0:
         raise ValueError("temperature must be > 0")
+    check_budget(tokens, lengths)
+    if tokens is not None and (k is not None or fraction is not None):
+        raise ValueError("give k, fraction or tokens, not two of them")
 
     named = {g for g in quotas if g != "*"}
     # Map each document to its quota key ("*" for unnamed groups when "*" is given).
@@ -89,18 +101,22 @@ def select_with_quotas(
 
     if mode == "threshold":
         members = {g: idx[scores[idx] >= threshold] for g, idx in members.items()}
-        if k is None and fraction is None:
+        if k is None and fraction is None and tokens is None:
             return np.sort(
                 np.concatenate(
                     [members[g] for g in members if quotas[g] > 0] or [np.zeros(0, np.int64)]
                 )
             )
-        n_elig = int(eligible.sum())
+    n_elig = int(eligible.sum())
+    if tokens is not None:
+        assert lengths is not None
+        lengths = np.asarray(lengths, dtype=np.int64)
+        total = int(tokens)
+        avail = {g: int(lengths[members[g]].sum()) if g in members else 0 for g in quotas}
     else:
-        n_elig = int(eligible.sum())
-    total = resolve_k(n_elig, k, fraction)
+        total = resolve_k(n_elig, k, fraction)
+        avail = {g: len(members.get(g, ())) for g in quotas}
 
-    avail = {g: len(members.get(g, ())) for g in quotas}
     alloc = {g: 0 for g in quotas}
     active = {g: float(q) for g, q in quotas.items() if float(q) > 0 and avail[g] > 0}
     want = largest_remainder(total, {g: float(q) for g, q in quotas.items()})
@@ -123,7 +139,10 @@ def select_with_quotas(
         idx = members.get(g)
         if idx is None or alloc[g] == 0:
             continue
-        chosen.append(idx[_top(keys_all[idx], alloc[g])])
+        if tokens is not None:
+            chosen.append(fill(idx[by_key(keys_all[idx])], lengths, alloc[g]))  # type: ignore[arg-type]
+        else:
+            chosen.append(idx[_top(keys_all[idx], alloc[g])])
     if not chosen:
         return np.zeros(0, dtype=np.int64)
     return np.sort(np.concatenate(chosen))

@@ -5,6 +5,11 @@ order, rows in order), so it is the same whatever engine or worker count
 produced them. Resampling without replacement is the Gumbel top-k trick: the
 k largest ``score + Gumbel noise`` are an exact sample without replacement
 from ``softmax(score)``, as in DSIR. Ties break by position.
+
+A token budget (``tokens`` with per-document ``lengths``) replaces ``k``/``fraction`` in every
+mode: the documents are taken in the mode's order (best scores for topk, Gumbel keys for
+resample, best scores above the threshold for threshold, input order for all) until the budget,
+with :func:`thresher.select.budget.fill`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+
+from thresher.select.budget import by_key, check_budget, fill
 
 SelectionMode = Literal["resample", "topk", "threshold", "all"]
 
@@ -21,7 +28,7 @@ def resolve_k(n_eligible: int, k: int | None, fraction: float | None) -> int:
     if k is not None and fraction is not None:
         raise ValueError("give k or fraction, not both")
     if k is None and fraction is None:
-        raise ValueError("give k or fraction")
+        raise ValueError("give k, fraction or tokens")
     if k is not None:
         if k < 0:
             raise ValueError("k must be >= 0")
@@ -62,28 +69,35 @@ def select_indices(
     threshold: float | None = None,
     seed: int = 0,
     temperature: float = 1.0,
+    tokens: int | None = None,
+    lengths: np.ndarray | None = None,
 ) -> np.ndarray:
     """Positions (sorted) of the selected documents among ``scores``.
 
     ``eligible`` masks documents that may be chosen (not rejected, filtered or
     duplicate). Noise is drawn for every position, eligible or not, so adding a
-    filter does not reshuffle the noise of other documents.
+    filter does not reshuffle the noise of other documents. ``tokens``: a budget
+    instead of ``k``/``fraction``, ``lengths`` the tokens of each document.
     """
     scores = np.asarray(scores, dtype=np.float64)
     eligible = np.asarray(eligible, dtype=bool)
+    check_budget(tokens, lengths)
+    if tokens is not None and (k is not None or fraction is not None):
+        raise ValueError("give k, fraction or tokens, not two of them")
     idx = np.flatnonzero(eligible)
     if mode == "all":
-        return idx
+        return idx if tokens is None else fill(idx, lengths, tokens)  # type: ignore[arg-type]
     if mode == "threshold":
         if threshold is None:
             raise ValueError("threshold mode needs a threshold")
         chosen = idx[scores[idx] >= threshold]
+        if tokens is not None:  # capped by the budget, best first
+            return fill(chosen[by_key(scores[chosen])], lengths, tokens)  # type: ignore[arg-type]
         if k is not None or fraction is not None:  # optional cap: best first
             cap = resolve_k(len(idx), k, fraction)
             if len(chosen) > cap:
                 chosen = chosen[_top(scores[chosen], cap)]
         return chosen
-    n = resolve_k(len(idx), k, fraction)
     if mode == "topk":
         keys = scores[idx]
     elif mode == "resample":
@@ -92,4 +106,6 @@ def select_indices(
         keys = scores[idx] / temperature + gumbel_noise(len(scores), seed)[idx]
     else:
         raise ValueError(f"unknown selection mode {mode!r}")
-    return idx[_top(keys, n)]
+    if tokens is not None:
+        return fill(idx[by_key(keys)], lengths, tokens)  # type: ignore[arg-type]
+    return idx[_top(keys, resolve_k(len(idx), k, fraction))]

