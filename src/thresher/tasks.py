@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from thresher.io.fs import configure as configure_storage
 from thresher.io.readers import DEFAULT_MAX_ROW_BYTES, Reject, ShardReader
 from thresher.io.sources import Shard
 from thresher.io.writers import (
@@ -76,10 +77,16 @@ class StageContext:
     resume: bool = False
     write_dropped: bool = False
     max_row_bytes: int = DEFAULT_MAX_ROW_BYTES  # the same in every pass: one row definition
+    storage_options: dict = field(default_factory=dict)  # of remote stores (thresher.io.storage)
 
     @property
     def run_dir(self) -> RunDir:
         return RunDir(self.out)
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled in a worker: its stores get the run's options before any shard is read."""
+        self.__dict__.update(state)
+        configure_storage(self.storage_options)
 
 
 @dataclass

@@ -4,7 +4,9 @@ Local paths stay plain strings exactly as the user typed them: they are written 
 run's manifest and decision tables, so the output does not depend on how a path was
 resolved. A URL with a protocol (``s3://``, ``gs://``, ``hf://``, ``https://``,
 ``memory://``) is served by the fsspec filesystem registered for that protocol, so remote
-storage plugs in here and the formats never see the difference.
+storage plugs in here and the formats never see the difference. Its options, defaults and
+errors are :mod:`thresher.io.storage`'s; :class:`RemotePath` is a run directory's location
+on a store (written by :mod:`thresher.rundir`).
 
 Directory walks and recursive globs follow symbolic links to directories but enter each
 real directory once per pattern position: a link loop (``ln -s .. d/up``) cannot make a
@@ -17,9 +19,14 @@ import fnmatch
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, BinaryIO, Protocol
+
+from thresher.errors import ConfigError, InputError, ThresherError
+from thresher.io import storage
 
 _GLOB_MAGIC = re.compile(r"[*?\[]")
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
@@ -35,6 +42,7 @@ class FileStat:
     size: int
     mtime_ns: int
     key: Any  # identity of the real file: (device, inode) locally, the URL remotely
+    content_id: str | None = None  # what the store says identifies the content (ETag, ...)
 
 
 class FileSystem(Protocol):
@@ -178,38 +186,215 @@ def _is_dir(entry: os.DirEntry) -> bool:
 
 
 class FsspecFS:
-    """A remote (or in-memory) store through fsspec; paths are full URLs."""
+    """A remote (or in-memory) store through fsspec; paths are full URLs.
+
+    Every call is guarded: a store's error (missing bucket, 403, unreachable endpoint, a
+    read that fails after the store library's bounded retries) becomes one line naming
+    the URL (:mod:`thresher.io.storage`). Reads are range requests: a shard of a big file
+    fetches its own bytes, never the whole file first.
+    """
 
     def __init__(self, protocol: str) -> None:
         import fsspec
 
         self.protocol = protocol
-        self.fs = fsspec.filesystem(protocol)
+        try:
+            self.fs = fsspec.filesystem(protocol, **storage.options_for(protocol))
+        except ImportError as e:
+            raise storage.missing_library(protocol, f"{protocol}://", e) from None
+        except (TypeError, ValueError) as e:  # an option the store does not take
+            raise ConfigError(
+                f"{protocol}://: bad storage option ({storage.describe(e)}); options given: "
+                f"{storage.redact(storage.options_for(protocol))}"
+            ) from None
 
     def _url(self, path: str) -> str:
         return self.fs.unstrip_protocol(path)
 
-    def open(self, path: str) -> BinaryIO:
-        return self.fs.open(path, "rb")
+    @contextmanager
+    def guard(self, url: str, write: bool = False) -> Iterator[None]:
+        """Turn a store's error inside the block into one line naming ``url``."""
+        try:
+            yield
+        except ThresherError:
+            raise
+        except Exception as e:
+            if not storage.is_store_error(e):
+                raise
+            raise (storage.write_error if write else storage.read_error)(url, e) from e
+
+    # -- reading ------------------------------------------------------------------------
+    def open(self, path: str, block_size: int | None = None) -> BinaryIO:
+        """A file for reading. Big sequential reads (a shard's stream) get large blocks
+        fetched ahead in the background; ``block_size`` asks for small ranges instead."""
+        if block_size is None:
+            kw = {"block_size": STREAM_BLOCK, "cache_type": STREAM_CACHE}
+        else:
+            kw = {"block_size": block_size, "cache_type": "readahead"}
+        with self.guard(path):
+            try:
+                f = self.fs.open(path, "rb", **kw)
+            except TypeError:  # a store whose files take no cache options
+                f = self.fs.open(path, "rb")
+        return _GuardedFile(f, self, path)  # type: ignore[return-value]
+
+    def read_range(self, path: str, start: int, end: int) -> bytes:
+        with self.guard(path):
+            return self.fs.cat_file(path, start=start, end=end)
+
+    def info(self, path: str) -> dict | None:
+        """The store's entry for ``path``, or None when there is none (a missing bucket,
+        denied access or an unreachable store are errors, not "no such file")."""
+        try:
+            with self.guard(path):
+                self.fs.invalidate_cache(path)
+                return self.fs.info(path)
+        except InputError as e:
+            cause = e.__cause__
+            if isinstance(cause, FileNotFoundError) and "bucket" not in str(cause).lower():
+                return None
+            raise
 
     def stat(self, path: str) -> FileStat:
-        info = self.fs.info(path)
-        return FileStat(int(info.get("size") or 0), _mtime_ns(info), self._url(path))
+        info = self.info(path)
+        if info is None:
+            raise InputError(f"{path}: no such file")
+        return FileStat(
+            int(info.get("size") or 0), _mtime_ns(info), self._url(path), _content_id(info)
+        )
 
     def isdir(self, path: str) -> bool:
-        return self.fs.isdir(path)
+        info = self.info(path)
+        return info is not None and info.get("type") == "directory"
 
     def exists(self, path: str) -> bool:
-        return self.fs.exists(path)
+        return self.info(path) is not None
 
     def walk(self, root: str) -> list[str]:
-        return sorted(self._url(p) for p in self.fs.find(root))
+        with self.guard(root):
+            self.fs.invalidate_cache(root)
+            return sorted(self._url(p) for p in self.fs.find(root))
 
     def glob(self, pattern: str) -> list[str]:
-        return sorted(self._url(p) for p in self.fs.glob(pattern))
+        with self.guard(pattern):
+            self.fs.invalidate_cache()
+            return sorted(self._url(p) for p in self.fs.glob(pattern))
 
     def arrow_source(self, path: str) -> Any:
-        return self.fs.open(path, "rb")
+        return self.open(path, block_size=PARQUET_BLOCK)
+
+    # -- writing (run directories on object stores) -----------------------------------
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """One request: the object appears whole or not at all (no rename needed)."""
+        with self.guard(path, write=True):
+            self.fs.pipe_file(path, data)
+
+    def open_write(self, path: str) -> BinaryIO:
+        """A file for writing; the object appears when it is closed without error."""
+        with self.guard(path, write=True):
+            f = self.fs.open(path, "wb")
+        return _GuardedFile(f, self, path, write=True)  # type: ignore[return-value]
+
+    def ls(self, path: str) -> list[str]:
+        """Names directly below ``path`` ([] when there is nothing there)."""
+        try:
+            with self.guard(path):
+                self.fs.invalidate_cache(path)
+                entries = self.fs.ls(path, detail=False)
+        except InputError as e:
+            if (
+                isinstance(e.__cause__, FileNotFoundError)
+                and "bucket" not in str(e.__cause__).lower()
+            ):
+                return []
+            raise
+        base = self.fs._strip_protocol(path).rstrip("/")
+        names = []
+        for p in entries:
+            p = self.fs._strip_protocol(p).rstrip("/")
+            if p != base and p.startswith(base + "/"):
+                names.append(p[len(base) + 1 :].split("/")[0])
+        return sorted(set(names))
+
+    def rm(self, path: str, recursive: bool = False) -> None:
+        with self.guard(path, write=True):
+            with suppress(FileNotFoundError):
+                self.fs.rm(path, recursive=recursive)
+            self.fs.invalidate_cache(path)
+
+
+# Streaming reads: big blocks, the next one fetched in a thread while this one is parsed.
+STREAM_BLOCK = 32 * 1024 * 1024
+STREAM_CACHE = "background"
+PARQUET_BLOCK = 4 * 1024 * 1024
+
+
+class _GuardedFile:
+    """An fsspec file whose store errors are one line naming the URL."""
+
+    def __init__(self, f: Any, fs: FsspecFS, url: str, write: bool = False) -> None:
+        self._f = f
+        self._fs = fs
+        self._url = url
+        self._write = write
+
+    def read(self, n: int = -1) -> bytes:
+        with self._fs.guard(self._url, self._write):
+            return self._f.read(n)
+
+    def readinto(self, b: Any) -> int:
+        with self._fs.guard(self._url, self._write):
+            return self._f.readinto(b)
+
+    def write(self, data: Any) -> int:
+        with self._fs.guard(self._url, self._write):
+            return self._f.write(data)
+
+    def seek(self, *args: Any) -> int:
+        with self._fs.guard(self._url, self._write):
+            return self._f.seek(*args)
+
+    def close(self) -> None:
+        with self._fs.guard(self._url, self._write):
+            self._f.close()
+
+    def discard(self) -> None:
+        """Abandon a write: the object is not created (a multipart upload is aborted)."""
+        with suppress(Exception):  # best effort: nothing was committed
+            self._f.discard()
+
+    def __enter__(self) -> _GuardedFile:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is not None and self._write:
+            self.discard()
+            return
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:  # tell, closed, readable, seekable, size, ...
+        return getattr(self._f, name)
+
+
+def _content_id(info: dict) -> str | None:
+    """What the store says identifies an object's content (ETag, MD5, Git/LFS hash), or None.
+
+    Lets a run identify a remote input without reading it a second time just to hash it.
+    """
+    lfs = info.get("lfs")
+    if isinstance(lfs, dict) and lfs.get("sha256"):
+        return f"sha256:{lfs['sha256']}"
+    for key, name in (
+        ("ETag", "etag"),
+        ("etag", "etag"),
+        ("md5Hash", "md5"),
+        ("blob_id", "git"),
+        ("crc32c", "crc32c"),
+    ):
+        v = info.get(key)
+        if v:
+            return f"{name}:{str(v).strip(chr(34))}"
+    return None
 
 
 def _mtime_ns(info: dict) -> int:
@@ -231,6 +416,17 @@ _LOCAL = LocalFS()
 _REMOTE: dict[str, FsspecFS] = {}
 
 
+def is_url(path: object) -> bool:
+    """Whether ``path`` is a ``proto://`` URL (served by fsspec) rather than a local path."""
+    return isinstance(path, str | RemotePath) and _URL.match(str(path)) is not None
+
+
+def configure(storage_options: dict | None) -> None:
+    """Set the storage options of this process (see :mod:`thresher.io.storage`)."""
+    if storage.configure(storage_options):
+        _REMOTE.clear()
+
+
 def filesystem(path: str) -> FileSystem:
     """The filesystem serving ``path``: local for plain paths, fsspec for ``proto://`` URLs."""
     m = _URL.match(str(path))
@@ -242,8 +438,151 @@ def filesystem(path: str) -> FileSystem:
     return _REMOTE[proto]
 
 
-def open_input(path: str) -> BinaryIO:
-    return filesystem(path).open(path)
+def remote(path: str) -> FsspecFS:
+    fs = filesystem(path)
+    assert isinstance(fs, FsspecFS), path
+    return fs
+
+
+class RemotePath:
+    """A location on a store, with the part of :class:`pathlib.Path` a run directory uses.
+
+    Object stores have no folders: ``mkdir`` does nothing, a "directory" exists while some
+    object lies below it, and a write is one object appearing whole (or not at all).
+    """
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str | RemotePath) -> None:
+        url = str(url)
+        m = _URL.match(url)
+        if m is None:
+            raise ValueError(f"not a URL: {url!r}")
+        head, rest = url[: m.end()], url[m.end() :]
+        self.url = head + rest.rstrip("/")
+
+    @property
+    def fs(self) -> FsspecFS:
+        return remote(self.url)
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"RemotePath({self.url!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RemotePath) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    def __lt__(self, other: RemotePath) -> bool:
+        return self.url < other.url
+
+    def __truediv__(self, name: str) -> RemotePath:
+        return RemotePath(f"{self.url}/{str(name).strip('/')}")
+
+    @property
+    def name(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+    @property
+    def suffix(self) -> str:
+        return os.path.splitext(self.name)[1]
+
+    @property
+    def parent(self) -> RemotePath:
+        m = _URL.match(self.url)
+        assert m is not None
+        rest = self.url[m.end() :]
+        return self if "/" not in rest else RemotePath(self.url.rsplit("/", 1)[0])
+
+    def with_name(self, name: str) -> RemotePath:
+        return self.parent / name
+
+    def resolve(self) -> RemotePath:
+        return self
+
+    absolute = resolve
+
+    # -- queries --------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.fs.exists(self.url)
+
+    def is_dir(self) -> bool:
+        return self.fs.isdir(self.url)
+
+    def is_file(self) -> bool:
+        info = self.fs.info(self.url)
+        return info is not None and info.get("type") != "directory"
+
+    def is_symlink(self) -> bool:
+        return False
+
+    def stat(self) -> SimpleNamespace:
+        info = self.fs.info(self.url)
+        if info is None:
+            raise InputError(f"{self.url}: not found")
+        return SimpleNamespace(st_size=int(info.get("size") or 0), st_mtime=_mtime_ns(info) / 1e9)
+
+    def iterdir(self) -> list[RemotePath]:
+        return [self / n for n in self.fs.ls(self.url)]
+
+    def glob(self, pattern: str) -> list[RemotePath]:
+        """Entries below this one matching ``pattern`` (``*``, ``?``, ``[..]``, ``**``)."""
+        if not self.exists():
+            return []
+        return [RemotePath(p) for p in self.fs.glob(f"{self.url}/{pattern}")]
+
+    # -- reading and writing -------------------------------------------------------------
+    def read_bytes(self) -> bytes:
+        with self.fs.guard(self.url):
+            return self.fs.fs.cat_file(self.url)
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        return self.read_bytes().decode(encoding)
+
+    def write_bytes(self, data: bytes) -> int:
+        self.fs.write_bytes(self.url, bytes(data))
+        return len(data)
+
+    def write_text(self, text: str, encoding: str = "utf-8") -> int:
+        return self.write_bytes(text.encode(encoding))
+
+    def open(self, mode: str = "rb") -> BinaryIO:
+        if mode in ("rb", "r"):
+            return self.fs.open(self.url)
+        if mode == "wb":
+            return self.fs.open_write(self.url)
+        raise ValueError(f"RemotePath.open: mode {mode!r} (rb or wb)")
+
+    def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
+        """Nothing to do: a folder of an object store exists once an object lies in it."""
+
+    def unlink(self, missing_ok: bool = False) -> None:
+        if not missing_ok and not self.exists():
+            raise InputError(f"{self.url}: not found")
+        self.fs.rm(self.url)
+
+    def rmtree(self) -> None:
+        self.fs.rm(self.url, recursive=True)
+
+
+def out_path(path: str | os.PathLike | RemotePath) -> Path | RemotePath:
+    """A run directory's location: a :class:`RemotePath` for a URL, else a local Path."""
+    if isinstance(path, RemotePath | Path):
+        return path
+    return RemotePath(str(path)) if is_url(str(path)) else Path(path)
+
+
+def open_input(path: str, block_size: int | None = None) -> BinaryIO:
+    """A file of input for reading; ``block_size``: the reads will be small and scattered
+    (a remote store then fetches small ranges, not big blocks ahead)."""
+    fs = filesystem(path)
+    if isinstance(fs, FsspecFS):
+        return fs.open(path, block_size=block_size)
+    return fs.open(path)
 
 
 def stat(path: str) -> FileStat:
@@ -251,6 +590,12 @@ def stat(path: str) -> FileStat:
 
 
 def read_head(path: str, n: int) -> bytes:
-    """The first ``n`` bytes of a file (fewer if it is shorter): enough to sniff its format."""
-    with open_input(path) as f:
+    """The first ``n`` bytes of a file (fewer if it is shorter): enough to sniff its format.
+
+    One small range request on a remote store."""
+    fs = filesystem(path)
+    if isinstance(fs, FsspecFS):
+        size = fs.stat(path).size
+        return fs.read_range(path, 0, min(n, size)) if size else b""
+    with fs.open(path) as f:
         return f.read(n)

@@ -128,11 +128,13 @@ def input_identity(path: str, content: bool = True) -> dict:
     """What identifies an input file's content, to bind a checkpoint to it.
 
     ``size`` and ``mtime_ns`` are free (one stat); ``hash`` (:func:`file_digest`) reads the
-    file and is left out with ``content=False``. A resumed run whose inputs' identity
+    file and is left out with ``content=False``; on a store that names an object's content
+    (S3 and GCS ETag/MD5, the Hub's Git/LFS hash) that name is the hash. A resumed run whose inputs' identity
     differs from the one recorded must not reuse the checkpoints.
     """
     st = stat(path)
     ident: dict = {"size": st.size, "mtime_ns": st.mtime_ns}
     if content:
-        ident["hash"] = file_digest(path)
+        # A remote object's ETag / MD5 / Git hash says its content without a second read.
+        ident["hash"] = st.content_id or file_digest(path)
     return ident

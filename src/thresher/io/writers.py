@@ -1,20 +1,46 @@
-"""Write selected records as sharded Parquet or JSONL, atomically."""
+"""Write selected records as sharded Parquet or JSONL, atomically.
+
+Locally: a temp file and a rename. On an object store (a :class:`RemotePath`) there is
+no rename, and none is needed: an object appears whole when its upload completes, or not
+at all (a failed multipart upload is aborted), so files are written under their final
+names.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from thresher.io.fs import RemotePath
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+AnyPath = Path | RemotePath
+
+
+def atomic_write_bytes(path: AnyPath, data: bytes) -> None:
     """Write via a temp file + rename, so a half-written file is never taken as finished."""
+    if isinstance(path, RemotePath):
+        path.write_bytes(data)
+        return
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+@contextmanager
+def readable(path: AnyPath) -> Iterator[Any]:
+    """What pyarrow reads ``path`` from: the local path, or an open file on a store."""
+    if isinstance(path, RemotePath):
+        with path.open("rb") as f:
+            yield f
+    else:
+        yield path
 
 
 def _column(values: list) -> pa.Array:
@@ -36,7 +62,11 @@ def records_to_table(records: list[dict]) -> pa.Table:
     return pa.table({k: _column([r.get(k) for r in records]) for k in keys})
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
+def write_parquet(table: pa.Table, path: AnyPath) -> None:
+    if isinstance(path, RemotePath):
+        with path.open("wb") as f:  # streamed in parts; the object appears on close
+            pq.write_table(table, f, compression="zstd")
+        return
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
@@ -48,20 +78,23 @@ def _default(v: object) -> object:
     return str(v)
 
 
-def write_jsonl(records: list[dict], path: Path) -> None:
+def write_jsonl(records: list[dict], path: AnyPath) -> None:
     opts = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
     data = b"".join(orjson.dumps(r, default=_default, option=opts) for r in records)
     atomic_write_bytes(path, data)
 
 
-def unify_parquet_parts(paths: list[Path]) -> int:
+def unify_parquet_parts(paths: list[AnyPath]) -> int:
     """Rewrite parts whose schema differs from the union, so the directory reads as one dataset.
 
     Returns how many parts were rewritten.
     """
     if len(paths) < 2:
         return 0
-    schemas = [pq.read_schema(p) for p in paths]
+    schemas = []
+    for p in paths:
+        with readable(p) as src:
+            schemas.append(pq.read_schema(src))
     try:
         unified = pa.unify_schemas(schemas, promote_options="permissive")
     except (pa.ArrowException, TypeError):
@@ -70,7 +103,8 @@ def unify_parquet_parts(paths: list[Path]) -> int:
     for p, s in zip(paths, schemas, strict=True):
         if s.equals(unified, check_metadata=False):
             continue
-        table = pq.read_table(p)
+        with readable(p) as src:
+            table = pq.read_table(src)
         cols = []
         for f in unified:
             if f.name in table.column_names:

@@ -278,6 +278,8 @@ class JsonlFormat(Format):
                     pending, pending_len = ([tail], len(tail)) if tail else ([], 0)
                     row += blk.lines
                     yield blk
+                if remaining > 0:  # the file ended (or a read came back short) mid-shard
+                    raise OSError(f"{remaining:,} bytes of the shard missing")
                 if pending and not skipping:
                     yield _block(row, b"".join(pending) + b"\n", max_row_bytes)
         except errors as e:
@@ -434,7 +436,7 @@ def _cuts(path: str, size: int, shard_bytes: int) -> list[tuple[int, int]]:
     each shard's own line count.
     """
     cuts = [0]
-    with open_input(path) as f:
+    with open_input(path, block_size=1 << 16) as f:
         pos = shard_bytes
         while pos < size:
             f.seek(pos)
