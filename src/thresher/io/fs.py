@@ -198,8 +198,12 @@ class FsspecFS:
         import fsspec
 
         self.protocol = protocol
+        options = storage.options_for(protocol)
+        retries = options.pop("retries", None)  # s3fs: its own tries around each request
         try:
-            self.fs = fsspec.filesystem(protocol, **storage.options_for(protocol))
+            self.fs = fsspec.filesystem(protocol, **options)
+            if retries is not None and hasattr(self.fs, "retries"):
+                self.fs.retries = max(1, int(retries))
         except ImportError as e:
             raise storage.missing_library(protocol, f"{protocol}://", e) from None
         except (TypeError, ValueError) as e:  # an option the store does not take
@@ -224,16 +228,23 @@ class FsspecFS:
             raise (storage.write_error if write else storage.read_error)(url, e) from e
 
     # -- reading ------------------------------------------------------------------------
-    def open(self, path: str, block_size: int | None = None) -> BinaryIO:
-        """A file for reading. Big sequential reads (a shard's stream) get large blocks
-        fetched ahead in the background; ``block_size`` asks for small ranges instead."""
+    def open(
+        self, path: str, block_size: int | None = None, span: tuple[int, int] | None = None
+    ) -> BinaryIO:
+        """A file for reading.
+
+        Default: a sequential stream of ``span`` (start, end; the whole file without it) in
+        range requests of STREAM_BLOCK, the next fetched while this one is parsed, and not
+        a byte outside the span. ``block_size``: the reads will be small and scattered
+        (planning, Parquet footers): a seekable file fetching small ranges.
+        """
         if block_size is None:
-            kw = {"block_size": STREAM_BLOCK, "cache_type": STREAM_CACHE}
-        else:
-            kw = {"block_size": block_size, "cache_type": "readahead"}
+            if span is not None and span[1] >= 0:  # a shard's own bytes: no need to ask the size
+                return _RangeStream(self, path, *span)  # type: ignore[return-value]
+            return _RangeStream(self, path, 0, self.stat(path).size)  # type: ignore[return-value]
         with self.guard(path):
             try:
-                f = self.fs.open(path, "rb", **kw)
+                f = self.fs.open(path, "rb", block_size=block_size, cache_type="readahead")
             except TypeError:  # a store whose files take no cache options
                 f = self.fs.open(path, "rb")
         return _GuardedFile(f, self, path)  # type: ignore[return-value]
@@ -323,10 +334,84 @@ class FsspecFS:
             self.fs.invalidate_cache(path)
 
 
-# Streaming reads: big blocks, the next one fetched in a thread while this one is parsed.
-STREAM_BLOCK = 32 * 1024 * 1024
-STREAM_CACHE = "background"
+# Streaming reads: range requests of this size, the next one fetched while this one is parsed.
+STREAM_BLOCK = 16 * 1024 * 1024
 PARQUET_BLOCK = 4 * 1024 * 1024
+
+
+class _RangeStream:
+    """Sequential reads of bytes [start, end) of a remote file: one range request per block,
+    the next block requested in a thread while the reader parses this one; never a byte
+    outside the range (a shard reads its own bytes only). A short answer from the store
+    ends the stream early: the reader then sees fewer bytes than its shard holds and stops
+    with an error (see the JSONL reader), never a silently shorter shard."""
+
+    def __init__(self, fs: FsspecFS, url: str, start: int, end: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._fs, self._url, self._start, self._end = fs, url, start, end
+        self._pos = start
+        self._buf, self._buf_at = b"", start
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="thresher-fetch")
+        self._next: tuple[int, Any] | None = None
+        self.closed = False
+
+    def _fetch(self, at: int) -> bytes:
+        return self._fs.read_range(self._url, at, min(at + STREAM_BLOCK, self._end))
+
+    def read(self, n: int = -1) -> bytes:
+        want = self._end - self._pos if n is None or n < 0 else min(n, self._end - self._pos)
+        out: list[bytes] = []
+        while want > 0:
+            off = self._pos - self._buf_at
+            if 0 <= off < len(self._buf):
+                chunk = self._buf[off : off + want]
+                out.append(chunk)
+                self._pos += len(chunk)
+                want -= len(chunk)
+                continue
+            if self._next is not None and self._next[0] == self._pos:
+                data = self._next[1].result()
+            else:
+                data = self._fetch(self._pos)
+            self._next = None
+            if not data:
+                break  # the store answered short: the caller sees the missing bytes
+            self._buf, self._buf_at = data, self._pos
+            after = self._pos + len(data)
+            if after < self._end:
+                self._next = (after, self._pool.submit(self._fetch, after))
+        return b"".join(out)
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._end}[whence]
+        self._pos = max(self._start, min(base + pos, self._end))
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._buf = b""
+
+    def __enter__(self) -> _RangeStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 class _GuardedFile:
@@ -576,12 +661,15 @@ def out_path(path: str | os.PathLike | RemotePath) -> Path | RemotePath:
     return RemotePath(str(path)) if is_url(str(path)) else Path(path)
 
 
-def open_input(path: str, block_size: int | None = None) -> BinaryIO:
-    """A file of input for reading; ``block_size``: the reads will be small and scattered
-    (a remote store then fetches small ranges, not big blocks ahead)."""
+def open_input(
+    path: str, block_size: int | None = None, span: tuple[int, int] | None = None
+) -> BinaryIO:
+    """A file of input for reading. Hints for a remote store (a local file ignores them):
+    ``span`` (start, end): only these bytes will be read, in order; ``block_size``: the
+    reads will be small and scattered (fetch small ranges, not big blocks ahead)."""
     fs = filesystem(path)
     if isinstance(fs, FsspecFS):
-        return fs.open(path, block_size=block_size)
+        return fs.open(path, block_size=block_size, span=span)
     return fs.open(path)
 
 

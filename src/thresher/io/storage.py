@@ -17,6 +17,7 @@ their task context. They never reach a manifest or a checkpoint stamp unredacted
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -28,8 +29,8 @@ _ALIASES = {"s3a": "s3", "gcs": "gs", "https": "http"}
 _PROTOCOL_KEYS = {"s3", "s3a", "gs", "gcs", "hf", "http", "https", "memory", "file", "az", "abfs"}
 # Connection and retry defaults: bounded backoff on throttling, 5xx and resets, then an error.
 # botocore's "standard" mode retries throttling (SlowDown, 503), 5xx and connection errors
-# with exponential backoff (at most 20 s a wait); s3fs adds its own bounded retries of
-# reset connections and truncated bodies.
+# with exponential backoff (at most 20 s a wait); s3fs adds its own bounded tries (the
+# ``retries`` option) of throttled requests, reset connections and truncated bodies.
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "s3": {
         "config_kwargs": {
@@ -37,6 +38,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
             "read_timeout": 120,
             "retries": {"max_attempts": 4, "mode": "standard"},
         },
+        "retries": 3,  # s3fs's tries of a request that botocore gave up on (SlowDown, resets)
         "use_listings_cache": False,  # other processes write parts: never trust a stale listing
     },
     "gs": {"use_listings_cache": False},
@@ -68,7 +70,7 @@ def current() -> dict:
 
 def options_for(protocol: str) -> dict:
     """The keyword arguments of the ``protocol`` store: defaults, then global options, then
-    the protocol's own (nested mappings merge one level deep)."""
+    the protocol's own (nested mappings merge key by key, at any depth)."""
     name = protocol_name(protocol)
     merged: dict[str, Any] = {}
     scoped: list[dict] = []
@@ -79,13 +81,19 @@ def options_for(protocol: str) -> dict:
             continue
         merged[key] = value
     out: dict[str, Any] = {}
-    for layer in (_DEFAULTS.get(name, {}), merged, *scoped):
-        for k, v in layer.items():
-            if isinstance(v, dict) and isinstance(out.get(k), dict):
-                out[k] = {**out[k], **v}
-            else:
-                out[k] = v
+    # Deep copies: the store libraries may change what they are given (botocore rewrites
+    # its retry settings in place).
+    for layer in copy.deepcopy((_DEFAULTS.get(name, {}), merged, *scoped)):
+        _merge(out, layer)
     return out
+
+
+def _merge(into: dict, layer: dict) -> None:
+    for k, v in layer.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
 
 
 def parse_storage_options(items: list[str] | tuple[str, ...]) -> dict:
@@ -150,6 +158,8 @@ _STORE_MODULES = (
     "huggingface_hub",
     "requests",
     "urllib3",
+    "httpx",
+    "httpcore",
     "fsspec",
     "asyncio",
 )

@@ -196,7 +196,8 @@ class JsonlFormat(Format):
     # -- reading lines ----------------------------------------------------------------
     @contextmanager
     def _stream(self, shard: Shard) -> Iterator[BinaryIO]:
-        raw = open_input(shard.path)
+        # A plain shard reads its own byte range only (one range request per block remotely).
+        raw = open_input(shard.path, span=(shard.start, shard.end) if self.codec is None else None)
         try:
             if self.codec is None:
                 if shard.start:
