@@ -492,8 +492,10 @@ class RunDir:
                 shutil.rmtree(self.work)
         self.work.mkdir(parents=True, exist_ok=True)
         marker = {"thresher": __version__, "started": time.time(), "pid": os.getpid()}
-        if self.remote:
+        if isinstance(self.root, RemotePath):
             marker.update(host=socket.gethostname(), run=uuid.uuid4().hex, work=str(self.work))
+            with writing(self.work.parent / "out.txt"):  # names the OUT this work is of
+                (self.work.parent / "out.txt").write_text(_canon_url(self.root.url) + "\n")
             with writing(self.run_id_file):
                 atomic_write_bytes(self.run_id_file, json.dumps({"run": marker["run"]}).encode())
         for path, data in (
@@ -821,14 +823,7 @@ def remote_work_dir(url: str) -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "thresher", "work"
     )
     canon = _canon_url(url)
-    folder = Path(base) / hashlib.sha256(canon.encode()).hexdigest()[:20]
-    if not (folder / "out.txt").exists():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "out.txt").write_text(canon + "\n")
-        except OSError:
-            pass  # only a label; writing the work itself reports a real failure
-    return folder
+    return Path(base) / hashlib.sha256(canon.encode()).hexdigest()[:20]
 
 
 def _canon_url(url: str) -> str:
