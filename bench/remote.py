@@ -88,6 +88,12 @@ def run(raw: str, target: str, out: str, env: dict, workers: int | None) -> dict
     return {"wall": wall}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def summary(walls: list[float], mb: float) -> tuple[float, str]:
     rates = sorted(mb / w for w in walls)
     med = statistics.median(rates)
@@ -136,12 +142,16 @@ def main() -> None:
         url = "s3://bench/corpus"
         load0 = os.getloadavg()
         walls: dict[str, list[float]] = {"local": [], "s3": []}
+        server_cpu: list[float] = []
         for i in range(args.runs):
             for src in ("local", "s3"):
                 out = str(tmp / f"out-{src}")
                 if src == "s3" and args.out_s3:
                     out = f"s3://bench/out-{i}"
+                c0 = cpu_seconds(server.pid)
                 r = run(str(folder) if src == "local" else url, target, out, env, args.workers)
+                if src == "s3":
+                    server_cpu.append(cpu_seconds(server.pid) - c0)
                 walls[src].append(r["wall"])
                 print(
                     f"run {i + 1} {src:5s}: {r['wall']:6.2f} s  {mb / r['wall']:7.1f} MB/s",
@@ -170,6 +180,10 @@ def main() -> None:
         f"| s3 | {line_s} | {', '.join(f'{w:.2f}' for w in walls['s3'])} |",
         "",
         f"ratio S3/local (median throughput): {ratio:.2f}",
+        "",
+        f"CPU seconds the S3 server (moto, Python) spent per S3 run, on the same cores as the "
+        f"run: median {statistics.median(server_cpu):.1f} "
+        f"({', '.join(f'{c:.1f}' for c in server_cpu)})",
         "",
         f"command: python bench/remote.py --mb {args.mb} --runs {args.runs} --files {args.files}"
         + (f" --workers {args.workers}" if args.workers else "")

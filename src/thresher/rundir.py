@@ -175,8 +175,14 @@ def disk_full_guard(out: str | os.PathLike) -> Iterator[None]:
 def input_identity(files: list[InputFile]) -> list[dict]:
     """What a resume must find unchanged: each file's path, format, size, mtime, content hash."""
     out = []
-    for f in files:
-        ident = file_identity(f.path)
+    if any(is_url(f.path) for f in files):  # a request each: ask the store in parallel
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as pool:
+            idents = list(pool.map(file_identity, [f.path for f in files]))
+    else:
+        idents = [file_identity(f.path) for f in files]
+    for f, ident in zip(files, idents, strict=True):
         out.append(
             {
                 "path": f.path,

@@ -198,6 +198,7 @@ class FsspecFS:
         import fsspec
 
         self.protocol = protocol
+        self._listed: dict[str, dict] = {}  # url -> info, from the last listing (see stat)
         options = storage.options_for(protocol)
         retries = options.pop("retries", None)  # s3fs: its own tries around each request
         try:
@@ -267,7 +268,9 @@ class FsspecFS:
             raise
 
     def stat(self, path: str) -> FileStat:
-        info = self.info(path)
+        # A file a listing just named is stat'ed from that listing, once (discovery then
+        # costs one request per folder, not one per file); later stats ask the store.
+        info = self._listed.pop(path, None) or self.info(path)
         if info is None:
             raise InputError(f"{path}: no such file")
         return FileStat(
@@ -275,6 +278,8 @@ class FsspecFS:
         )
 
     def isdir(self, path: str) -> bool:
+        if path in self._listed:  # a file the last listing named
+            return False
         info = self.info(path)
         return info is not None and info.get("type") == "directory"
 
@@ -284,12 +289,21 @@ class FsspecFS:
     def walk(self, root: str) -> list[str]:
         with self.guard(root):
             self.fs.invalidate_cache(root)
-            return sorted(self._url(p) for p in self.fs.find(root))
+            return self._remember(self.fs.find(root, detail=True))
 
     def glob(self, pattern: str) -> list[str]:
         with self.guard(pattern):
             self.fs.invalidate_cache()
-            return sorted(self._url(p) for p in self.fs.glob(pattern))
+            return self._remember(self.fs.glob(pattern, detail=True))
+
+    def _remember(self, listing: dict) -> list[str]:
+        urls = []
+        for p, info in listing.items():
+            url = self._url(p)
+            if info.get("type") != "directory" and "size" in info:
+                self._listed[url] = info
+            urls.append(url)
+        return sorted(urls)
 
     def arrow_source(self, path: str) -> Any:
         return self.open(path, block_size=PARQUET_BLOCK)
@@ -677,13 +691,13 @@ def stat(path: str) -> FileStat:
     return filesystem(path).stat(path)
 
 
-def read_head(path: str, n: int) -> bytes:
+def read_head(path: str, n: int, size: int | None = None) -> bytes:
     """The first ``n`` bytes of a file (fewer if it is shorter): enough to sniff its format.
 
-    One small range request on a remote store."""
+    One small range request on a remote store (two without the ``size``)."""
     fs = filesystem(path)
     if isinstance(fs, FsspecFS):
-        size = fs.stat(path).size
+        size = fs.stat(path).size if size is None else size
         return fs.read_range(path, 0, min(n, size)) if size else b""
     with fs.open(path) as f:
         return f.read(n)

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 DEFAULT_SHARD_BYTES = 64 * 1024 * 1024
+_HEADS: dict[tuple, bytes] = {}  # (url, size, mtime, content id) -> first bytes
 
 
 def file_format(path: str | Path) -> str | None:
@@ -78,10 +79,19 @@ def discover(paths: list[str | Path]) -> list[InputFile]:
         if st.key in seen:
             continue
         seen.add(st.key)
-        try:
-            head = read_head(f, 8)
-        except OSError as e:
-            raise InputError(f"{f}: cannot read ({e.strerror or e})") from e
+        # A remote file's first bytes are asked for once per version (planning and the run
+        # directory's checks discover the same inputs again).
+        version = (f, st.size, st.mtime_ns, st.content_id)
+        head = _HEADS.get(version) if st.content_id else None
+        if head is None:
+            try:
+                head = read_head(f, 8, st.size)
+            except OSError as e:
+                raise InputError(f"{f}: cannot read ({e.strerror or e})") from e
+            if st.content_id:
+                if len(_HEADS) > 100_000:
+                    _HEADS.clear()
+                _HEADS[version] = head
         fmt = detect(f, head)
         files.append(InputFile(f, fmt.name, st.size, st.mtime_ns))
     if not files:

@@ -280,7 +280,11 @@ class JsonlFormat(Format):
                     row += blk.lines
                     yield blk
                 if remaining > 0:  # the file ended (or a read came back short) mid-shard
-                    raise OSError(f"{remaining:,} bytes of the shard missing")
+                    raise InputError(
+                        f"{shard.path}: line {row + 1} is past the end of the file: "
+                        f"{remaining:,} bytes of the shard missing (was the file changed "
+                        "during the run, or a read cut short?)"
+                    )
                 if pending and not skipping:
                     yield _block(row, b"".join(pending) + b"\n", max_row_bytes)
         except errors as e:
@@ -436,6 +440,8 @@ def _cuts(path: str, size: int, shard_bytes: int) -> list[tuple[int, int]]:
     terabyte costs nothing; line numbers are resolved after the scan pass, from
     each shard's own line count.
     """
+    if size <= shard_bytes:
+        return [(0, size)] if size else []
     cuts = [0]
     with open_input(path, block_size=1 << 16) as f:
         pos = shard_bytes
