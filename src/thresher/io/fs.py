@@ -350,6 +350,7 @@ class FsspecFS:
 
 # Streaming reads: range requests of this size, the next one fetched while this one is parsed.
 STREAM_BLOCK = 32 * 1024 * 1024  # half a default shard: a GET amortizes its first-byte wait
+FIRST_BLOCK = 4 * 1024 * 1024
 PARQUET_BLOCK = 4 * 1024 * 1024
 
 
@@ -371,7 +372,9 @@ class _RangeStream:
         self.closed = False
 
     def _fetch(self, at: int) -> bytes:
-        return self._fs.read_range(self._url, at, min(at + STREAM_BLOCK, self._end))
+        # A small first block: parsing starts while the first big one is on its way.
+        size = FIRST_BLOCK if at == self._start else STREAM_BLOCK
+        return self._fs.read_range(self._url, at, min(at + size, self._end))
 
     def read(self, n: int = -1) -> bytes:
         want = self._end - self._pos if n is None or n < 0 else min(n, self._end - self._pos)
