@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +15,7 @@ from thresher.config import (
 )
 from thresher.console import RichReporter, error_boundary, fail, summary
 from thresher.filters.langid import language_spec
+from thresher.io.storage import parse_storage_options
 
 app = typer.Typer(
     add_completion=False,
@@ -54,7 +54,17 @@ RawOpt = Annotated[
         help="Input: files, directories or globs (.jsonl, .jsonl.gz, .jsonl.zst, .parquet, .txt, .md). Repeatable.",
     ),
 ]
-OutOpt = Annotated[Path, typer.Option("--out", help="Run directory to write.")]
+OutOpt = Annotated[
+    str, typer.Option("--out", help="Run directory to write: a local path, s3:// or gs://.")
+]
+StorageOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--storage-option",
+        help="Option of the remote stores KEY=VALUE (s3.endpoint_url=..., anon=true); "
+        "a dotted key nests. Repeatable.",
+    ),
+]
 WorkersOpt = Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")]
 EngineOpt = Annotated[str, typer.Option(help="local or ray.")]
 FormatOpt = Annotated[
@@ -196,6 +206,7 @@ def select(
         "report"
     ),
     write_dropped: DroppedOpt = False,
+    storage_option: StorageOpt = [],  # noqa: B006
 ) -> None:
     """Score every raw document against the target and select the best; write OUT."""
     from thresher import api
@@ -245,6 +256,7 @@ def select(
             resume=resume,
             report=report,
             write_dropped=write_dropped,
+            storage_options=parse_storage_options(storage_option),
         )
     summary(manifest, out)
 
@@ -275,6 +287,7 @@ def filter_cmd(
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
     max_row_mb: MaxRowOpt = _MAX_ROW_MB,
+    storage_option: StorageOpt = [],  # noqa: B006
 ) -> None:
     """Keep the documents that pass language id and quality rules; write OUT."""
     from thresher import api
@@ -301,6 +314,7 @@ def filter_cmd(
                 overwrite=overwrite,
                 resume=resume,
                 max_row_bytes=int(max_row_mb * 1024 * 1024),
+                storage_options=parse_storage_options(storage_option),
             ),
         )
     summary(manifest, out)
@@ -324,6 +338,7 @@ def dedup_cmd(
     overwrite: OverwriteOpt = False,
     resume: ResumeOpt = False,
     max_row_mb: MaxRowOpt = _MAX_ROW_MB,
+    storage_option: StorageOpt = [],  # noqa: B006
 ) -> None:
     """Drop exact and near-duplicate documents (the first of each cluster survives); write OUT."""
     from thresher import api
@@ -346,6 +361,7 @@ def dedup_cmd(
                 overwrite=overwrite,
                 resume=resume,
                 max_row_bytes=int(max_row_mb * 1024 * 1024),
+                storage_options=parse_storage_options(storage_option),
             ),
         )
     summary(manifest, out)

@@ -74,6 +74,11 @@ class SelectConfig(BaseModel):
     quotas: dict[str, float] | None = None
     write_dropped: bool = False
     report: bool = True
+    # where the data lives: options of the remote stores (see thresher.io.storage)
+    storage_options: dict = Field(
+        default_factory=dict,
+        description="options of remote stores (s3://, gs://, hf://): KEY: VALUE, or per protocol",
+    )
 
     @field_validator("*", mode="before")
     @classmethod

@@ -117,7 +117,9 @@ def error_boundary() -> Iterator[None]:
 
 def summary(manifest: dict, out: Path | str) -> None:
     """Counts, KL reduction, time and where the output is, on stdout."""
-    out = Path(out)
+    from thresher.io.fs import out_path
+
+    out = out_path(out)  # a local Path, or a RemotePath for s3://, gs://, ...
     c = manifest["counts"]
     m = manifest["metrics"]
     t = manifest["throughput"]

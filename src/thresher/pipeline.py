@@ -47,9 +47,12 @@ from thresher.engine import make_engine
 from thresher.engine.base import Engine
 from thresher.errors import ConfigError, InputError
 from thresher.io.formats import get_format
+from thresher.io.fs import RemotePath
+from thresher.io.fs import configure as configure_storage
 from thresher.io.memory import MemoryInput, inputs_dir, materialize, on_disk
 from thresher.io.readers import Reject, read_texts
 from thresher.io.sources import InputFile, Shard, discover, plan_shards
+from thresher.io.storage import redact
 from thresher.io.writers import unify_parquet_parts, write_jsonl
 from thresher.metrics.kl import kl_divergence, kl_reduction
 from thresher.rundir import (
@@ -146,8 +149,8 @@ class Run:
     rnd_counts: np.ndarray | None = None
 
     @property
-    def out(self) -> Path:
-        return Path(self.cfg.out)
+    def out(self) -> Path | RemotePath:
+        return self.run_dir.root
 
     @property
     def run_dir(self) -> RunDir:
@@ -179,6 +182,7 @@ def run_select(
     """
     run = Run(cfg=cfg, say=as_reporter(progress), command=command or [], run_file=run_file)
     run.memory = dict(memory or {})
+    configure_storage(cfg.storage_options)
     with run.timer.stage("plan"):
         plan(run)  # validates everything; nothing is written before it passes
     # Started before the target is read: its workers import and load kernels meanwhile.
@@ -234,6 +238,7 @@ def plan(run: Run) -> None:
         write_dropped=cfg.write_dropped,
         max_row_bytes=cfg.max_row_bytes,
         counter=run.counter,
+        storage_options=cfg.storage_options,
     )
 
 
@@ -302,7 +307,16 @@ def _check_option_type(method: str, key: str, value: Any, default: Any) -> None:
 # prepare: claim the run directory
 # ---------------------------------------------------------------------------------------
 
-_RUN_INVARIANT = ("out", "overwrite", "resume", "workers", "engine", "ray_address", "report")
+_RUN_INVARIANT = (
+    "out",
+    "overwrite",
+    "resume",
+    "workers",
+    "engine",
+    "ray_address",
+    "report",
+    "storage_options",  # where the bytes come from, not what they are (inputs' identity says)
+)
 
 
 def _claim(run: Run) -> dict:
@@ -791,7 +805,7 @@ def manifest(run: Run) -> dict:
         "thresher_version": __version__,
         "command": run.command,
         "cwd": os.getcwd(),
-        "config": cfg.model_dump(mode="json"),
+        "config": {**cfg.model_dump(mode="json"), "storage_options": redact(cfg.storage_options)},
         "seed": cfg.seed,
         "engine": {"name": run.engine.name, "workers": run.engine.workers},
         "versions": _versions(),

@@ -19,6 +19,15 @@ Safety: :meth:`RunDir.prepare` checks everything (where OUT lies relative to the
 and the run file, what OUT holds, the resume stamp, the inputs' identity) before it
 changes anything; ``--overwrite`` removes only thresher's own entries of a directory
 holding the marker; one run at a time holds the lock.
+
+OUT on an object store (``s3://``, ``gs://``, ...; a :class:`~thresher.io.fs.RemotePath`):
+there is no atomic rename, so parts are written under their final names (an object
+appears whole or not at all) and ``manifest.json`` last: the manifest is the commit mark,
+and a run that writes (fresh, overwrite, resume) first removes an old one. ``_work/``
+(checkpoints, stamps, the dedup spill) stays on local disk, in a folder keyed by the URL
+(:func:`remote_work_dir`), bound to the run by the run id in the marker. The lock is an
+object ``OUT/.thresher-lock`` naming its owner (pid, host), refreshed while the run lasts;
+see :class:`RemoteLock` for what it can and cannot guarantee.
 """
 
 from __future__ import annotations
@@ -27,12 +36,16 @@ import errno
 import fcntl
 import fnmatch
 import glob
+import hashlib
 import json
 import os
 import shutil
+import socket
+import threading
 import time
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -42,14 +55,18 @@ import pyarrow.parquet as pq
 
 from thresher._version import __version__
 from thresher.errors import ConfigError, InputError, OutputError
+from thresher.io.fs import RemotePath, filesystem, has_magic, is_url, out_path
 from thresher.io.sources import InputFile, Shard, discover, shard_shares
 from thresher.io.sources import input_identity as file_identity
+from thresher.io.storage import describe, protocol_name
 from thresher.io.writers import (
     OUTPUT_FORMATS,
+    AnyPath,
     atomic_write_bytes,
     iter_part_records,
     part_columns,
     read_part,
+    readable,
 )
 
 # -- layout -------------------------------------------------------------------------------
@@ -166,8 +183,14 @@ def disk_full_guard(out: str | os.PathLike) -> Iterator[None]:
 def input_identity(files: list[InputFile]) -> list[dict]:
     """What a resume must find unchanged: each file's path, format, size, mtime, content hash."""
     out = []
-    for f in files:
-        ident = file_identity(f.path)
+    if any(is_url(f.path) for f in files):  # a request each: ask the store in parallel
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as pool:
+            idents = list(pool.map(file_identity, [f.path for f in files]))
+    else:
+        idents = [file_identity(f.path) for f in files]
+    for f, ident in zip(files, idents, strict=True):
         out.append(
             {
                 "path": f.path,
@@ -237,39 +260,46 @@ def _outputs_of(out: str) -> list[str]:
 
 
 # -- the lock: one writer per run directory, re-entrant within a process -------------------
-_HELD: dict[str, list[int]] = {}  # real path of OUT -> [lock fd, depth]
+_HELD: dict[str, list] = {}  # real path (or URL) of OUT -> [lock fd, depth, RemoteLock | None]
 
 
 class RunDir:
     """A run directory: a path with its layout. Picklable and cheap to make anywhere; the
     lock it may hold belongs to the process (see :meth:`lock`), not to the object."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root)
+    def __init__(self, root: str | os.PathLike | RemotePath) -> None:
+        self.root: AnyPath = out_path(root)
         self._depth_on_enter = 0
+
+    @property
+    def remote(self) -> bool:
+        """OUT is on an object store (its ``_work/`` then is local: :func:`remote_work_dir`)."""
+        return isinstance(self.root, RemotePath)
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.root)!r})"
 
     # -- paths ----------------------------------------------------------------------------
     @property
-    def selected(self) -> Path:
+    def selected(self) -> AnyPath:
         return self.root / SELECTED
 
     @property
-    def dropped(self) -> Path:
+    def dropped(self) -> AnyPath:
         return self.root / DROPPED
 
     @property
-    def docs(self) -> Path:
+    def docs(self) -> AnyPath:
         return self.root / DOCS
 
     @property
-    def rejects(self) -> Path:
+    def rejects(self) -> AnyPath:
         return self.root / REJECTS
 
     @property
     def work(self) -> Path:
+        if isinstance(self.root, RemotePath):
+            return remote_work_dir(self.root.url) / WORK
         return self.root / WORK
 
     @property
@@ -278,23 +308,23 @@ class RunDir:
         return self.work / "dedup"
 
     @property
-    def manifest(self) -> Path:
+    def manifest(self) -> AnyPath:
         return self.root / MANIFEST
 
     @property
-    def report(self) -> Path:
+    def report(self) -> AnyPath:
         return self.root / REPORT
 
     @property
-    def eval(self) -> Path:
+    def eval(self) -> AnyPath:
         return self.root / EVAL
 
     @property
-    def marker(self) -> Path:
+    def marker(self) -> AnyPath:
         return self.root / MARKER
 
     @property
-    def lock_file(self) -> Path:
+    def lock_file(self) -> AnyPath:
         return self.root / LOCK
 
     @property
@@ -315,26 +345,26 @@ class RunDir:
     def write_checkpoint(self, shard_name: str) -> Path:
         return self.work / f"write-{shard_name}.pkl"
 
-    def part(self, kind: str, shard_name: str, fmt: str = "parquet") -> Path:
+    def part(self, kind: str, shard_name: str, fmt: str = "parquet") -> AnyPath:
         """A shard's part file in ``kind`` (selected, dropped, docs, rejects)."""
         return self.root / kind / f"part-{shard_name}{_SUFFIX[fmt]}"
 
     @property
-    def target_rejects(self) -> Path:
+    def target_rejects(self) -> AnyPath:
         return self.rejects / TARGET_REJECTS
 
     # -- lookup ---------------------------------------------------------------------------
-    def selected_parts(self) -> list[Path]:
+    def selected_parts(self) -> list[AnyPath]:
         """The selected parts in shard order, in the run's output format (any of _SUFFIX)."""
         for suffix in _SUFFIX.values():
             if parts := sorted(self.selected.glob(f"part-*{suffix}")):
                 return parts
         return []
 
-    def docs_parts(self) -> list[Path]:
+    def docs_parts(self) -> list[AnyPath]:
         return sorted(self.docs.glob("part-*.parquet"))
 
-    def rejects_files(self) -> list[Path]:
+    def rejects_files(self) -> list[AnyPath]:
         return sorted(self.rejects.glob("*.jsonl"))
 
     # -- manifest -------------------------------------------------------------------------
@@ -349,6 +379,8 @@ class RunDir:
 
     # -- the lock -------------------------------------------------------------------------
     def _key(self) -> str:
+        if isinstance(self.root, RemotePath):
+            return _canon_url(self.root.url)
         return os.path.realpath(self.root)
 
     def _acquire(self) -> None:
@@ -356,8 +388,14 @@ class RunDir:
         if key in _HELD:
             _HELD[key][1] += 1
             return
-        with writing(self.lock_file):
-            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        # A remote OUT: this machine's runs meet at a flock beside its local _work/ (exact);
+        # runs elsewhere at the lock object (best effort: see RemoteLock).
+        local_lock = self.work.parent / LOCK if self.remote else self.lock_file
+        if self.remote:
+            with writing(local_lock):
+                local_lock.parent.mkdir(parents=True, exist_ok=True)
+        with writing(local_lock):
+            fd = os.open(local_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -368,7 +406,15 @@ class RunDir:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        _HELD[key] = [fd, 1]
+        remote_lock = None
+        if isinstance(self.root, RemotePath):
+            remote_lock = RemoteLock(self.root / LOCK)
+            try:
+                remote_lock.acquire()
+            except BaseException:
+                os.close(fd)
+                raise
+        _HELD[key] = [fd, 1, remote_lock]
 
     def _release(self) -> None:
         held = _HELD.get(self._key())
@@ -377,7 +423,11 @@ class RunDir:
         held[1] -= 1
         if held[1] == 0:
             del _HELD[self._key()]
-            os.close(held[0])  # closing the descriptor drops the flock
+            try:
+                if held[2] is not None:
+                    held[2].release()
+            finally:
+                os.close(held[0])  # closing the descriptor drops the flock
 
     def holds_lock(self) -> bool:
         return self._key() in _HELD
@@ -426,11 +476,13 @@ class RunDir:
             stamp=stamp, inputs=inputs, run_file=run_file, overwrite=overwrite, resume=resume
         )
         made = self._make_root()
-        had_lock_file = self.lock_file.exists()
+        had_lock_file = self.remote or self.lock_file.exists()  # a lock object is RemoteLock's
         try:
             self._acquire()
             try:
                 mode = self._mode(stamp, overwrite, resume)  # again, now that OUT is ours
+                if mode == "resume" and self.remote:
+                    self._check_same_run()
                 identity = {role: input_identity(fs) for role, fs in files.items()}
                 if mode == "resume":
                     self._check_same_inputs(identity)
@@ -442,13 +494,25 @@ class RunDir:
                 self.lock_file.unlink(missing_ok=True)
             self._unmake_root(made)
             raise
+        if self.remote:
+            with writing(self.manifest):  # the commit mark goes first: the run is open again
+                self.manifest.unlink(missing_ok=True)
         if mode == "overwrite":
             self._clear()
         if mode == "resume":
             self._remove_temp_files()
             return identity
+        if self.remote and self.work.exists():  # a stale local _work/ of an earlier run here
+            with writing(self.work):
+                shutil.rmtree(self.work)
         self.work.mkdir(parents=True, exist_ok=True)
         marker = {"thresher": __version__, "started": time.time(), "pid": os.getpid()}
+        if isinstance(self.root, RemotePath):
+            marker.update(host=socket.gethostname(), run=uuid.uuid4().hex, work=str(self.work))
+            with writing(self.work.parent / "out.txt"):  # names the OUT this work is of
+                (self.work.parent / "out.txt").write_text(_canon_url(self.root.url) + "\n")
+            with writing(self.run_id_file):
+                atomic_write_bytes(self.run_id_file, json.dumps({"run": marker["run"]}).encode())
         for path, data in (
             (self.marker, marker),
             (self.inputs_stamp, identity),
@@ -475,11 +539,34 @@ class RunDir:
         return files
 
     def _entries(self) -> list[str]:
+        if isinstance(self.root, RemotePath):
+            return self._remote_entries()
         if not self.root.exists():
             return []
         if not self.root.is_dir():
             raise ConfigError(f"{self.root}: --out exists and is not a directory")
         return sorted(e for e in os.listdir(self.root) if e != LOCK)
+
+    def _remote_entries(self) -> list[str]:
+        """What OUT on a store holds; an unusable OUT (no bucket, no access, no store, a
+        read-only protocol) is one line naming it."""
+        assert isinstance(self.root, RemotePath)
+        url = self.root.url
+        proto = protocol_name(url.split("://", 1)[0])
+        if proto in READ_ONLY_PROTOCOLS:
+            raise ConfigError(
+                f"{url}: --out cannot be on {proto}:// ({READ_ONLY_PROTOCOLS[proto]}); "
+                "write to a local directory, s3:// or gs://"
+            )
+        fs = self.root.fs
+        try:
+            info = fs.info(url)
+            if info is not None and info.get("type") != "directory":
+                raise ConfigError(f"{url}: --out exists and is not a directory")
+            return sorted(e for e in fs.ls(url) if e != LOCK)
+        except InputError as e:
+            why = describe(e.__cause__) if e.__cause__ is not None else str(e)
+            raise OutputError(f"{url}: cannot use as --out: {why}") from None
 
     def _mode(self, stamp: dict, overwrite: bool, resume: bool) -> str:
         """fresh, resume or overwrite; or a one-line refusal."""
@@ -523,8 +610,13 @@ class RunDir:
         run_file: str | os.PathLike | None,
     ) -> None:
         """OUT must not be, hold, or lie inside an input (file, folder, glob) or the run file."""
+        if isinstance(self.root, RemotePath):
+            self._check_remote_paths(inputs, files)
+            return
         outs = _variants(str(self.root))
         for given in (p for paths in inputs.values() for p in paths):
+            if is_url(given):
+                continue  # on a store: cannot hold or lie inside a local OUT
             if glob.has_magic(given):
                 root = _glob_root(given)
                 for o in outs:
@@ -555,6 +647,8 @@ class RunDir:
                             "its outputs would be read as input"
                         )
         for f in (f for fs in files.values() for f in fs):
+            if is_url(f.path):
+                continue
             for g in _variants(f.path):
                 if any(_inside(g, o) for o in outs):
                     raise ConfigError(
@@ -594,6 +688,8 @@ class RunDir:
 
     def _make_root(self) -> list[Path]:
         """Create OUT (and missing parents); return what was created, to undo on refusal."""
+        if isinstance(self.root, RemotePath):
+            return []  # a store's folder exists once an object lies in it
         made = []
         p = self.root.absolute()
         while not p.exists():
@@ -612,6 +708,9 @@ class RunDir:
 
     def _clear(self) -> None:
         """Remove thresher's own entries (never unknown files; a symlink, not its target)."""
+        if isinstance(self.root, RemotePath):
+            self._clear_remote()
+            return
         for name in os.listdir(self.root):
             own = name in OWN_ENTRIES or any(
                 name.startswith(f".{e}.tmp") for e in OWN_ENTRIES if "." in e
@@ -628,6 +727,10 @@ class RunDir:
     def _remove_temp_files(self) -> None:
         """A killed run can leave a half-written ``.name.tmp-PID`` (named after the writing
         process, so the resumed run's writes do not replace it): remove them."""
+        if isinstance(self.root, RemotePath):  # a store has no temp files: only local _work/
+            for tmp in self.work.rglob(".*.tmp-*"):
+                tmp.unlink()
+            return
         for name in OWN_ENTRIES:
             p = self.root / name
             if p.is_dir() and not p.is_symlink():
@@ -635,6 +738,236 @@ class RunDir:
                     tmp.unlink()
         for tmp in self.root.glob(".*.tmp-*"):
             tmp.unlink()
+
+    # -- OUT on an object store ------------------------------------------------------------
+    @property
+    def run_id_file(self) -> Path:
+        """The run id of the run whose local ``_work/`` this is (a remote OUT's marker says
+        the same id: a resume checks both are one run)."""
+        return self.work / "run.json"
+
+    def _check_same_run(self) -> None:
+        """The local _work/ belongs to the run now at OUT, or the checkpoints are not its."""
+        try:
+            theirs = json.loads(self.marker.read_text()).get("run")
+        except (InputError, ValueError):
+            theirs = None
+        try:
+            ours = json.loads(self.run_id_file.read_text()).get("run")
+        except (OSError, ValueError):
+            ours = None
+        if theirs is None or theirs != ours:
+            raise ConfigError(
+                f"{self.root}: cannot resume, its local work ({self.work}) is not of the run "
+                "now there (started on another machine, or replaced since); use --overwrite"
+            )
+
+    def _check_remote_paths(
+        self, inputs: dict[str, list[str]], files: dict[str, list[InputFile]]
+    ) -> None:
+        """OUT on a store must not be, hold or lie inside an input on the same store."""
+        assert isinstance(self.root, RemotePath)
+        out = _canon_url(self.root.url)
+        for given in (p for paths in inputs.values() for p in paths):
+            if not is_url(given):
+                continue
+            g = _canon_url(given)
+            if has_magic(g):
+                parts = g.split("/")
+                root = "/".join(parts[: next(i for i, p in enumerate(parts) if has_magic(p))])
+                if _inside_url(out, root) and any(
+                    _glob_matches(parts, f.split("/")) for f in _url_outputs_of(out)
+                ):
+                    raise ConfigError(
+                        f"{self.root}: --out lies inside input {given}: "
+                        "its outputs would be read as input"
+                    )
+                continue
+            if g == out:
+                raise ConfigError(f"{self.root}: --out is the input {given}")
+            if _inside_url(g, out):
+                raise ConfigError(
+                    f"{self.root}: --out holds the input {given}: "
+                    "choose a directory of its own for the run"
+                )
+            if _inside_url(out, g) and filesystem(given).isdir(given):
+                raise ConfigError(
+                    f"{self.root}: --out lies inside input {given}: "
+                    "its outputs would be read as input"
+                )
+        for f in (f for fs in files.values() for f in fs):
+            if is_url(f.path) and _inside_url(_canon_url(f.path), out):
+                raise ConfigError(
+                    f"{self.root}: --out holds the input {f.path}: "
+                    "choose a directory of its own for the run"
+                )
+
+    def _clear_remote(self) -> None:
+        """Remove thresher's own entries of OUT on a store (the commit marks first, the
+        marker last) and this machine's _work/ of it; nothing else."""
+        assert isinstance(self.root, RemotePath)
+        present = set(self.root.fs.ls(self.root.url))
+        marks = (MANIFEST, REPORT, EVAL)
+        order = [*marks, *(e for e in OWN_ENTRIES if e not in (*marks, MARKER)), MARKER]
+        for name in order:
+            if name not in present:
+                continue
+            p = self.root / name
+            with writing(p):
+                if name in (SELECTED, DROPPED, DOCS, REJECTS, WORK):
+                    p.rmtree()
+                else:
+                    p.unlink(missing_ok=True)
+        if self.work.exists():
+            with writing(self.work):
+                shutil.rmtree(self.work)
+
+
+# Protocols a run directory cannot be written to, and why.
+READ_ONLY_PROTOCOLS = {
+    "http": "a web server is read only",
+    "hf": "each file written to the Hub is a commit, and a run writes many: write the run "
+    "elsewhere, then upload it",
+}
+
+
+def remote_work_dir(url: str) -> Path:
+    """Where a remote OUT keeps its ``_work/`` on this machine: ``$THRESHER_WORK_DIR`` or
+    ``~/.cache/thresher/work``, one folder per OUT URL (its hash; ``out.txt`` names it)."""
+    base = os.environ.get("THRESHER_WORK_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "thresher", "work"
+    )
+    canon = _canon_url(url)
+    return Path(base) / hashlib.sha256(canon.encode()).hexdigest()[:20]
+
+
+def _canon_url(url: str) -> str:
+    """``S3A://b/x/`` -> ``s3://b/x``: one spelling per location, to compare them."""
+    proto, rest = str(url).split("://", 1)
+    return f"{protocol_name(proto)}://{rest.strip('/')}"
+
+
+def _inside_url(url: str, folder: str) -> bool:
+    return url == folder or url.startswith(folder.rstrip("/") + "/")
+
+
+def _url_outputs_of(out: str) -> list[str]:
+    names = [f"{d}/part-00000{s}" for d in (SELECTED, DROPPED, DOCS) for s in _SUFFIX.values()]
+    names += [f"{REJECTS}/part-00000.jsonl", f"{REJECTS}/{TARGET_REJECTS}", MANIFEST, EVAL]
+    return [f"{out}/{n}" for n in names]
+
+
+class RemoteLock:
+    """One writer per run directory on an object store, as far as a store allows.
+
+    The lock is an object naming its owner (pid, host, a random token), rewritten every
+    ``HEARTBEAT`` seconds while the run lasts and removed at its end. Another run is
+    refused while the lock is fresh (rewritten less than ``TTL`` seconds ago), or while
+    its owner is a live process of this machine; a lock whose owner died on this machine
+    is taken over at once (so ``--resume`` right after a crash works), one from another
+    machine after ``TTL``.
+
+    Limits: object stores have no atomic create-if-absent here, so two runs started on two
+    machines within the same second can both pass (each rereads the lock after writing
+    it, which narrows the window but cannot close it); freshness compares the store's
+    clock to this machine's, so clocks skewed by more than ``TTL`` defeat it; a run
+    stalled for longer than ``TTL`` (suspended laptop) can lose its lock. Runs on one
+    machine also meet at a local ``flock``, which is exact.
+    """
+
+    TTL = 300.0
+    HEARTBEAT = 60.0
+
+    def __init__(self, path: RemotePath) -> None:
+        self.path = path
+        self.token = uuid.uuid4().hex
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _record(self) -> dict:
+        return {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "token": self.token,
+            "time": time.time(),
+        }
+
+    def _read(self) -> tuple[dict, float] | None:
+        info = self.path.fs.info(self.path.url)
+        if info is None:
+            return None
+        try:
+            data = json.loads(self.path.read_bytes())
+        except (InputError, ValueError):
+            return None  # gone meanwhile, or not ours to read: treat as absent
+        written = max(filter(None, [_store_time(info), float(data.get("time") or 0)]), default=0)
+        return data, written
+
+    def acquire(self) -> None:
+        held = self._read()
+        if held is not None:
+            owner, written = held
+            if owner.get("token") != self.token and self._is_live(owner, written):
+                age = max(0.0, time.time() - written)
+                raise ConfigError(
+                    f"{self.path.parent} is in use by another thresher run (pid "
+                    f"{owner.get('pid', '?')} on {owner.get('host', '?')}, lock refreshed "
+                    f"{age:.0f} s ago); if that run is gone, wait {self.TTL:.0f} s or remove "
+                    f"{self.path}"
+                )
+        with writing(self.path):
+            self.path.write_bytes(json.dumps(self._record()).encode())
+        time.sleep(0.05)
+        now = self._read()
+        if now is None or now[0].get("token") != self.token:  # another run wrote after us
+            raise ConfigError(f"{self.path.parent} is in use by another thresher run (lost a race)")
+        self._thread = threading.Thread(target=self._beat, name="thresher-lock", daemon=True)
+        self._thread.start()
+
+    def _is_live(self, owner: dict, written: float) -> bool:
+        if owner.get("host") == socket.gethostname():
+            return _pid_alive(owner.get("pid"))
+        return time.time() - written < self.TTL
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.HEARTBEAT):
+            with suppress(Exception):  # a missed beat: the next one tries again
+                self.path.write_bytes(json.dumps(self._record()).encode())
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        try:
+            held = self._read()
+            if held is not None and held[0].get("token") == self.token:
+                self.path.unlink(missing_ok=True)
+        except (InputError, OutputError):
+            pass  # the store is unreachable now: the lock goes stale after TTL
+
+
+def _store_time(info: dict) -> float | None:
+    for k in ("LastModified", "updated", "mtime", "last_modified"):
+        v = info.get(k)
+        if v is None:
+            continue
+        if hasattr(v, "timestamp"):
+            return float(v.timestamp())
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _pid_alive(pid: object) -> bool:
+    try:
+        os.kill(int(pid), 0)  # type: ignore[arg-type]
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # -- reading a run back -------------------------------------------------------------------
@@ -649,8 +982,10 @@ def read_docs(run_dir: str | os.PathLike) -> pa.Table:
         return DOCS_SCHEMA.empty_table()
     tables = []
     for p in parts:
-        names = pq.ParquetFile(p).schema_arrow.names
-        table = pq.read_table(p, columns=[c for c in (*DOC_COLUMNS, "reason") if c in names])
+        with readable(p) as src:
+            pf = pq.ParquetFile(src)
+            names = pf.schema_arrow.names
+            table = pf.read(columns=[c for c in (*DOC_COLUMNS, "reason") if c in names])
         if "reason" in names and "rule" not in names:
             table = _rule_from_reason(table)
         tables.append(table)

@@ -14,6 +14,7 @@ Schema: one section per stage, each optional except ``read`` and ``write``::
       shard_mb: 64                 # split big plain-JSONL files into shards of this size
                                    # (or shard_bytes: N)
       max_row_mb: 64               # a longer JSONL line is a row_too_large reject
+      storage_options: {}          # options of s3://, gs://, hf:// stores (thresher.io.storage)
     filter:                        # or a plain list: filter: [lang, c4]
       filters: [lang, gopher_quality, gopher_repetition, c4, fineweb]
       lang: [en, de]               # languages to keep (adds the lang filter)
@@ -76,6 +77,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from thresher.config import SelectConfig, parse_quotas
 from thresher.errors import ConfigError
 from thresher.filters.langid import language_spec
+from thresher.io.fs import configure, is_url, out_path
+from thresher.io.storage import check_storage_options
 
 FIELDS = set(SelectConfig.model_fields)
 PATH_FIELDS = ("raw", "target", "out", "tokenizer")
@@ -91,6 +94,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "shard_bytes": "shard_bytes",
         "max_row_mb": "@max_row_mb",
         "max_row_bytes": "max_row_bytes",
+        "storage_options": "storage_options",
     },
     "filter": {
         "filters": "@filters",
@@ -187,6 +191,8 @@ class _Builder:
     # -- path helpers -------------------------------------------------------------------
 
     def resolve(self, p: str) -> str:
+        if is_url(p):
+            return p  # s3://, gs://, hf://, https://: not relative to the file
         q = Path(p).expanduser()
         return os.path.normpath(q if q.is_absolute() else self.base / q)
 
@@ -320,6 +326,11 @@ class _Builder:
             return
         elif field == "quotas" and v is not None:
             v = self.quotas(vnode, label)
+        elif field == "storage_options":
+            try:
+                v = check_storage_options(v, label)
+            except ConfigError as e:
+                raise self.fail(vnode, str(e)) from None
         self.set(field, v, label, knode, vnode)
 
     def quotas(self, node: Node, label: str) -> dict[str, float]:
@@ -416,6 +427,7 @@ def plan(cfg: SelectConfig) -> str:
 
     lines: list[str] = []
     add = lines.append
+    configure(cfg.storage_options)
     raw_files = discover(cfg.raw)
     shards = plan_shards(raw_files, cfg.shard_bytes)
     per_file: dict[str, int] = {}
@@ -487,7 +499,7 @@ def plan(cfg: SelectConfig) -> str:
         from thresher.engine.local import default_workers
 
         add(f"engine:   local, {cfg.workers or default_workers()} worker process(es)")
-    out = Path(cfg.out)
+    out = out_path(cfg.out)
     state = "exists, not empty" if out.exists() and any(out.iterdir()) else "new"
     flags = [n for n in ("overwrite", "resume") if getattr(cfg, n)]
     add(
@@ -539,7 +551,7 @@ def run(
         manifest = run_select(
             cfg, progress=RichReporter(), command=["thresher", "run", str(path)], run_file=path
         )
-    summary(manifest, Path(cfg.out))
+    summary(manifest, cfg.out)
 
 
 __all__ = ["load_runfile", "plan", "run"]

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from thresher.io.fs import configure as configure_storage
 from thresher.io.readers import DEFAULT_MAX_ROW_BYTES, Reject, ShardReader
 from thresher.io.sources import Shard
 from thresher.io.writers import (
@@ -79,6 +80,7 @@ class StageContext:
     max_row_bytes: int = DEFAULT_MAX_ROW_BYTES  # the same in every pass: one row definition
     sources: dict[str, str] = field(default_factory=dict)  # file -> name in outputs (in-memory)
     counter: Any | None = None  # a thresher.text.tokens.TokenCounter: tokens per document
+    storage_options: dict = field(default_factory=dict)  # of remote stores (thresher.io.storage)
 
     @property
     def run_dir(self) -> RunDir:
@@ -87,6 +89,11 @@ class StageContext:
     def source_name(self, path: str) -> str:
         """What outputs call an input file: its path, or ``<memory:raw>`` for in-memory data."""
         return self.sources.get(path, path)
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled in a worker: its stores get the run's options before any shard is read."""
+        self.__dict__.update(state)
+        configure_storage(self.storage_options)
 
 
 @dataclass

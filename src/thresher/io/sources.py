@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 DEFAULT_SHARD_BYTES = 64 * 1024 * 1024
+_HEADS: dict[tuple, bytes] = {}  # (url, size, mtime, content id) -> first bytes
 
 
 def file_format(path: str | Path) -> str | None:
@@ -85,10 +86,19 @@ def discover(paths: list[str | Path]) -> list[InputFile]:
         if st.key in seen:
             continue
         seen.add(st.key)
-        try:
-            head = read_head(f, 8)
-        except OSError as e:
-            raise InputError(f"{f}: cannot read ({e.strerror or e})") from e
+        # A remote file's first bytes are asked for once per version (planning and the run
+        # directory's checks discover the same inputs again).
+        version = (f, st.size, st.mtime_ns, st.content_id)
+        head = _HEADS.get(version) if st.content_id else None
+        if head is None:
+            try:
+                head = read_head(f, 8, st.size)
+            except OSError as e:
+                raise InputError(f"{f}: cannot read ({e.strerror or e})") from e
+            if st.content_id:
+                if len(_HEADS) > 100_000:
+                    _HEADS.clear()
+                _HEADS[version] = head
         fmt = detect(f, head)
         files.append(InputFile(f, fmt.name, st.size, st.mtime_ns))
     if not files:
@@ -135,11 +145,13 @@ def input_identity(path: str, content: bool = True) -> dict:
     """What identifies an input file's content, to bind a checkpoint to it.
 
     ``size`` and ``mtime_ns`` are free (one stat); ``hash`` (:func:`file_digest`) reads the
-    file and is left out with ``content=False``. A resumed run whose inputs' identity
+    file and is left out with ``content=False``; on a store that names an object's content
+    (S3 and GCS ETag/MD5, the Hub's Git/LFS hash) that name is the hash. A resumed run whose inputs' identity
     differs from the one recorded must not reuse the checkpoints.
     """
     st = stat(path)
     ident: dict = {"size": st.size, "mtime_ns": st.mtime_ns}
     if content:
-        ident["hash"] = file_digest(path)
+        # A remote object's ETag / MD5 / Git hash says its content without a second read.
+        ident["hash"] = st.content_id or file_digest(path)
     return ident

@@ -4,6 +4,11 @@ read such parts back.
 The output formats and their part suffixes live here (``OUTPUT_FORMATS``); the run
 directory names parts with them. Compressed parts are byte-deterministic: gzip without a
 timestamp or file name, zstd at a fixed level, both single-threaded.
+
+Locally: a temp file and a rename. On an object store (a :class:`RemotePath`) there is
+no rename, and none is needed: an object appears whole when its upload completes, or not
+at all (a failed multipart upload is aborted), so files are written under their final
+names.
 """
 
 from __future__ import annotations
@@ -11,12 +16,16 @@ from __future__ import annotations
 import gzip
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
+
+from thresher.io.fs import RemotePath
 
 # Output format -> part file suffix (the config's ``format`` takes these names).
 OUTPUT_FORMATS = {
@@ -28,12 +37,27 @@ OUTPUT_FORMATS = {
 GZIP_LEVEL = 6  # gzip's own default: ~3x smaller than plain JSONL on text
 ZSTD_LEVEL = 3  # zstd's default: as small as gzip -6, several times faster
 
+AnyPath = Path | RemotePath
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+
+def atomic_write_bytes(path: AnyPath, data: bytes) -> None:
     """Write via a temp file + rename, so a half-written file is never taken as finished."""
+    if isinstance(path, RemotePath):
+        path.write_bytes(data)
+        return
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+@contextmanager
+def readable(path: AnyPath) -> Iterator[Any]:
+    """What pyarrow reads ``path`` from: the local path, or an open file on a store."""
+    if isinstance(path, RemotePath):
+        with path.open("rb") as f:
+            yield f
+    else:
+        yield path
 
 
 def _column(values: list) -> pa.Array:
@@ -55,7 +79,11 @@ def records_to_table(records: list[dict]) -> pa.Table:
     return pa.table({k: _column([r.get(k) for r in records]) for k in keys})
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
+def write_parquet(table: pa.Table, path: AnyPath) -> None:
+    if isinstance(path, RemotePath):
+        with path.open("wb") as f:  # streamed in parts; the object appears on close
+            pq.write_table(table, f, compression="zstd")
+        return
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
@@ -67,7 +95,7 @@ def _default(v: object) -> object:
     return str(v)
 
 
-def write_jsonl(records: list[dict], path: Path) -> None:
+def write_jsonl(records: list[dict], path: AnyPath) -> None:
     """JSON Lines, compressed when the name ends in ``.gz`` or ``.zst``."""
     opts = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
     data = b"".join(orjson.dumps(r, default=_default, option=opts) for r in records)
@@ -97,47 +125,53 @@ def part_format(path: str | os.PathLike) -> str | None:
     return max(found, key=len) if found else None
 
 
-def _jsonl_lines(path: Path) -> list[bytes]:
+def _jsonl_lines(path: AnyPath) -> list[bytes]:
     # Split on newlines only: str.splitlines would also split on U+2028 inside a record.
     return [x for x in _decompress(path.read_bytes(), path.name).split(b"\n") if x.strip()]
 
 
-def read_part(path: Path) -> pa.Table:
-    """A part of any output format as a table."""
+def read_part(path: AnyPath) -> pa.Table:
+    """A part of any output format as a table (local or on a store)."""
     if part_format(path) == "parquet":
-        return pq.read_table(path)
+        with readable(path) as src:
+            return pq.read_table(src)
     return records_to_table([orjson.loads(x) for x in _jsonl_lines(path)])
 
 
-def part_columns(path: Path) -> list[str]:
+def part_columns(path: AnyPath) -> list[str]:
     """The columns of a part (of a JSONL part: the keys of its first record)."""
     if part_format(path) == "parquet":
-        return pq.ParquetFile(path).schema_arrow.names
+        with readable(path) as src:
+            return pq.ParquetFile(src).schema_arrow.names
     lines = _jsonl_lines(path)
     return list(orjson.loads(lines[0])) if lines else []
 
 
-def iter_part_records(path: Path, columns: list[str]) -> Iterator[dict]:
+def iter_part_records(path: AnyPath, columns: list[str]) -> Iterator[dict]:
     """The records of a part, only ``columns`` (a JSONL record lacking one gives None)."""
     if part_format(path) == "parquet":
-        pf = pq.ParquetFile(path)
-        cols = [c for c in columns if c in pf.schema_arrow.names]
-        for rb in pf.iter_batches(batch_size=2048, columns=cols):
-            yield from rb.to_pylist()
+        with readable(path) as src:
+            pf = pq.ParquetFile(src)
+            cols = [c for c in columns if c in pf.schema_arrow.names]
+            for rb in pf.iter_batches(batch_size=2048, columns=cols):
+                yield from rb.to_pylist()
         return
     for line in _jsonl_lines(path):
         rec = orjson.loads(line)
         yield {c: rec.get(c) for c in columns}
 
 
-def unify_parquet_parts(paths: list[Path]) -> int:
+def unify_parquet_parts(paths: list[AnyPath]) -> int:
     """Rewrite parts whose schema differs from the union, so the directory reads as one dataset.
 
     Returns how many parts were rewritten.
     """
     if len(paths) < 2:
         return 0
-    schemas = [pq.read_schema(p) for p in paths]
+    schemas = []
+    for p in paths:
+        with readable(p) as src:
+            schemas.append(pq.read_schema(src))
     try:
         unified = pa.unify_schemas(schemas, promote_options="permissive")
     except (pa.ArrowException, TypeError):
@@ -146,7 +180,8 @@ def unify_parquet_parts(paths: list[Path]) -> int:
     for p, s in zip(paths, schemas, strict=True):
         if s.equals(unified, check_metadata=False):
             continue
-        table = pq.read_table(p)
+        with readable(p) as src:
+            table = pq.read_table(src)
         cols = []
         for f in unified:
             if f.name in table.column_names:

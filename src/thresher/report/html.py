@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thresher.io.fs import out_path
 from thresher.io.writers import atomic_write_bytes
 from thresher.report import plots
 from thresher.report.rundata import drop_reasons, fetch_records, raw_sample, text_field
@@ -40,7 +41,7 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 
 def write_report(run_dir: str | os.PathLike) -> Path:
     """Write RUN_DIR/report.html from the run directory; return its path."""
-    run = Path(run_dir)
+    run = out_path(run_dir)  # a local Path, or a RemotePath on a store
     t0 = time.perf_counter()
     manifest = load_manifest(run)
     plots.reset_ids()

@@ -196,7 +196,8 @@ class JsonlFormat(Format):
     # -- reading lines ----------------------------------------------------------------
     @contextmanager
     def _stream(self, shard: Shard) -> Iterator[BinaryIO]:
-        raw = open_input(shard.path)
+        # A plain shard reads its own byte range only (one range request per block remotely).
+        raw = open_input(shard.path, span=(shard.start, shard.end) if self.codec is None else None)
         try:
             if self.codec is None:
                 if shard.start:
@@ -278,6 +279,12 @@ class JsonlFormat(Format):
                     pending, pending_len = ([tail], len(tail)) if tail else ([], 0)
                     row += blk.lines
                     yield blk
+                if remaining > 0:  # the file ended (or a read came back short) mid-shard
+                    raise InputError(
+                        f"{shard.path}: line {row + 1} is past the end of the file: "
+                        f"{remaining:,} bytes of the shard missing (was the file changed "
+                        "during the run, or a read cut short?)"
+                    )
                 if pending and not skipping:
                     yield _block(row, b"".join(pending) + b"\n", max_row_bytes)
         except errors as e:
@@ -433,8 +440,10 @@ def _cuts(path: str, size: int, shard_bytes: int) -> list[tuple[int, int]]:
     terabyte costs nothing; line numbers are resolved after the scan pass, from
     each shard's own line count.
     """
+    if size <= shard_bytes:
+        return [(0, size)] if size else []
     cuts = [0]
-    with open_input(path) as f:
+    with open_input(path, block_size=1 << 16) as f:
         pos = shard_bytes
         while pos < size:
             f.seek(pos)

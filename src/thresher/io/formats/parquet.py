@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from thresher.errors import InputError
+from thresher.errors import InputError, ThresherError
 from thresher.io.formats.base import Batch, Format, InputFile, Shard
 from thresher.io.fs import filesystem
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 def open_parquet(path: str) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(filesystem(path).arrow_source(path))
+    except ThresherError:  # the store's error, already one line naming the URL
+        raise
     except Exception as e:  # pyarrow raises several types for corrupt files
         raise InputError(f"{path}: not a readable Parquet file ({e})") from e
 
