@@ -18,10 +18,10 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -46,8 +46,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster_env(s3_server, tmp_path_factory):
-    """The environment of every node and driver: the S3 endpoint and keys (no ~/.aws), and
-    one THRESHER_WORK_DIR that all of them share."""
+    """The environment of every node and driver: the S3 endpoint and keys (no ~/.aws), one
+    THRESHER_WORK_DIR that all of them share, and the cluster's auth token."""
     tmp = tmp_path_factory.mktemp("ray-cluster")
     env = {
         "AWS_ENDPOINT_URL": s3_server["endpoint"],
@@ -58,6 +58,9 @@ def cluster_env(s3_server, tmp_path_factory):
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "no-aws-credentials"),
         "THRESHER_WORK_DIR": str(tmp / "shared-work"),
         "RAY_USAGE_STATS_ENABLED": "0",
+        # Token authentication, as recommended for real clusters: nodes and drivers share it.
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": uuid.uuid4().hex + uuid.uuid4().hex,
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH")) if p
         ),
@@ -73,33 +76,71 @@ def cluster_env(s3_server, tmp_path_factory):
     fresh_store_clients()
 
 
+# The cluster lives in a helper process, so its Ray settings (auth mode, token) come from
+# the environment given here, not from whatever Ray state this pytest process holds. It
+# prints the address and the node ids, then on "tasks NAME" the nodes that ran tasks NAME
+# (from Ray's task list, served by the dashboard), and shuts the cluster down on EOF.
+_CLUSTER = """
+import json, sys, time
+import ray
+from ray.cluster_utils import Cluster
+from ray.util.state import list_tasks
+
+dashboard_port = int(sys.argv[1])
+cluster = Cluster(initialize_head=True, head_node_args={
+    "num_cpus": 1, "include_dashboard": True, "dashboard_port": dashboard_port})
+try:
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False)
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
+    print(json.dumps({"address": cluster.address, "nodes": nodes}), flush=True)
+    for line in sys.stdin:
+        _, name, want = line.split()
+        t0 = time.time()
+        while True:  # task events reach the list about once a second
+            tasks = list_tasks(
+                filters=[("func_or_class_name", "=", name), ("state", "=", "FINISHED")],
+                detail=True, limit=10_000, raise_on_missing_output=False)
+            if len(tasks) >= int(want) or time.time() - t0 > 15:
+                break
+            time.sleep(0.5)
+        print(json.dumps(sorted({t.node_id for t in tasks})), flush=True)
+finally:
+    ray.shutdown()
+    cluster.shutdown()
+"""
+
+
 @pytest.fixture(scope="module")
 def ray_cluster(cluster_env):
-    """A head and a second node, 1 CPU each, started from ``cluster_env`` (the raylets, and
-    so their workers, inherit it). Yields (address, the two node ids)."""
-    from ray.cluster_utils import Cluster
-
-    if ray.is_initialized():
-        ray.shutdown()
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={
-            "num_cpus": 1,
-            "include_dashboard": True,  # Ray's state API (the task list) is served by it
-            "dashboard_port": _free_port(),
-        },
-    )
+    """A head and a second node, 1 CPU each (their raylets, and so their workers, inherit
+    ``cluster_env``). Yields (address, node ids, ask) where ``ask(name, n)`` gives the ids
+    of the nodes that ran Ray tasks called ``name`` (waiting for at least ``n``)."""
+    env = {**os.environ, **cluster_env}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CLUSTER, str(_free_port())],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
     try:
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
-        ray.init(address=cluster.address, log_to_driver=False)
-        nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
-        ray.shutdown()  # the thresher driver runs in its own process
-        yield cluster.address, nodes
+        first = proc.stdout.readline()
+        assert first, f"the Ray cluster did not start: {proc.stderr.read()[-3000:]}"
+        info = json.loads(first)
+
+        def ask(name: str, n: int) -> set[str]:
+            proc.stdin.write(f"tasks {name} {n}\n")
+            proc.stdin.flush()
+            return set(json.loads(proc.stdout.readline()))
+
+        yield info["address"], set(info["nodes"]), ask
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.shutdown()
+        proc.stdin.close()  # EOF: the helper shuts its cluster down
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # its own session: only its processes
+            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -145,32 +186,10 @@ def _s3_tree(fs, url: str) -> dict[str, bytes]:
     return {p[len(root) + 1 :]: fs.cat_file(p) for p in sorted(fs.find(root))}
 
 
-def _task_nodes(address: str, name: str, want: int, timeout: float = 15.0) -> set[str]:
-    """Node ids of the finished tasks called ``name``, from Ray's own task list (task
-    events reach it about once a second)."""
-    from ray.util.state import list_tasks
-
-    ray.init(address=address, log_to_driver=False)
-    try:
-        t0 = time.time()
-        while True:
-            tasks = list_tasks(
-                filters=[("func_or_class_name", "=", name), ("state", "=", "FINISHED")],
-                detail=True,
-                limit=10_000,
-                raise_on_missing_output=False,
-            )
-            if len(tasks) >= want or time.time() - t0 > timeout:
-                return {t.node_id for t in tasks}
-            time.sleep(0.5)
-    finally:
-        ray.shutdown()
-
-
 def test_two_node_ray_cluster_reads_and_writes_s3_same_bytes_as_local(
     ray_cluster, cluster_env, bucket_inputs, tmp_path
 ):
-    address, nodes = ray_cluster
+    address, nodes, ask = ray_cluster
     assert len(nodes) == 2
     fs, bucket = bucket_inputs
     url = f"s3://{bucket}/in"
@@ -200,5 +219,5 @@ def test_two_node_ray_cluster_reads_and_writes_s3_same_bytes_as_local(
     assert Path(cluster_env["THRESHER_WORK_DIR"]).is_dir()
 
     # Thresher's tasks ran on both nodes (every task is engine.ray._run_task).
-    ran_on = _task_nodes(address, "_run_task", want=ref["shards"])
+    ran_on = ask("_run_task", ref["shards"])
     assert ran_on == nodes, (ran_on, nodes)
