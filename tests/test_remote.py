@@ -692,3 +692,45 @@ def test_out_errors_on_a_store_are_output_errors(s3, tiny):
         thresher.select(out=f"s3://{bucket}/afile", **tiny)
     with pytest.raises(OutputError, match=r"^s3://no-such-bucket-thresher/o: cannot use as --out"):
         thresher.select(out="s3://no-such-bucket-thresher/o", **tiny)
+
+
+def test_report_inspect_and_eval_read_and_write_a_run_on_s3(s3, local_inputs):
+    """`thresher report`, `inspect` and `eval` take the run as an s3:// URL (and eval's
+    --heldout too): they read the run and its raw inputs from the store and write
+    report.html and eval.json into the run on the store."""
+    bucket, fs, _ = s3
+    url = upload(fs, local_inputs, bucket)
+    out = f"s3://{bucket}/runs/r"
+    m = thresher.select(
+        raw=[f"{url}/raw"], target=[f"{url}/target.jsonl"], out=out, k=100, workers=1,
+        report=False,
+    )  # fmt: skip
+    assert "report.html" not in remote_tree(fs, out)
+
+    code, output = cli("report", out)
+    assert code == 0, output
+    assert f"{out}/report.html" in output.replace("\n", "")
+    page = remote_tree(fs, out)["report.html"]
+    assert b"thresher report: r" in page and b"100" in page
+
+    code, output = cli("inspect", out, "--json", "--status", "selected", "--page-size", "5")
+    assert code == 0, output
+    items = [json.loads(x) for x in output.encode().splitlines() if x.strip()]
+    assert len(items) == 5 and all(it["status"] == "selected" for it in items)
+    assert all(it["source"].startswith(f"{url}/raw/") for it in items)
+    assert all(it["text"] for it in items)  # the text was read back from the raw on S3
+    scores = [it["score"] for it in items]
+    assert scores == sorted(scores, reverse=True)
+
+    code, output = cli(
+        "eval", out, "--heldout", f"{url}/target.jsonl", "--model", "ngram", "--steps", "10"
+    )
+    assert code == 0, output
+    assert f"{out}/eval.json" in output.replace("\n", "")
+    tree = remote_tree(fs, out)
+    res = json.loads(tree["eval.json"])["runs"]["ngram"]
+    assert res["results"]["selection"]["docs"] == m["counts"]["selected"] == 100
+    assert res["results"]["random"]["tokens"] == res["results"]["selection"]["tokens"] > 0
+    assert res["heldout"]["docs"] > 0
+    assert b"ngram" in tree["report.html"] or b"n-gram" in tree["report.html"]
+    assert LOCK not in tree

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from thresher.errors import ThresherError
+from thresher.io.fs import out_path
 from thresher.report.rundata import (
     drop_reasons,
     fetch_records,
@@ -68,7 +69,7 @@ def query(
     text_chars: int = 300,
 ) -> Page:
     """One page of documents matching the filters, best score first (``sort='score'``) or in input order."""
-    run = Path(run_dir)
+    run = out_path(run_dir)  # a local Path, or a RemotePath on a store
     manifest = load_manifest(run)
     tf = text_field(manifest)
     base = manifest.get("cwd")

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ import numpy as np
 from thresher.errors import ConfigError, InputError
 from thresher.evaluate.ngram import KneserNeyLM, encode
 from thresher.evaluate.transformer import TINY, TransformerConfig
+from thresher.io.fs import out_path
 from thresher.io.writers import atomic_write_bytes
 from thresher.report.rundata import fetch_records, text_field
 from thresher.rundir import RunDir, iter_selected, load_manifest, read_docs, writing
@@ -55,7 +55,7 @@ def selection_texts(run_dir: str | os.PathLike, max_tokens: int = DEFAULT_MAX_TO
 
 def random_texts(run_dir: str | os.PathLike, n_tokens: int, seed: int = 0) -> list[str]:
     """Eligible raw documents in a seeded random order until ``n_tokens`` bytes (+ separators)."""
-    run = Path(run_dir)
+    run = out_path(run_dir)  # a local Path, or a RemotePath on a store
     manifest = load_manifest(run)
     tf = text_field(manifest)
     docs = read_docs(run)
@@ -108,7 +108,7 @@ def evaluate(
         model = "ngram"
     if not target_heldout:
         raise InputError("no held-out target documents")
-    run = Path(run_dir)
+    run = out_path(run_dir)  # a local Path, or a RemotePath on a store
     t0 = time.perf_counter()
     sel = selection_texts(run, max_tokens)
     if not sel:

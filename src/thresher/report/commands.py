@@ -6,7 +6,6 @@ cli.py registers them with ``app.command()(report)`` etc.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,7 +15,9 @@ from thresher.console import err, error_boundary
 
 
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `thresher select`.")],
+    run_dir: Annotated[
+        str, typer.Argument(help="Run directory written by `thresher select` (a path or a URL).")
+    ],
 ) -> None:
     """Write RUN_DIR/report.html: funnel, scores, composition, examples, n-grams, proxy eval."""
     from thresher.report import write_report
@@ -27,7 +28,9 @@ def report(
 
 
 def eval(  # noqa: A001 - the command is called eval
-    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `thresher select`.")],
+    run_dir: Annotated[
+        str, typer.Argument(help="Run directory written by `thresher select` (a path or a URL).")
+    ],
     heldout: Annotated[
         list[str],
         typer.Option(
@@ -63,6 +66,7 @@ def eval(  # noqa: A001 - the command is called eval
     """Train a small LM on the selection and on random data of equal size; compare held-out target loss."""
     from thresher.evaluate import TransformerConfig, evaluate, has_torch
     from thresher.io.readers import read_texts
+    from thresher.rundir import RunDir
 
     with error_boundary():
         texts, _ = read_texts(heldout, text_field)
@@ -105,11 +109,13 @@ def eval(  # noqa: A001 - the command is called eval
     con.print(
         f"selection CE is {verdict} than random by {res['delta_ce']:.4f} nats/byte ({res['seconds']:.1f} s)"
     )
-    con.print(f"results: {Path(run_dir) / 'eval.json'}")
+    con.print(f"results: {RunDir(run_dir).eval}")
 
 
 def inspect(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `thresher select`.")],
+    run_dir: Annotated[
+        str, typer.Argument(help="Run directory written by `thresher select` (a path or a URL).")
+    ],
     status: Annotated[
         list[str],
         typer.Option(

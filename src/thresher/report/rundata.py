@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from thresher.errors import InputError
 from thresher.io.formats import read_rows
+from thresher.io.fs import filesystem
 from thresher.io.memory import is_label, label_path
 from thresher.io.readers import ShardReader
 from thresher.io.sources import DEFAULT_SHARD_BYTES, discover, plan_shards
@@ -62,7 +63,7 @@ def drop_reasons(docs: pa.Table) -> list[str]:
 
 def iter_rows(path: str, rows: Iterable[int]) -> Iterator[tuple[int, dict]]:
     """(row, record) of the wanted rows of one raw file (any registered format), in file order."""
-    if not os.path.exists(path):
+    if not filesystem(path).exists(path):  # a local path or a URL on a store
         raise InputError(f"{path}: raw input not found (was the run made from another directory?)")
     yield from read_rows(path, rows)
 
