@@ -74,7 +74,11 @@ def discover(paths: list[str | Path]) -> list[InputFile]:
         elif fs.exists(p):
             candidates = [p]
         else:
-            raise InputError(f"{p}: no such file or directory")
+            hint = ""
+            if len(p) > 200 or any(c.isspace() for c in p.strip()):
+                # Looks like a document, not a path: say how to pass documents as text.
+                hint = " (documents as strings? in the Python API wrap them: thresher.Texts([...]))"
+            raise InputError(f"{p[:200]}: no such file or directory{hint}")
         found.extend(c for c in candidates if not fs.isdir(c))
     seen: set = set()
     files = []
