@@ -313,8 +313,8 @@ def filter_cmd(
                 write_dropped=write_dropped,
                 overwrite=overwrite,
                 resume=resume,
-                max_row_bytes=int(max_row_mb * 1024 * 1024),
-                storage_options=parse_storage_options(storage_option),
+                max_row_mb=max_row_mb,
+                storage_option=storage_option,
             ),
         )
     summary(manifest, out)
@@ -360,16 +360,21 @@ def dedup_cmd(
                 write_dropped=write_dropped,
                 overwrite=overwrite,
                 resume=resume,
-                max_row_bytes=int(max_row_mb * 1024 * 1024),
-                storage_options=parse_storage_options(storage_option),
+                max_row_mb=max_row_mb,
+                storage_option=storage_option,
             ),
         )
     summary(manifest, out)
 
 
-def _run_options(**options: object) -> dict:
-    """The options every command shares (where it runs and how it writes), passed through."""
-    return options
+def _run_options(*, max_row_mb: float, storage_option: list[str], **options: object) -> dict:
+    """The options filter and dedup share (where they run, how they read and write), as config
+    fields: the row cap in bytes, the storage options parsed."""
+    return {
+        **options,
+        "max_row_bytes": int(max_row_mb * 1024 * 1024),
+        "storage_options": parse_storage_options(storage_option),
+    }
 
 
 from thresher.report.commands import eval as _eval_cmd  # noqa: E402

@@ -600,37 +600,23 @@ def select(run: Run) -> None:
         eligible = status == ELIGIBLE
         n_eligible = int(eligible.sum())
         _check_request(run, n_eligible)
+        how = dict(
+            mode=cfg.resolved_mode,
+            k=cfg.k,
+            fraction=cfg.fraction,
+            threshold=cfg.threshold,
+            seed=cfg.seed,
+            temperature=cfg.temperature,
+            tokens=cfg.tokens,
+            lengths=lengths,
+        )
         if cfg.quotas:
             from thresher.select.quotas import select_with_quotas
 
             groups = _quota_groups(run, eligible)
-            chosen = select_with_quotas(
-                scores,
-                eligible,
-                groups,
-                cfg.quotas,
-                mode=cfg.resolved_mode,
-                k=cfg.k,
-                fraction=cfg.fraction,
-                threshold=cfg.threshold,
-                seed=cfg.seed,
-                temperature=cfg.temperature,
-                tokens=cfg.tokens,
-                lengths=lengths,
-            )
+            chosen = select_with_quotas(scores, eligible, groups, cfg.quotas, **how)
         else:
-            chosen = select_indices(
-                scores,
-                eligible,
-                mode=cfg.resolved_mode,  # type: ignore[arg-type]
-                k=cfg.k,
-                fraction=cfg.fraction,
-                threshold=cfg.threshold,
-                seed=cfg.seed,
-                temperature=cfg.temperature,
-                tokens=cfg.tokens,
-                lengths=lengths,
-            )
+            chosen = select_indices(scores, eligible, **how)
         run.selected = np.zeros(len(scores), dtype=bool)
         run.selected[chosen] = True
         # Random baseline of the same size among the same eligible documents: as many
