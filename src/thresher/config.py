@@ -69,6 +69,22 @@ class SelectConfig(BaseModel):
     dedup: Literal["none", "exact", "minhash"] = "none"
     dedup_threshold: float = Field(0.8, gt=0, le=1, description="MinHash Jaccard threshold")
     dedup_ngram: int = Field(5, ge=1, description="MinHash word n-gram shingle size")
+    # decontamination against eval sets, PII redaction (thresher.hygiene)
+    decontaminate: list[str] = Field(
+        default_factory=list, description="eval sets: drop raw documents sharing n-grams with them"
+    )
+    eval_field: list[str] = Field(
+        default_factory=lambda: ["text"], description="eval set field(s), joined by a space"
+    )
+    decontaminate_ngram: int = Field(13, ge=1, description="word n-gram size of the match")
+    decontaminate_mode: Literal["drop", "excise"] = "drop"
+    decontaminate_min_left: float = Field(
+        0.5, ge=0, le=1, description="excise: drop a document left with less of its words"
+    )
+    decontaminate_max_ngrams: int = Field(
+        10_000_000, gt=0, description="cap on the eval n-grams held in memory"
+    )
+    redact: list[str] = Field(default_factory=list, description="PII to redact: email, ip, phone")
     # quotas
     quota_field: str | None = None
     quotas: dict[str, float] | None = None
@@ -87,6 +103,22 @@ class SelectConfig(BaseModel):
         f = cls.model_fields.get(info.field_name or "")
         if isinstance(value, bool) and f is not None and f.annotation is not bool:
             raise ValueError("expected a number, not a boolean")
+        return value
+
+    @field_validator("decontaminate", "eval_field", "redact", mode="before")
+    @classmethod
+    def _csv_list(cls, value: Any) -> Any:
+        """``"a.jsonl,b.jsonl"`` or a list of such: the comma-separated items."""
+        return split_csv(value) if isinstance(value, str | list | tuple) else value
+
+    @field_validator("redact")
+    @classmethod
+    def _known_pii(cls, value: list[str]) -> list[str]:
+        from thresher.text.pii import KINDS
+
+        bad = [k for k in value if k not in KINDS]
+        if bad:
+            raise ValueError(f"unknown PII kind(s) {', '.join(bad)} (expected {', '.join(KINDS)})")
         return value
 
     @field_validator("engine")

@@ -219,6 +219,7 @@ def plan(run: Run) -> None:
         run.counter = make_counter(cfg.tokenizer)
     run.run_dir.check(**_claim(run))
     run.filters = _build_filters(cfg)
+    hygiene = _build_hygiene(cfg)  # reads the eval sets: their errors come before any write
     if cfg.method != "none":
         run.scorer = _build_scorer(cfg)
     run.shards = plan_shards(run.raw_files, cfg.shard_bytes)
@@ -239,7 +240,15 @@ def plan(run: Run) -> None:
         max_row_bytes=cfg.max_row_bytes,
         counter=run.counter,
         storage_options=cfg.storage_options,
+        hygiene=hygiene,
     )
+
+
+def _build_hygiene(cfg: SelectConfig) -> Any | None:
+    """Decontamination (the eval sets' n-gram index) and PII redaction, or None."""
+    from thresher.hygiene import build_hygiene
+
+    return build_hygiene(cfg)
 
 
 def _build_filters(cfg: SelectConfig) -> list[Any]:
@@ -808,6 +817,7 @@ def manifest(run: Run) -> dict:
             "text_mb_per_s": round(nbytes / 1e6 / seconds, 2) if seconds else None,
             "text_bytes": nbytes,
         },
+        **_hygiene_manifest(run),
         "outputs": {
             "selected": f"{SELECTED}/",
             "docs": f"{DOCS}/",
@@ -821,6 +831,16 @@ def manifest(run: Run) -> dict:
 
         write_report(run.out)
     return m
+
+
+def _hygiene_manifest(run: Run) -> dict:
+    """``decontamination`` and ``redactions`` sections (when those stages ran)."""
+    assert run.ctx is not None
+    if run.ctx.hygiene is None:
+        return {}
+    from thresher.hygiene import manifest_sections
+
+    return manifest_sections(run.ctx.hygiene, run.scans, run.shards, run.ctx.source_name)
 
 
 def _token_counts(run: Run, eligible: np.ndarray) -> dict[str, int]:

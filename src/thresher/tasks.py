@@ -81,6 +81,7 @@ class StageContext:
     sources: dict[str, str] = field(default_factory=dict)  # file -> name in outputs (in-memory)
     counter: Any | None = None  # a thresher.text.tokens.TokenCounter: tokens per document
     storage_options: dict = field(default_factory=dict)  # of remote stores (thresher.io.storage)
+    hygiene: Any | None = None  # thresher.hygiene.Hygiene: decontamination, PII redaction
 
     @property
     def run_dir(self) -> RunDir:
@@ -115,9 +116,12 @@ class ShardScan:
 
 
 def _filter_batch(ctx: StageContext, texts: pa.Array):
+    """(texts as later stages see them, the filters' decision); hygiene may rewrite texts."""
     from thresher.filters import apply_filters
 
-    return apply_filters(ctx.filters, texts)
+    if ctx.hygiene is not None:
+        return ctx.hygiene.apply(texts, ctx.filters)
+    return texts, apply_filters(ctx.filters, texts)
 
 
 @dataclass
@@ -152,8 +156,8 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
     ):
         texts = batch.texts
         n_read += len(texts)
-        if ctx.filters:
-            res = _filter_batch(ctx, texts)
+        if ctx.filters or ctx.hygiene is not None:
+            texts, res = _filter_batch(ctx, texts)
             dropped.update(res.rule[~res.keep].tolist())
             texts = texts.filter(pa.array(res.keep))
         if got + len(texts) > limit:
@@ -237,8 +241,8 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         n = len(batch)
         nbytes += texts.nbytes
         st = np.zeros(n, dtype=np.uint8)
-        if ctx.filters:
-            res = _filter_batch(ctx, texts)
+        if ctx.filters or ctx.hygiene is not None:
+            texts, res = _filter_batch(ctx, texts)
             st[~res.keep] = FILTERED
             for i in np.flatnonzero(~res.keep):
                 reasons[offset + int(i)] = (str(res.rule[i]), float(res.value[i]))
@@ -321,6 +325,17 @@ def _texts_of(part: pa.Table | list[dict], tf: str) -> pa.Array:
     return pa.array([r[tf] for r in part], type=pa.large_string())
 
 
+def _rewritten(part: pa.Table | list[dict], tf: str, hygiene: Any | None) -> pa.Table | list[dict]:
+    """Kept records with their text as the scan saw it (excised, PII redacted)."""
+    if hygiene is None or len(part) == 0:
+        return part
+    new = hygiene.rewrite(_texts_of(part, tf))
+    if isinstance(part, pa.Table):
+        i = part.column_names.index(tf)
+        return part.set_column(i, part.schema.field(i), new.cast(part.schema.field(i).type))
+    return [{**r, tf: t} for r, t in zip(part, new.to_pylist(), strict=True)]
+
+
 def _write_part(
     part: pa.Table | list[dict], extra: dict[str, pa.Array], path: Path, fmt: str
 ) -> None:
@@ -385,9 +400,10 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     pos = {int(r): i for i, r in enumerate(wanted)}
     tf = ctx.text_field
     sel_rows = task.rows[task.selected]
-    sel = _subset(recs, pos, sel_rows)
+    sel = _rewritten(_subset(recs, pos, sel_rows), tf, ctx.hygiene)
     sel_counts = hasher.counts(_texts_of(sel, tf))
-    rnd_counts = hasher.counts(_texts_of(_subset(recs, pos, task.rows[task.random]), tf))
+    rnd = _rewritten(_subset(recs, pos, task.rows[task.random]), tf, ctx.hygiene)
+    rnd_counts = hasher.counts(_texts_of(rnd, tf))
     n = len(sel_rows)
     if n:
         extra = {}
