@@ -4,6 +4,7 @@ from thresher._version import __version__
 from thresher.api import (  # noqa: E402
     SelectConfig,
     Texts,
+    decontaminate,
     deduplicate,
     filter,
     read_selected,
@@ -16,6 +17,7 @@ __all__ = [
     "SelectConfig",
     "Texts",
     "__version__",
+    "decontaminate",
     "deduplicate",
     "filter",
     "read_selected",

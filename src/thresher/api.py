@@ -78,8 +78,8 @@ def filter(
     option is a :class:`SelectConfig` field (``workers``, ``write_dropped``, ...).
     """
     filters, lang_options = language_spec(list(rules), languages, min_score)
-    if not filters:
-        raise ConfigError("give languages and/or rules")
+    if not filters and not (options.get("decontaminate") or options.get("redact")):
+        raise ConfigError("give languages, rules, decontaminate and/or redact")
     filter_options = {**lang_options, **(options.pop("filter_options", None) or {})}
     return select(
         progress=progress,
@@ -111,6 +111,36 @@ def deduplicate(
         dedup=method,
         dedup_threshold=threshold,
         dedup_ngram=ngram,
+        **options,
+    )
+
+
+def decontaminate(
+    raw: Inputs,
+    out: str,
+    eval: Sequence[str] | str,
+    eval_field: Sequence[str] | str = ("text",),
+    ngram: int = default("decontaminate_ngram"),
+    mode: str = default("decontaminate_mode"),
+    min_left: float = default("decontaminate_min_left"),
+    progress: Any | None = None,
+    **options: Any,
+) -> dict:
+    """Drop the documents of ``raw`` that share a word ``ngram`` with an item of the eval
+    sets ``eval`` (rule ``contaminated``; ``mode="excise"`` cuts the matches out and drops
+    a document left with less than ``min_left`` of its words). ``eval_field``: the eval
+    records' field(s), joined. Other options: :class:`SelectConfig` fields (``redact``, ...).
+    """
+    return select(
+        progress=progress,
+        raw=raw,
+        out=out,
+        method="none",
+        decontaminate=eval,
+        eval_field=eval_field,
+        decontaminate_ngram=ngram,
+        decontaminate_mode=mode,
+        decontaminate_min_left=min_left,
         **options,
     )
 
@@ -169,6 +199,7 @@ def score(
 __all__ = [
     "SelectConfig",
     "Texts",
+    "decontaminate",
     "deduplicate",
     "filter",
     "read_selected",

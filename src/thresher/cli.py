@@ -93,6 +93,58 @@ MaxRowOpt = Annotated[
     typer.Option(help="Longest JSONL line read, in MB; a longer one is a row_too_large reject."),
 ]
 _MAX_ROW_MB = default("max_row_bytes") / (1024 * 1024)
+DecontOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--decontaminate",
+        help="Eval sets (JSONL, Parquet, text: one item per line): drop raw documents sharing "
+        "a word n-gram with them (rule contaminated). Repeatable or comma-separated.",
+    ),
+]
+EvalFieldOpt = Annotated[
+    str, typer.Option("--eval-field", help="Eval set field(s), e.g. question,answer (joined).")
+]
+DecontNgramOpt = Annotated[
+    int, typer.Option("--decontaminate-ngram", help="Word n-gram size of the match.")
+]
+DecontModeOpt = Annotated[
+    str,
+    typer.Option(
+        "--decontaminate-mode",
+        help="drop: drop a matching document; excise: cut the matching spans out.",
+    ),
+]
+DecontMinLeftOpt = Annotated[
+    float,
+    typer.Option(
+        "--decontaminate-min-left",
+        help="excise: drop a document left with less than this share of its words.",
+    ),
+]
+RedactOpt = Annotated[
+    str | None,
+    typer.Option("--redact", help="PII to rewrite with placeholders: email,ip,phone."),
+]
+
+
+def _hygiene_options(
+    *,
+    decontaminate: list[str],
+    eval_field: str,
+    ngram: int,
+    mode: str,
+    min_left: float,
+    redact: str | None,
+) -> dict:
+    """The decontamination and redaction options as config fields."""
+    return {
+        "decontaminate": split_csv(decontaminate),
+        "eval_field": split_csv(eval_field),
+        "decontaminate_ngram": ngram,
+        "decontaminate_mode": mode,
+        "decontaminate_min_left": min_left,
+        "redact": split_csv(redact),
+    }
 
 
 @app.command()
@@ -207,6 +259,12 @@ def select(
     ),
     write_dropped: DroppedOpt = False,
     storage_option: StorageOpt = [],  # noqa: B006
+    decontaminate: DecontOpt = [],  # noqa: B006
+    eval_field: EvalFieldOpt = "text",
+    decontaminate_ngram: DecontNgramOpt = default("decontaminate_ngram"),
+    decontaminate_mode: DecontModeOpt = default("decontaminate_mode"),
+    decontaminate_min_left: DecontMinLeftOpt = default("decontaminate_min_left"),
+    redact: RedactOpt = None,
 ) -> None:
     """Score every raw document against the target and select the best; write OUT."""
     from thresher import api
@@ -257,6 +315,14 @@ def select(
             report=report,
             write_dropped=write_dropped,
             storage_options=parse_storage_options(storage_option),
+            **_hygiene_options(
+                decontaminate=decontaminate,
+                eval_field=eval_field,
+                ngram=decontaminate_ngram,
+                mode=decontaminate_mode,
+                min_left=decontaminate_min_left,
+                redact=redact,
+            ),
         )
     summary(manifest, out)
 
@@ -288,14 +354,28 @@ def filter_cmd(
     resume: ResumeOpt = False,
     max_row_mb: MaxRowOpt = _MAX_ROW_MB,
     storage_option: StorageOpt = [],  # noqa: B006
+    decontaminate: DecontOpt = [],  # noqa: B006
+    eval_field: EvalFieldOpt = "text",
+    decontaminate_ngram: DecontNgramOpt = default("decontaminate_ngram"),
+    decontaminate_mode: DecontModeOpt = default("decontaminate_mode"),
+    decontaminate_min_left: DecontMinLeftOpt = default("decontaminate_min_left"),
+    redact: RedactOpt = None,
 ) -> None:
     """Keep the documents that pass language id and quality rules; write OUT."""
     from thresher import api
 
     with error_boundary():
         filters, filter_options = language_spec(rules, lang, lang_min_score)
-        if not filters:
-            raise fail("give --lang and/or --rules")
+        hygiene = _hygiene_options(
+            decontaminate=decontaminate,
+            eval_field=eval_field,
+            ngram=decontaminate_ngram,
+            mode=decontaminate_mode,
+            min_left=decontaminate_min_left,
+            redact=redact,
+        )
+        if not filters and not hygiene["decontaminate"] and not hygiene["redact"]:
+            raise fail("give --lang, --rules, --decontaminate and/or --redact")
         filter_options.update(_parse_options(option))
         manifest = api.select(
             progress=RichReporter(),
@@ -304,6 +384,7 @@ def filter_cmd(
             method="none",
             filters=filters,
             filter_options=filter_options,
+            **hygiene,
             **_run_options(
                 workers=workers,
                 engine=engine,
@@ -351,6 +432,77 @@ def dedup_cmd(
             method=method,
             threshold=threshold,
             ngram=ngram,
+            **_run_options(
+                workers=workers,
+                engine=engine,
+                ray_address=ray_address,
+                format=format,
+                text_field=text_field,
+                write_dropped=write_dropped,
+                overwrite=overwrite,
+                resume=resume,
+                max_row_mb=max_row_mb,
+                storage_option=storage_option,
+            ),
+        )
+    summary(manifest, out)
+
+
+@app.command("decontaminate")
+def decontaminate_cmd(
+    raw: RawOpt,
+    out: OutOpt,
+    eval: Annotated[
+        list[str],
+        typer.Option(
+            "--eval",
+            help="Eval sets (JSONL, Parquet, text: one item per line). Repeatable or comma-separated.",
+        ),
+    ],
+    eval_field: EvalFieldOpt = "text",
+    ngram: Annotated[int, typer.Option(help="Word n-gram size of the match.")] = default(
+        "decontaminate_ngram"
+    ),
+    mode: Annotated[
+        str, typer.Option(help="drop: drop a matching document; excise: cut the matches out.")
+    ] = default("decontaminate_mode"),
+    min_left: Annotated[
+        float, typer.Option(help="excise: drop a document left with less of its words.")
+    ] = default("decontaminate_min_left"),
+    redact: RedactOpt = None,
+    workers: WorkersOpt = None,
+    engine: EngineOpt = default("engine"),
+    ray_address: RayAddressOpt = None,
+    format: FormatOpt = default("format"),
+    text_field: TextFieldOpt = default("text_field"),
+    write_dropped: DroppedOpt = False,
+    overwrite: OverwriteOpt = False,
+    resume: ResumeOpt = False,
+    max_row_mb: MaxRowOpt = _MAX_ROW_MB,
+    storage_option: StorageOpt = [],  # noqa: B006
+) -> None:
+    """Drop (or excise) raw documents sharing word n-grams with eval sets; write OUT."""
+    from thresher import api
+
+    with error_boundary():
+        hygiene = _hygiene_options(
+            decontaminate=eval,
+            eval_field=eval_field,
+            ngram=ngram,
+            mode=mode,
+            min_left=min_left,
+            redact=redact,
+        )
+        manifest = api.decontaminate(
+            progress=RichReporter(),
+            raw=raw,
+            out=str(out),
+            eval=hygiene.pop("decontaminate"),
+            eval_field=hygiene.pop("eval_field"),
+            ngram=hygiene.pop("decontaminate_ngram"),
+            mode=hygiene.pop("decontaminate_mode"),
+            min_left=hygiene.pop("decontaminate_min_left"),
+            **hygiene,
             **_run_options(
                 workers=workers,
                 engine=engine,

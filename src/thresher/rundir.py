@@ -94,7 +94,16 @@ DOCS_SCHEMA = pa.schema(
     ]
 )
 CLUSTER_FIELD = pa.field("cluster", pa.int64())  # only when dedup ran; then filter annotations
-DOC_COLUMNS = (*DOCS_SCHEMA.names, CLUSTER_FIELD.name)  # what the report and inspect read
+# Annotations of decontamination and PII redaction (thresher.hygiene), when those ran.
+HYGIENE_COLUMNS = (
+    "contaminated_eval",
+    "contaminated_row",
+    "contaminated_ngrams",
+    "redacted_email",
+    "redacted_ip",
+    "redacted_phone",
+)
+DOC_COLUMNS = (*DOCS_SCHEMA.names, CLUSTER_FIELD.name, *HYGIENE_COLUMNS)  # report/inspect read
 
 # -- thresher's columns on the records of selected/ and dropped/ --------------------------
 COLUMN_PREFIX = "thresher_"

@@ -201,7 +201,7 @@ class _Builder:
         if isinstance(v, str):
             items = (
                 [x.strip() for x in v.split(",")]
-                if label.endswith(("filters", "lang", "combine"))
+                if label.endswith(("filters", "lang", "combine", "decontaminate"))
                 else [v]
             )
         elif isinstance(v, list) and all(isinstance(x, str | int | float) for x in v):
@@ -306,7 +306,7 @@ class _Builder:
 
     def field(self, field: str, label: str, knode: Node, vnode: Node) -> None:
         v = self.value(vnode)
-        if field in ("raw", "target"):
+        if field in ("raw", "target", "decontaminate"):
             v = [self.resolve(p) for p in self.str_list(vnode, label)]
         elif field in ("out", "tokenizer"):
             if not isinstance(v, str):

@@ -252,11 +252,14 @@ def read_eval_items(
             files = discover([path])
         except (InputError, ConfigError, OSError) as e:
             raise ConfigError(f"--decontaminate {path}: cannot read the eval set: {e}") from None
+        before = len(texts)
         for shard in plan_shards(files, shard_bytes=1 << 62):
             texts_f, rows_f = _read_eval_file(ShardReader, shard, fields)
             texts.append(texts_f)
             rows.append(rows_f)
             names.append(shard.path)
+        if len(texts) == before:
+            raise ConfigError(f"--decontaminate {path}: the eval set is empty")
     return texts, rows, names
 
 
@@ -275,7 +278,10 @@ def _read_eval_file(reader_cls: Any, shard: Any, fields: list[str]) -> tuple[pa.
                 parts = [b.texts.to_pylist()] + [b.fields[f] for f in fields[1:]]
                 for f in fields[1:]:
                     seen[f] = seen[f] or any(v is not None for v in b.fields[f])
-                joined = [" ".join(str(v) for v in vals if v is not None) for vals in zip(*parts)]
+                joined = [
+                    " ".join(str(v) for v in vals if v is not None)
+                    for vals in zip(*parts, strict=True)
+                ]
                 chunks.append(pa.array(joined, pa.large_string()))
             rows.append(np.asarray(b.rows, np.int64))
     except (InputError, OSError, ValueError) as e:
@@ -284,7 +290,9 @@ def _read_eval_file(reader_cls: Any, shard: Any, fields: list[str]) -> tuple[pa.
     if n == 0:
         missing = [r for r in reader.rejects if r.reason.startswith("missing_text_field")]
         if missing:
-            raise ConfigError(f"{label}: no row has the eval field {fields[0]!r} (set --eval-field)")
+            raise ConfigError(
+                f"{label}: no row has the eval field {fields[0]!r} (set --eval-field)"
+            )
         if reader.rejects:
             r = reader.rejects[0]
             raise ConfigError(f"{label}: line {r.row + 1}: {r.reason}")
@@ -448,7 +456,9 @@ class Decontaminator(BaseFilter):
         hit = matched > 0
         drop = hit if self.mode == "drop" else hit & (left < self.min_left)
         rule = np.where(drop, CONTAMINATED, "").astype(object)
-        res = FilterResult.from_drops(rule, matched.astype(np.float64), self._annotations(item, matched))
+        res = FilterResult.from_drops(
+            rule, matched.astype(np.float64), self._annotations(item, matched)
+        )
         return (excised if excised is not None else texts), res
 
     def rewrite(self, texts: pa.Array) -> pa.Array:
@@ -471,4 +481,3 @@ class Decontaminator(BaseFilter):
             ),
             EVAL_NGRAMS: pa.array(matched, type=pa.int64(), mask=~hit),
         }
-

@@ -53,7 +53,7 @@ _IPV6 = rf"(?<![\w:.])(?P<v6>{_IPV6_BODY})(?![\w:]|\.\d)"
 # Phone numbers: national formats with their grouping. Separators: space, dot, dash.
 _S = r"[ .\-]"
 _PHONE = rf"""
-(?<![\w+/.\-])
+(?<![\w+/.:\-])
 (?:
     \+[1-9]\d{{0,2}}(?:{_S}?\(0\))?(?:{_S}?\(?\d{{1,4}}\)?){{1,2}}(?:{_S}?\d{{2,4}}){{2,4}}  # E.164 +CC ...
   | (?:1{_S})?\(\d{{3}}\){_S}?\d{{3}}[ .\-]\d{{4}}                       # US (555) 555-0123
@@ -67,7 +67,9 @@ _PHONE = rf"""
 
 # A dotted quad after one of these is a version number, not an address.
 _VERSION_BEFORE = regex.compile(
-    r"(?:\bv|\bversion|\bver\.?|\brelease|\brev\.?|\brevision|\bbuild|\bkernel|\bfirmware)\s*$",
+    r"(?:\bv|\bversion|\bver\.?|\brelease|\brev\.?|\brevision|\bbuild|\bkernel|\bfirmware|"
+    r"\bsection|\bsecci[oó]n|\bse[cç][aã]o|\bsezione|\babschnitt|\bchap(?:ter|itre)|\bkapitel|"
+    r"\bexample|\bexemplo|\bejemplo|\bbeispiel|\besempio|第|例)\s*$",
     regex.IGNORECASE,
 )
 _IP_WORDS = regex.compile(
@@ -112,7 +114,9 @@ class Redactor:
         kinds = list(dict.fromkeys(kinds))
         bad = [k for k in kinds if k not in KINDS]
         if bad or not kinds:
-            raise ValueError(f"unknown PII kind(s) {bad or kinds!r}: expected some of {', '.join(KINDS)}")
+            raise ValueError(
+                f"unknown PII kind(s) {bad or kinds!r}: expected some of {', '.join(KINDS)}"
+            )
         self.kinds = tuple(k for k in KINDS if k in kinds)  # a fixed order: email before ip
 
     def __repr__(self) -> str:
@@ -125,7 +129,13 @@ class Redactor:
             pattern, check = _patterns()[kind]
             placeholder = PLACEHOLDERS[kind]
 
-            def sub(m: regex.Match, check: Callable | None = check, t: str = text) -> str:
+            def sub(
+                m: regex.Match,
+                check: Callable | None = check,
+                t: str = text,
+                kind: str = kind,
+                placeholder: str = placeholder,
+            ) -> str:
                 if check is not None and not check(t, m):
                     return m.group()
                 counts[kind] += 1
