@@ -91,7 +91,8 @@ class _Body:
 
     # -- sections ---------------------------------------------------------------------
     def render(self) -> str:
-        parts = [self.header(), self.funnel(), self.scores_section(), self.kl_section()]
+        parts = [self.header(), self.funnel(), self.hygiene_section()]
+        parts += [self.scores_section(), self.kl_section()]
         parts.append(self.composition())
         parts.append(self.examples())
         parts.append(self.ngrams_section())
@@ -207,6 +208,68 @@ class _Body:
             + "".join(rows)
             + "</table>"
         )
+
+    def hygiene_section(self) -> str:
+        """Decontamination (per eval set, most-matched items, examples) and PII redactions."""
+        dc, red = self.m.get("decontamination"), self.m.get("redactions")
+        if not dc and not red:
+            return ""
+        out = ["<section id='hygiene'><h2>Decontamination and PII</h2>"]
+        if dc:
+            out.append(
+                f"<p class='note'>{_fmt(dc.get('items'))} eval items, {_fmt(dc.get('ngrams'))} "
+                f"distinct {_e(dc.get('ngram'))}-grams (shorter items matched whole); mode "
+                f"<b>{_e(dc.get('mode'))}</b>: {_fmt(dc.get('dropped'))} documents dropped as "
+                f"<code>contaminated</code>, {_fmt(dc.get('excised'))} excised and kept.</p>"
+                "<table><tr><th>eval set</th><th>items</th><th>dropped</th><th>excised</th></tr>"
+                + "".join(
+                    f"<tr><td>{_e(p['file'])}</td><td class='n'>{_fmt(p.get('items'))}</td>"
+                    f"<td class='n'>{_fmt(p['dropped'])}</td><td class='n'>{_fmt(p['excised'])}</td></tr>"
+                    for p in dc.get("per_eval_set", [])
+                )
+                + "</table>"
+            )
+            if dc.get("top_items"):
+                out.append(
+                    "<h3>Most-matched eval items</h3><table><tr><th>eval set</th><th>row</th>"
+                    "<th>documents</th><th>item</th></tr>"
+                    + "".join(
+                        f"<tr><td>{_e(Path(t['file']).name)}</td><td class='n'>{t['row']}</td>"
+                        f"<td class='n'>{_fmt(t['documents'])}</td><td>{_e(t['text'][:160])}</td></tr>"
+                        for t in dc["top_items"]
+                    )
+                    + "</table>"
+                )
+            ex = dc.get("examples") or []
+            if ex:
+                keys = [(e["source"], int(e["row"])) for e in ex]
+                recs = fetch_records(keys, [self.tf], self.m.get("cwd"), run=self.run)
+                out.append("<h3>Contaminated documents</h3><div class='docs'>")
+                for e in ex:
+                    text = (recs.get((e["source"], int(e["row"]))) or {}).get(self.tf) or ""
+                    why = (
+                        f"{e['ngrams']} n-grams of {Path(e['eval_file']).name} row {e['eval_row']}: "
+                        f"{e.get('eval_text', '')[:120]}"
+                    )
+                    verdict = "filtered" if e.get("dropped") else "excised"
+                    out.append(
+                        self._doc_card(e["source"], e["row"], float("nan"), verdict, why, text)
+                    )
+                out.append("</div>")
+        if red:
+            kinds = red.get("kinds", [])
+            out.append(
+                "<h3>PII redacted</h3><table><tr><th>kind</th><th>placeholders written</th></tr>"
+                + "".join(
+                    f"<tr><td>{_e(k)}</td><td class='n'>{_fmt(red.get(k, 0))}</td></tr>"
+                    for k in kinds
+                )
+                + f"<tr><td>documents with any</td><td class='n'>{_fmt(red.get('documents'))}</td></tr>"
+                "</table><p class='note'>Counted in documents that passed every filter; "
+                "the per-document counts are the <code>thresher_redacted_*</code> columns.</p>"
+            )
+        out.append("</section>")
+        return "".join(out)
 
     def scores_section(self) -> str:
         sel = self.scores[self.eligible & self.selected]
