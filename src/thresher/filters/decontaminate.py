@@ -85,7 +85,10 @@ def _words_kernel(offsets, data, cls, lower):
                 i = j
             else:
                 while True:
-                    h = (h ^ np.uint64(lower[cp])) * FNV_PRIME
+                    lo = lower[cp]
+                    if lo == 0x3C2:  # final sigma: as sigma, so an upper-case item matches
+                        lo = 0x3C3
+                    h = (h ^ np.uint64(lo)) * FNV_PRIME
                     i = j
                     if i >= end:
                         break
