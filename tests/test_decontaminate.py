@@ -48,7 +48,10 @@ def setup(tmp_path_factory, sample_dir: Path):
     """400 raw docs; 40 eval passages of 30 words from held-out docs. Passages are pasted
     into 40 raw docs; 8 words of 40 other passages into 40 other raw docs."""
     tmp = tmp_path_factory.mktemp("decon")
-    raw = [json.loads(x) for x in gzip.open(sample_dir / "raw.jsonl.gz").read().splitlines()]
+    raw = [
+        json.loads(x)
+        for x in gzip.decompress((sample_dir / "raw.jsonl.gz").read_bytes()).splitlines()
+    ]
     raw = raw[::7][:400]
     held = [json.loads(x) for x in (sample_dir / "heldout.jsonl").read_bytes().splitlines()]
     raw_grams = set().union(*(ref_ngrams(r["text"]) for r in raw))
