@@ -470,6 +470,9 @@ def decontaminate_cmd(
         float, typer.Option(help="excise: drop a document left with less of its words.")
     ] = default("decontaminate_min_left"),
     redact: RedactOpt = None,
+    report: Annotated[bool, typer.Option(help="Write OUT/report.html at the end.")] = default(
+        "report"
+    ),
     workers: WorkersOpt = None,
     engine: EngineOpt = default("engine"),
     ray_address: RayAddressOpt = None,
@@ -502,6 +505,7 @@ def decontaminate_cmd(
             ngram=hygiene.pop("decontaminate_ngram"),
             mode=hygiene.pop("decontaminate_mode"),
             min_left=hygiene.pop("decontaminate_min_left"),
+            report=report,
             **hygiene,
             **_run_options(
                 workers=workers,
