@@ -6,8 +6,8 @@ document. Precision is kept high by measurement on real documentation text (see
 ``bench/pii_vs_datatrove.py``): the classic false positive of an IPv4 pattern is a
 version or section number (``4.2.13.5.``, ``Thunderbird 1.5.0.9``, ``linux-2.6.32.1``),
 so a dotted quad glued to a word, preceded by a version word, opening a line as a
-section number, or made only of small numbers without an IP word before it, is not an
-address. Phone numbers need the grouping of a national format (US/NANP, E.164
+section number, or with its last three numbers all <= 25 and no IP word before it
+(``Firefox 115.3.1.0``; not ``10.x`` or ``127.x``), is not an address. Phone numbers need the grouping of a national format (US/NANP, E.164
 ``+CC``, UK, DE, FR, ...): a bare run of digits is never a phone number.
 """
 
@@ -56,10 +56,11 @@ _S = r"[ .\-]"
 _PHONE = rf"""
 (?<![\w+/.:\-])
 (?:
-    \+[1-9]\d{{0,2}}(?:{_S}?\(0\))?(?:{_S}?\(?\d{{1,4}}\)?){{1,2}}(?:{_S}?\d{{2,4}}){{2,4}}  # E.164 +CC ...
+    \+[1-9]\d{{0,2}}(?:{_S}?\(0\))?(?:{_S}?\(?\d{{1,4}}\)?){{1,2}}(?:{_S}\d{{2,8}}){{1,4}}  # E.164 +CC ...
+  | \+[1-9]\d{{7,14}}                                                    # E.164 compact
   | (?:1{_S})?\(\d{{3}}\){_S}?\d{{3}}[ .\-]\d{{4}}                       # US (555) 555-0123
   | (?:1{_S})?[2-9]\d{{2}}([.\-])[2-9]\d{{2}}\1\d{{4}}                    # US 555-555-0123
-  | 0\d{{1,4}}[ /\-]\d{{3,4}}[ \-]?\d{{3,4}}                             # UK 020 7946 0958, DE 030 1234567
+  | 0\d{{1,4}}[ /\-]\d{{3,4}}[ \-]?\d{{3,4}}(?![ ]\d)                     # UK 020 7946 0958, DE 030 1234567
   | \(0\d{{2,4}}\)[ ]?\d{{3,4}}[ \-]?\d{{3,4}}                           # UK/DE (030) 1234567
   | 0[1-9](?:([ .\-])\d{{2}})(?:\2\d{{2}}){{3}}                          # FR 01 23 45 67 89
 )
@@ -90,8 +91,10 @@ def _ipv4_ok(text: str, m: regex.Match) -> bool:
     if text[line_start:start].strip() == "" and text[end : end + 1] == ".":
         return False  # "4.2.13.5. Encrypted partitions": a section heading
     octets = [int(x) for x in m.group().split(".")]
-    if max(octets) <= 25 and octets[0] != 10:
-        return bool(_IP_WORDS.search(before))  # "1.5.0.9": an address only where one is named
+    if max(octets[1:]) <= 25 and octets[0] not in (10, 127):
+        # "1.5.0.9", "Firefox 115.3.1.0": an address only where one is named. (A random
+        # address has three such small octets once in a thousand.)
+        return bool(_IP_WORDS.search(before))
     return True
 
 
