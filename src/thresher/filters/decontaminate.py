@@ -108,12 +108,26 @@ def _words_kernel(offsets, data, cls, lower):
     return ptr, hashes[:w], starts[:w], ends[:w]
 
 
-@nb.njit(inline="always", cache=True)
-def _window_hash(words, i, m):
-    g = _mix(np.uint64(m) * _GOLDEN)
+@nb.njit(cache=True, nogil=True)
+def _windows(words, a, nw, m, out):
+    """The hash of every run of ``m`` consecutive words in words[a:a+nw], into out[:nw-m+1].
+
+    A polynomial rolling hash over the (already mixed) word hashes, O(1) per window, then
+    mixed with the length: an item matched whole is a window of its own length."""
+    if nw < m:
+        return 0
+    top = np.uint64(1)
+    for _ in range(m - 1):
+        top *= _GOLDEN
+    h = np.uint64(0)
     for k in range(m):
-        g = _mix(g * _GOLDEN + words[i + k])
-    return g
+        h = h * _GOLDEN + words[a + k]
+    salt = np.uint64(m) * np.uint64(0xD6E8FEB86659FD93)
+    out[0] = _mix(h ^ salt)
+    for i in range(1, nw - m + 1):
+        h = (h - words[a + i - 1] * top) * _GOLDEN + words[a + i + m - 1]
+        out[i] = _mix(h ^ salt)
+    return nw - m + 1
 
 
 @nb.njit(cache=True, nogil=True)
@@ -132,42 +146,59 @@ def _item_hashes_kernel(ptr, words, n):
     for d in range(len(ptr) - 1):
         a = ptr[d]
         m = ptr[d + 1] - a
-        if m >= n:
-            for i in range(m - n + 1):
-                out[t] = _window_hash(words, a + i, n)
-                item[t] = d
-                t += 1
-        elif m > 0:
-            out[t] = _window_hash(words, a, m)
-            item[t] = d
-            t += 1
+        if m > 0:
+            k = _windows(words, a, m, min(n, m), out[t:])
+            item[t : t + k] = d
+            t += k
     return out, item
 
 
 @nb.njit(cache=True, nogil=True)
-def _match_kernel(ptr, words, index, lengths):
+def _match_kernel(ptr, words, index, bits, shift, lengths):
     """Per document: matched windows, the index position of the first match, and per word
-    whether a matched window covers it (for excision)."""
+    whether a matched window covers it (for excision). ``bits`` is a one-hash Bloom
+    bitmap of the index (bit ``h >> shift``): most windows miss it, one memory access
+    instead of a binary search."""
     n_docs = len(ptr) - 1
     matched = np.zeros(n_docs, dtype=np.int64)
     first = np.full(n_docs, -1, dtype=np.int64)
     covered = np.zeros(len(words), dtype=np.bool_)
     size = len(index)
+    most = 0
+    for d in range(n_docs):
+        most = max(most, ptr[d + 1] - ptr[d])
+    buf = np.empty(max(most, 1), dtype=np.uint64)
     for d in range(n_docs):
         a = ptr[d]
         nw = ptr[d + 1] - a
         for li in range(len(lengths)):
             m = lengths[li]
-            for i in range(nw - m + 1):
-                g = _window_hash(words, a + i, m)
+            k = _windows(words, a, nw, m, buf)
+            for i in range(k):
+                g = buf[i]
+                b = g >> shift
+                if not (bits[b >> np.uint64(3)] >> (b & np.uint64(7))) & np.uint8(1):
+                    continue
                 p = np.searchsorted(index, g)
                 if p < size and index[p] == g:
                     matched[d] += 1
                     if first[d] < 0:
                         first[d] = p
-                    for k in range(m):
-                        covered[a + i + k] = True
+                    for j in range(m):
+                        covered[a + i + j] = True
     return matched, first, covered
+
+
+def _bitmap(index: np.ndarray) -> tuple[np.ndarray, np.uint64]:
+    """A bitmap of about 16 bits per indexed n-gram (2^20 to 2^30 bits): ~6% false hits."""
+    nbits = 1 << max(20, min(30, int(np.ceil(np.log2(max(1, len(index)) * 16)))))
+    shift = np.uint64(64 - int(np.log2(nbits)))
+    bits = np.zeros(nbits // 8, dtype=np.uint8)
+    b = index >> shift
+    np.bitwise_or.at(
+        bits, (b >> np.uint64(3)).astype(np.int64), (1 << (b & np.uint64(7))).astype(np.uint8)
+    )
+    return bits, shift
 
 
 @nb.njit(cache=True, nogil=True)
@@ -210,7 +241,12 @@ def words(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray
     """NFKC-normalized texts and their words: (texts, ptr, hashes, byte starts, byte ends)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    norm = pc.utf8_normalize(texts.cast(pa.large_string()), form="NFKC")
+    texts = texts.cast(pa.large_string())
+    other = pc.invert(pc.string_is_ascii(texts))  # NFKC leaves ASCII as it is
+    norm = texts
+    if pc.any(other).as_py():
+        fixed = pc.utf8_normalize(texts.filter(other), form="NFKC")
+        norm = pc.replace_with_mask(texts, other, fixed)
     cls, lower = _tables()
     offsets, data = arrow_buffers(norm)
     if len(offsets) <= 1:
@@ -340,6 +376,7 @@ class Decontaminator(BaseFilter):
         self.ngram = ngram
         self.mode = mode
         self.min_left = min_left
+        self._bits: tuple[np.ndarray, np.uint64] | None = None  # built on first use
 
     # -- building ---------------------------------------------------------------------
     @classmethod
@@ -414,6 +451,7 @@ class Decontaminator(BaseFilter):
         """Workers need the index, not the previews."""
         state = dict(self.__dict__)
         state["items"] = EvalItems(self.items.files, self.items.file, self.items.row, [])
+        state["_bits"] = None  # rebuilt in the worker: cheaper than shipping it
         return state
 
     def describe(self) -> dict[str, Any]:
@@ -432,7 +470,10 @@ class Decontaminator(BaseFilter):
         the excised texts (excise mode, None if nothing matched) and the share of words left."""
         norm, ptr, wh, ws, we = words(texts)
         n = len(ptr) - 1
-        matched, first, covered = _match_kernel(ptr, wh, self.index, self.lengths)
+        if self._bits is None:
+            self._bits = _bitmap(self.index)
+        bits, shift = self._bits
+        matched, first, covered = _match_kernel(ptr, wh, self.index, bits, shift, self.lengths)
         item = np.where(first >= 0, self.owner[np.maximum(first, 0)], -1) if n else first
         left = np.ones(n, np.float64)
         excised = None
