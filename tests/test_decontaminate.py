@@ -245,16 +245,17 @@ def test_index_cap(setup, tmp_path) -> None:
 def test_same_output_any_worker_count(setup) -> None:
     """Decontamination and redaction together, 1 vs 2 workers, several shards: same bytes."""
     runs = {}
+    raw = write_jsonl(setup["tmp"] / "raw150.jsonl", setup["records"][:150])
     for w in (1, 2):
         out = setup["tmp"] / f"det{w}"
         thresher.filter(
-            raw=[str(setup["raw"])],
+            raw=[str(raw)],
             out=str(out),
             decontaminate=[str(setup["eval"])],
             eval_field="question,answer",
             redact="email,ip,phone",
             workers=w,
-            shard_bytes=200_000,
+            shard_bytes=100_000,
             report=False,
             write_dropped=True,
         )
@@ -270,3 +271,26 @@ def test_same_output_any_worker_count(setup) -> None:
 def _bytes(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_eval_formats_parquet_and_text(tmp_path, setup) -> None:
+    """The same items as Parquet (two fields joined) and as a text file (one per line) give
+    the same index as the JSONL eval set; rows are recorded per file."""
+    from thresher.filters.decontaminate import read_eval_items
+
+    ev = [json.loads(x) for x in setup["eval"].read_bytes().splitlines()]
+    pq.write_table(pa.Table.from_pylist(ev), tmp_path / "eval.parquet")
+    (tmp_path / "eval.txt").write_text(
+        "".join(e["question"] + " " + e["answer"] + "\n" for e in ev), encoding="utf-8"
+    )
+    built = {}
+    for name, fields in (
+        ("eval.parquet", ["question", "answer"]),
+        ("eval.txt", ["text"]),
+    ):
+        texts, rows, files = read_eval_items([str(tmp_path / name)], fields)
+        assert files == [str(tmp_path / name)] and rows[0].tolist() == list(range(len(ev)))
+        built[name] = Decontaminator.from_texts(texts, rows, files).index
+    jt, jr, jf = read_eval_items([str(setup["eval"])], ["question", "answer"])
+    ref = Decontaminator.from_texts(jt, jr, jf).index
+    assert np.array_equal(built["eval.parquet"], ref) and np.array_equal(built["eval.txt"], ref)
