@@ -7,8 +7,11 @@ document. Precision is kept high by measurement on real documentation text (see
 version or section number (``4.2.13.5.``, ``Thunderbird 1.5.0.9``, ``linux-2.6.32.1``),
 so a dotted quad glued to a word, preceded by a version word, opening a line as a
 section number, or with its last three numbers all <= 25 and no IP word before it
-(``Firefox 115.3.1.0``; not ``10.x`` or ``127.x``), is not an address. Phone numbers need the grouping of a national format (US/NANP, E.164
-``+CC``, UK, DE, FR, ...): a bare run of digits is never a phone number.
+(``Firefox 115.3.1.0``; not ``10.x`` or ``127.x``), is not an address. Word boundaries
+are ASCII: an address glued to Chinese or Japanese text
+(``列表debian-user@lists.debian.org邮件``) is still found. Phone numbers need the
+grouping of a national format (US/NANP, E.164 ``+CC``, UK, DE, FR, ...): a bare run of
+digits is never a phone number.
 """
 
 from __future__ import annotations
@@ -25,16 +28,16 @@ KINDS = ("email", "ip", "phone")
 PLACEHOLDERS = {"email": "<EMAIL>", "ip": "<IP>", "phone": "<PHONE>"}
 
 _EMAIL = r"""
-(?<![\w.%+-])
+(?<![A-Za-z0-9_.%+-])
 [A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?   # local part
 @
 (?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+      # domain labels
 [A-Za-z]{2,24}                                            # top-level domain
-(?![\w@-])
+(?![A-Za-z0-9_@-])
 """
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_IPV4 = rf"(?<![\w.:-])(?P<v4>{_OCTET}(?:\.{_OCTET}){{3}})(?![\w-]|\.\d)"
+_IPV4 = rf"(?<![A-Za-z0-9_.:-])(?P<v4>{_OCTET}(?:\.{_OCTET}){{3}})(?![A-Za-z0-9_-]|\.\d)"
 _H = r"[0-9A-Fa-f]{1,4}"
 _IPV6_BODY = rf"""(?:
     (?:{_H}:){{7}}{_H}
@@ -49,12 +52,12 @@ _IPV6_BODY = rf"""(?:
   | (?:{_H}:){{6}}{_OCTET}(?:\.{_OCTET}){{3}}
   | ::(?:ffff(?::0{{1,4}})?:)?{_OCTET}(?:\.{_OCTET}){{3}}
 )"""
-_IPV6 = rf"(?<![\w:.])(?P<v6>{_IPV6_BODY})(?![\w:]|\.\d)"
+_IPV6 = rf"(?<![A-Za-z0-9_:.])(?P<v6>{_IPV6_BODY})(?![A-Za-z0-9_:]|\.\d)"
 
 # Phone numbers: national formats with their grouping. Separators: space, dot, dash.
 _S = r"[ .\-]"
 _PHONE = rf"""
-(?<![\w+/.:\-])
+(?<![A-Za-z0-9_+/.:\-])
 (?:
     \+[1-9]\d{{0,2}}(?:{_S}?\(0\))?(?:{_S}?\(?\d{{1,4}}\)?){{1,2}}(?:{_S}\d{{2,8}}){{1,4}}  # E.164 +CC ...
   | \+[1-9]\d{{7,14}}                                                    # E.164 compact
@@ -64,7 +67,7 @@ _PHONE = rf"""
   | \(0\d{{2,4}}\)[ ]?\d{{3,4}}[ \-]?\d{{3,4}}                           # UK/DE (030) 1234567
   | 0[1-9](?:([ .\-])\d{{2}})(?:\2\d{{2}}){{3}}                          # FR 01 23 45 67 89
 )
-(?![\w\-]|[.,]\d)
+(?![A-Za-z0-9_\-]|[.,]\d)
 """
 
 # A dotted quad after one of these is a version number, not an address.
