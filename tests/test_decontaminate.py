@@ -294,3 +294,19 @@ def test_eval_formats_parquet_and_text(tmp_path, setup) -> None:
     jt, jr, jf = read_eval_items([str(setup["eval"])], ["question", "answer"])
     ref = Decontaminator.from_texts(jt, jr, jf).index
     assert np.array_equal(built["eval.parquet"], ref) and np.array_equal(built["eval.txt"], ref)
+
+
+def test_eval_set_on_s3(s3, setup) -> None:
+    """An eval set on an object store (s3://) reads like a local one, through io/fs."""
+    from thresher.filters.decontaminate import read_eval_items
+
+    bucket, fs, _ = s3
+    fs.put(str(setup["eval"]), f"{bucket}/evals/eval.jsonl")
+    texts, rows, files = read_eval_items(
+        [f"s3://{bucket}/evals/eval.jsonl"], ["question", "answer"]
+    )
+    assert files == [f"s3://{bucket}/evals/eval.jsonl"] and len(rows[0]) == 40
+    local = read_eval_items([str(setup["eval"])], ["question", "answer"])[0]
+    assert texts[0].to_pylist() == local[0].to_pylist()
+    with pytest.raises(ConfigError, match=f"s3://{bucket}/evals/nope.jsonl"):
+        read_eval_items([f"s3://{bucket}/evals/nope.jsonl"], ["text"])

@@ -353,6 +353,8 @@ class Decontaminator(BaseFilter):
     only documents left with less than ``min_left`` of their words.
 
     Build it with :meth:`from_eval_sets` (reads the files) or :meth:`from_texts`.
+    An excised document is written in its NFKC form (the form its spans were found in);
+    every other document keeps its text byte for byte.
     """
 
     name = CONTAMINATED
