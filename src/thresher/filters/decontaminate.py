@@ -432,7 +432,7 @@ class Decontaminator(BaseFilter):
             row=np.concatenate(rows) if rows else np.zeros(0, np.int64),
             preview=preview,
         )
-        return cls(allh[first], allo[first].astype(np.int64), lengths, items, ngram, mode, min_left)
+        return cls(allh[first], allo[first].astype(np.int32), lengths, items, ngram, mode, min_left)
 
     @classmethod
     def from_eval_sets(
