@@ -45,7 +45,14 @@ N = 13
 # --------------------------------------------------------------------------------------------
 # data
 def make_data(
-    pool: str, work: Path, every: int, pasted: int, partial: int, seed: int, limit: int
+    pool: str,
+    work: Path,
+    every: int,
+    pasted: int,
+    partial: int,
+    seed: int,
+    limit: int,
+    exclude: tuple[str, ...] = (),
 ) -> dict:
     rng = random.Random(seed)
     docs = [json.loads(x) for x in Path(pool).read_bytes().splitlines() if x.strip()]
@@ -56,7 +63,7 @@ def make_data(
     items = []
     for d in held:
         words = d["text"].split()
-        if len(words) < 40:
+        if len(words) < 40 or d.get("lang") in exclude:
             continue
         length = rng.randint(24, 60)
         start = rng.randrange(0, max(1, len(words) - length))
@@ -211,6 +218,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--datatrove-python", default=".venv-datatrove/bin/python")
+    ap.add_argument(
+        "--exclude-langs", default="", help="no eval items from these languages (e.g. ja,zh)"
+    )
+    ap.add_argument("--one-worker", action="store_true", help="only the 1-worker configurations")
     ap.add_argument("--show", type=int, default=8, help="disagreements to print")
     a = ap.parse_args()
     if a.worker:
@@ -219,7 +230,8 @@ def main() -> None:
         return
     work = Path(a.work)
     load0 = os.getloadavg()
-    data = make_data(a.pool, work, a.every, a.pasted, a.partial, a.seed, a.docs)
+    exclude = tuple(x for x in a.exclude_langs.split(",") if x)
+    data = make_data(a.pool, work, a.every, a.pasted, a.partial, a.seed, a.docs, exclude)
     raw, ev = work / "raw.jsonl", work / "eval.jsonl"
     print(
         f"raw: {data['raw']:,} docs ({raw.stat().st_size / 1e6:.1f} MB), eval items: "
@@ -231,6 +243,8 @@ def main() -> None:
         "thresher, 2 workers": lambda o: run_thresher(sys.executable, raw, ev, o, 2),
         "datatrove, 2 tasks": lambda o: run_datatrove(a.datatrove_python, raw, ev, o, 2),
     }
+    if a.one_worker:
+        configs = {k: v for k, v in configs.items() if k.split(", ")[1].startswith("1 ")}
     times: dict[str, list[float]] = {k: [] for k in configs}
     for r in range(a.repeats):
         for k, run in configs.items():
@@ -270,7 +284,7 @@ def main() -> None:
     print("\nwall time, fresh process each, interleaved (index build + scan + write):")
     for k, v in times.items():
         print(f"  {k:22s} {stats(v)}")
-    for w in ("1", "2"):
+    for w in ("1",) if a.one_worker else ("1", "2"):
         t = statistics.median(times[f"thresher, {w} worker" + ("s" if w == "2" else "")])
         d = statistics.median(times[f"datatrove, {w} task" + ("s" if w == "2" else "")])
         print(f"  speed ratio at {w}: datatrove / thresher = {d / t:.2f}x")
