@@ -79,7 +79,7 @@ def filter(
     """
     filters, lang_options = language_spec(list(rules), languages, min_score)
     if not filters and not (options.get("decontaminate") or options.get("redact")):
-        raise ConfigError("give languages, rules, decontaminate and/or redact")
+        raise ConfigError("give languages and/or rules (or decontaminate, redact)")
     filter_options = {**lang_options, **(options.pop("filter_options", None) or {})}
     return select(
         progress=progress,

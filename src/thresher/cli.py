@@ -375,7 +375,7 @@ def filter_cmd(
             redact=redact,
         )
         if not filters and not hygiene["decontaminate"] and not hygiene["redact"]:
-            raise fail("give --lang, --rules, --decontaminate and/or --redact")
+            raise fail("give --lang and/or --rules (or --decontaminate, --redact)")
         filter_options.update(_parse_options(option))
         manifest = api.select(
             progress=RichReporter(),
