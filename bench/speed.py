@@ -13,7 +13,8 @@ revision; every figure a median (min-max). See bench/_harness.py.
 A revision is a checkout directory (its ``src/`` goes on PYTHONPATH) or a git revision of
 this repository (``git archive`` into a temporary directory). Both run with the same Python
 (``--python``, default this one), so they share the installed dependencies. Before the
-measured rounds, each (configuration, revision) runs once untimed on ``data/sample`` to fill
+measured rounds, each (configuration, revision) runs once untimed on the first 2 MB of the
+corpus to fill
 numba's on-disk cache of its own source tree (``--no-warmup`` skips it).
 
 The corpus: ``/work/bench-data/raw-1gb.jsonl``, made with
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         }
 
         if not args.no_warmup:
-            sample = ROOT / "data" / "sample" / "raw.jsonl.gz"
+            sample = slice_corpus(args.input, 2_000_000, args.scratch)  # numba compiles alike
             for name in names:
                 for lab in revs:
                     out = tmp / f"warmup-{name}-{lab}"
@@ -323,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- corpus: {raw} ({mb:,.0f} MB); target {args.target.relative_to(ROOT) if args.target.is_relative_to(ROOT) else args.target}; "
         f"select runs take --fraction 0.1 --seed 0 --no-report; dedup is `thresher dedup` (MinHash)",
         f"- MB/s = input file MB / wall s; ratios: ratio of medians (min–max of the per-round "
-        f"ratios); {'numba caches warmed by one untimed run per (config, rev) on data/sample' if not args.no_warmup else 'no warm-up'}",
+        f"ratios); {'numba caches warmed by one untimed run per (config, rev) on the first 2 MB' if not args.no_warmup else 'no warm-up'}",
         "",
         "## Every configuration",
         "",
