@@ -14,8 +14,7 @@ A revision is a checkout directory (its ``src/`` goes on PYTHONPATH) or a git re
 this repository (``git archive`` into a temporary directory). Both run with the same Python
 (``--python``, default this one), so they share the installed dependencies. Before the
 measured rounds, each (configuration, revision) runs once untimed on the first 2 MB of the
-corpus to fill
-numba's on-disk cache of its own source tree (``--no-warmup`` skips it).
+corpus to fill numba's on-disk cache of its own source tree (``--no-warmup`` skips it).
 
 The corpus: ``/work/bench-data/raw-1gb.jsonl``, made with
 
