@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -158,6 +159,7 @@ def main() -> None:
     finally:
         server.kill()
         server.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
     ratio = res.ratio("local", "s3")  # S3 throughput / local throughput = local wall / S3 wall
     lines = [
         "# thresher select: raw from S3 (moto on 127.0.0.1, s3fs) vs local disk",

@@ -27,6 +27,7 @@ import argparse
 import base64
 import gzip
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -265,6 +266,7 @@ def main() -> None:
     print("Speed (each counter in its own fresh process, after a 10-document warm-up):")
     print()
     print(speed_table(args.corpus, refs, args.repeats))
+    shutil.rmtree(tmp, ignore_errors=True)  # the trained BPEs
 
 
 if __name__ == "__main__":
