@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -27,6 +28,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import Config, Run, md_table, report_header, run_interleaved, stat  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"
@@ -73,31 +77,20 @@ def start_s3() -> tuple[subprocess.Popen, str]:
     raise SystemExit("moto server did not start")
 
 
-def run(raw: str, target: str, out: str, env: dict, workers: int | None) -> dict:
+def select_argv(raw: str, target: str, out: str, workers: int | None) -> list[str]:
     cmd = [
         sys.executable, "-m", "thresher.cli", "select", "--raw", raw, "--target", target,
         "--out", out, "--k", "1000", "--no-report", "--overwrite",
     ]  # fmt: skip
     if workers:
         cmd += ["--workers", str(workers)]
-    t0 = time.perf_counter()
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if res.returncode != 0:
-        raise SystemExit(f"run failed: {' '.join(cmd)}\n{res.stderr}")
-    return {"wall": wall}
+    return cmd
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def summary(walls: list[float], mb: float) -> tuple[float, str]:
-    rates = sorted(mb / w for w in walls)
-    med = statistics.median(rates)
-    return med, f"{med:7.1f} MB/s (min {rates[0]:.1f}, max {rates[-1]:.1f})"
 
 
 def main() -> None:
@@ -140,46 +133,58 @@ def main() -> None:
             fs.put_file(str(p), f"bench/corpus/{p.name}")
         upload = time.perf_counter() - t0
         url = "s3://bench/corpus"
-        load0 = os.getloadavg()
-        walls: dict[str, list[float]] = {"local": [], "s3": []}
         server_cpu: list[float] = []
-        for i in range(args.runs):
-            for src in ("local", "s3"):
-                out = str(tmp / f"out-{src}")
-                if src == "s3" and args.out_s3:
-                    out = f"s3://bench/out-{i}"
-                c0 = cpu_seconds(server.pid)
-                r = run(str(folder) if src == "local" else url, target, out, env, args.workers)
-                if src == "s3":
-                    server_cpu.append(cpu_seconds(server.pid) - c0)
-                walls[src].append(r["wall"])
-                print(
-                    f"run {i + 1} {src:5s}: {r['wall']:6.2f} s  {mb / r['wall']:7.1f} MB/s",
-                    flush=True,
-                )
-        load1 = os.getloadavg()
+        s3_runs = iter(range(10**6))
+        s3_argv: list[str] = []
+
+        def s3_before() -> None:
+            # with --out-s3 each S3 run writes a new OUT (the Config's argv is read after this)
+            i = next(s3_runs)
+            out = f"s3://bench/out-{i}" if args.out_s3 else str(tmp / "out-s3")
+            s3_argv[:] = select_argv(url, target, out, args.workers)
+            server_cpu.append(cpu_seconds(server.pid))
+
+        def s3_after(run: Run) -> None:
+            server_cpu[-1] = cpu_seconds(server.pid) - server_cpu[-1]
+
+        configs = [
+            Config(
+                "local",
+                select_argv(str(folder), target, str(tmp / "out-local"), args.workers),
+                env=env,
+            ),
+            Config("s3", s3_argv, env=env, before=s3_before, after=s3_after),
+        ]
+        res = run_interleaved(configs, args.runs)
     finally:
         server.kill()
         server.wait()
-    med_l, line_l = summary(walls["local"], mb)
-    med_s, line_s = summary(walls["s3"], mb)
-    ratio = med_s / med_l
+        shutil.rmtree(tmp, ignore_errors=True)
+    ratio = res.ratio("local", "s3")  # S3 throughput / local throughput = local wall / S3 wall
     lines = [
         "# thresher select: raw from S3 (moto on 127.0.0.1, s3fs) vs local disk",
         "",
-        f"corpus {mb:,.0f} MB plain JSONL in {args.files} files, {args.runs} fresh processes "
-        "per source (alternating), "
+        f"corpus {mb:,.0f} MB plain JSONL in {args.files} files, "
         f"workers {args.workers or 'default'}, OUT {'on S3 for S3 runs' if args.out_s3 else 'local'}; "
         f"upload {upload:.1f} s",
-        f"load average before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, "
-        f"after {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} ({os.cpu_count()} cores)",
         "",
-        "| source | median throughput (min, max) | wall seconds |",
-        "| --- | --- | --- |",
-        f"| local | {line_l} | {', '.join(f'{w:.2f}' for w in walls['local'])} |",
-        f"| s3 | {line_s} | {', '.join(f'{w:.2f}' for w in walls['s3'])} |",
+        report_header(res),
         "",
-        f"ratio S3/local (median throughput): {ratio:.2f}",
+        md_table(
+            ["source", "MB/s", "wall s", "CPU s (thresher)"],
+            [
+                [
+                    src,
+                    stat([mb / r.wall for r in res.runs[src]]).fmt(".1f"),
+                    res.stat(src).fmt(".2f"),
+                    res.stat(src, "cpu").fmt(".1f"),
+                ]
+                for src in ("local", "s3")
+            ],
+            align="lrrr",
+        ),
+        "",
+        f"ratio S3/local (throughput; median, min–max per run pair): {ratio.fmt('.2f')}",
         "",
         f"CPU seconds the S3 server (moto, Python) spent per S3 run, on the same cores as the "
         f"run: median {statistics.median(server_cpu):.1f} "

@@ -29,13 +29,12 @@ import argparse
 import contextlib
 import hashlib
 import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import Config, Run, report_header, run_interleaved, stat  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "scale.md"
@@ -153,7 +152,8 @@ def _tree_digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def run_once(args, corpus: Path, engine: str, workers: int, out: Path) -> dict:
+def make_config(args, corpus: Path, engine: str, workers: int, out: Path) -> Config:
+    """One measured configuration: a ``thresher select`` process (see bench/_harness.py)."""
     cmd = [
         sys.executable, "-m", "thresher.cli", "select",
         "--raw", str(corpus),
@@ -171,42 +171,23 @@ def run_once(args, corpus: Path, engine: str, workers: int, out: Path) -> dict:
     ]  # fmt: skip
     if engine == "ray" and args.ray_address:
         cmd += ["--ray-address", args.ray_address]
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if p.returncode != 0:
-        raise SystemExit(
-            f"run failed ({engine}, {workers} workers):\n{' '.join(cmd)}\n{p.stderr[-4000:]}"
+
+    def after(run: Run) -> None:
+        m = json.loads((out / "manifest.json").read_text())
+        run.extra.update(
+            pipeline=m["throughput"]["seconds"],
+            docs=m["counts"]["read"],
+            shards=m["shards"],
+            timings=m["timings"],
+            digest=_tree_digest(out),
         )
-    m = json.loads((out / "manifest.json").read_text())
-    return {
-        "engine": engine,
-        "workers": workers,
-        "wall": wall,
-        "pipeline": m["throughput"]["seconds"],
-        "docs": m["counts"]["read"],
-        "text_bytes": m["throughput"]["text_bytes"],
-        "shards": m["shards"],
-        "timings": m["timings"],
-        "digest": _tree_digest(out),
-    }
 
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        mem = float("nan")
-    return f"{len(os.sched_getaffinity(0))} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
+    return Config(
+        name=f"{engine} {workers}w",
+        argv=cmd,
+        env={"RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT / "src")},
+        after=after,
+    )
 
 
 def _versions() -> str:
@@ -264,42 +245,41 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
 
-    runs: dict[tuple[str, int], list[dict]] = {c: [] for c in configs}
-    for rep in range(args.repeats):
-        for e, w in configs:
-            r = run_once(args, corpus, e, w, Path(args.workdir) / f"run-{e}-{w}")
-            runs[(e, w)].append(r)
-            print(
-                f"  repeat {rep + 1}: {e:5s} {w} worker(s): {r['wall']:7.1f} s wall, "
-                f"{size / 1e6 / r['wall']:6.1f} MB/s, {r['docs'] / r['wall']:9,.0f} docs/s  {r['timings']}",
-                flush=True,
-            )
-    digests = {r["digest"] for rs in runs.values() for r in rs}
+    res = run_interleaved(
+        [make_config(args, corpus, e, w, Path(args.workdir) / f"run-{e}-{w}") for e, w in configs],
+        args.repeats,
+    )
+    runs = {(e, w): res.runs[f"{e} {w}w"] for e, w in configs}
+    digests = {r.extra["digest"] for rs in runs.values() for r in rs}
     identical = len(digests) == 1
 
-    med = {c: statistics.median(r["wall"] for r in rs) for c, rs in runs.items()}
-    first = next(iter(runs.values()))[0]
+    med = {c: res.stat(f"{c[0]} {c[1]}w").median for c in configs}
+    first = next(iter(runs.values()))[0].extra
     rows = []
     for (e, w), rs in runs.items():
-        walls = [r["wall"] for r in rs]
-        t = med[(e, w)]
+        name = f"{e} {w}w"
         rows.append(
-            f"| {e} | {w} | {t:.1f} | {min(walls):.1f} – {max(walls):.1f} | "
-            f"{statistics.median(r['pipeline'] for r in rs):.1f} | {size / 1e6 / t:.1f} | {first['docs'] / t:,.0f} |"
+            f"| {e} | {w} | {res.stat(name).fmt('.1f')} | {res.stat(name, 'cpu').fmt('.1f')} | "
+            f"{res.stat(name, 'extra.pipeline').fmt('.1f')} | "
+            f"{stat([size / 1e6 / r.wall for r in rs]).fmt('.1f')} | "
+            f"{first['docs'] / med[(e, w)]:,.0f} | {res.stat(name, 'tree_pss_mb').fmt('.0f')} |"
         )
     checks = []
     for e in engines:
         if (e, 1) in med and (e, 2) in med:
-            s = med[(e, 1)] / med[(e, 2)]
+            s = res.ratio(f"{e} 1w", f"{e} 2w")
             checks.append(
-                f"- {e}: 2 workers / 1 worker speed-up **{s:.2f}x** (goal >= 1.8) {'✓' if s >= 1.8 else '✗'}"
+                f"- {e}: 2 workers / 1 worker speed-up **{s.fmt('.2f', 'x')}** (goal >= 1.8) "
+                f"{'✓' if s.median >= 1.8 else '✗'}"
             )
     if "local" in engines and "ray" in engines:
         for w in workers:
             if ("local", w) in med and ("ray", w) in med:
-                o = med[("ray", w)] / med[("local", w)] - 1
+                o = res.ratio(f"ray {w}w", f"local {w}w")
                 checks.append(
-                    f"- Ray overhead vs local, {w} worker(s): **{o * 100:+.1f}%** (goal <= 15%) {'✓' if o <= 0.15 else '✗'}"
+                    f"- Ray overhead vs local, {w} worker(s): **{(o.median - 1) * 100:+.1f}%** "
+                    f"(per repeat {(o.min - 1) * 100:+.1f}% – {(o.max - 1) * 100:+.1f}%; goal <= 15%) "
+                    f"{'✓' if o.median - 1 <= 0.15 else '✗'}"
                 )
     cmd = "python bench/scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
     md = "\n".join(
@@ -307,16 +287,15 @@ def main(argv: list[str] | None = None) -> int:
             "# Scaling: local vs Ray, 1 vs 2 workers",
             "",
             f"Command: `{cmd.strip()}`  ",
-            f"Machine: {_machine()}  ",
+            report_header(res),
             f"Versions: {_versions()}  ",
             f"Corpus: {corpus.name}, {size / 1e6:,.0f} MB, {first['docs']:,} documents, "
             f"{first['shards']} shards of {args.shard_mb} MB; built with {how}  ",
             f"Run: `thresher select --method {args.method} --k {args.k} --target {Path(args.target).name} "
             f"--shard-mb {args.shard_mb} --raw-sample {args.raw_sample} --no-report`; Ray {'at ' + args.ray_address if args.ray_address else 'started by each run (start-up included)'}  ",
-            f"Repeats: {args.repeats} (interleaved; median wall time of the whole process)",
             "",
-            "| engine | workers | wall s (median) | wall s (min – max) | pipeline s | MB/s | docs/s |",
-            "|---|---|---|---|---|---|---|",
+            "| engine | workers | wall s | CPU s | pipeline s | MB/s | docs/s | tree PSS MB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
             "",
             *checks,
@@ -325,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "*wall* is the whole `thresher select` process; *pipeline* is the sum of its stage timings "
             "(manifest `throughput.seconds`, which excludes interpreter start-up). MB/s are of the input "
-            "file, docs/s of documents read.",
+            "file, docs/s of documents read. Figures: median (min–max) over the repeats; ratios: "
+            "ratio of medians (min–max of the per-repeat ratios).",
             "",
         ]
     )

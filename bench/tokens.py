@@ -27,6 +27,7 @@ import argparse
 import base64
 import gzip
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -147,6 +148,54 @@ def timed(fn, *args):
     return out, time.perf_counter() - t0
 
 
+def measure_speed(corpus: Path, tokenizer: str) -> None:
+    """Child process: count the corpus's tokens with one counter; report its time (emit)."""
+    from _harness import emit
+
+    arr = pa.array(read_texts(corpus), type=pa.large_string())
+    counter = EstimateCounter() if tokenizer == "estimate" else TokenizerCounter(Path(tokenizer))
+    counter.count(arr.slice(0, 10))  # load / compile outside the clock
+    c0, t0 = time.process_time(), time.perf_counter()
+    counter.count(arr)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    emit(seconds=wall, cpu_seconds=cpu, mb=arr.nbytes / 1e6)
+
+
+def speed_table(corpus: Path, refs: list[tuple[str, Path]], repeats: int) -> str:
+    """Each counter in its own fresh process, interleaved, ``repeats`` rounds (bench/_harness)."""
+    from _harness import Config, md_table, report_header, run_interleaved, stat
+
+    env = {"PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'bench'}"}
+    configs = [
+        Config(
+            name=name,
+            argv=[sys.executable, __file__, "--measure-speed", str(path), "--corpus", str(corpus)],
+            env=env,
+        )
+        for name, path in [("estimate", "estimate"), *refs]
+    ]
+    res = run_interleaved(configs, repeats)
+    rows = []
+    for c in configs:
+        runs = res.runs[c.name]
+        rows.append(
+            [
+                c.name,
+                stat([r.metrics["mb"] / r.metrics["seconds"] for r in runs]).fmt(",.1f"),
+                stat([r.metrics["mb"] / r.metrics["cpu_seconds"] for r in runs]).fmt(",.1f"),
+                "-"
+                if c.name == "estimate"
+                else res.ratio(c.name, "estimate", "metrics.seconds").fmt(",.0f", "x"),
+            ]
+        )
+    table = md_table(
+        ["counter", "MB/s (wall)", "MB/s per CPU second", "estimate's speed-up (wall)"],
+        rows,
+        align="lrrr",
+    )
+    return report_header(res) + "\n\n" + table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=ROOT / "data/sample/raw.jsonl.gz")
@@ -155,19 +204,22 @@ def main() -> None:
     ap.add_argument("--gpt2", type=Path, help="GPT-2's gpt2.tiktoken rank file")
     ap.add_argument("--tokenizer", type=Path, action="append", default=[])
     ap.add_argument("--fit", action="store_true", help="fit the weights to the first reference")
+    ap.add_argument(
+        "--repeats", type=int, default=3, help="speed: rounds, each counter in a fresh process"
+    )
+    ap.add_argument("--measure-speed", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.measure_speed:
+        measure_speed(args.corpus, args.measure_speed)
+        return
 
     texts = read_texts(args.corpus)
     arr = pa.array(texts, type=pa.large_string())
     nbytes = arr.nbytes
     doc_bytes = pc.binary_length(pc.cast(arr, pa.large_binary())).to_numpy()
     naive = np.rint(doc_bytes / 4).astype(np.int64)  # the rule of thumb, for comparison
-    EstimateCounter().count(arr.slice(0, 10))  # compile / load the kernel
-    est, t_est = timed(EstimateCounter().count, arr)
-    print(
-        f"corpus {args.corpus} : {len(texts):,} docs, {nbytes / 1e6:.1f} MB; "
-        f"estimate {t_est:.2f} s ({nbytes / 1e6 / t_est:,.0f} MB/s, 1 thread)"
-    )
+    est = EstimateCounter().count(arr)
+    print(f"corpus {args.corpus} : {len(texts):,} docs, {nbytes / 1e6:.1f} MB")
 
     refs: list[tuple[str, Path]] = []
     tmp = Path(tempfile.mkdtemp(prefix="thresher-tokens-"))
@@ -183,7 +235,7 @@ def main() -> None:
     rows = []
     feats = estimate_features(arr) if args.fit else None
     for i, (name, path) in enumerate(refs):
-        ref, t_ref = timed(TokenizerCounter(path).count, arr)
+        ref = TokenizerCounter(path).count(arr)
         if args.fit and i == 0:
             from scipy.optimize import nnls
 
@@ -200,17 +252,21 @@ def main() -> None:
         e, n = errors(est, ref), errors(naive, ref)
         rows.append(
             f"| {name} | {nbytes / ref.sum():.2f} | {e['total']:+.1%} | {e['median']:.1%} "
-            f"| {e['p90']:.1%} | {n['total']:+.1%} / {n['median']:.1%} "
-            f"| {nbytes / 1e6 / t_ref:,.1f} |"
+            f"| {e['p90']:.1%} | {n['total']:+.1%} / {n['median']:.1%} |"
         )
     print()
     print(f"weights: {', '.join(f'{x:g}' for x in ESTIMATE_WEIGHTS)}")
     print(
         "| reference | bytes/token | estimate: total error | per-doc median abs error "
-        "| per-doc p90 | bytes/4: total / median | reference MB/s |"
+        "| per-doc p90 | bytes/4: total / median |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     print("\n".join(rows))
+    print()
+    print("Speed (each counter in its own fresh process, after a 10-document warm-up):")
+    print()
+    print(speed_table(args.corpus, refs, args.repeats))
+    shutil.rmtree(tmp, ignore_errors=True)  # the trained BPEs
 
 
 if __name__ == "__main__":
