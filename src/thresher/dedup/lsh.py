@@ -411,6 +411,11 @@ class BandSpill:
             stats["rejected"] += int(r)
             del rec, dense
         cid = _dense_clusters(sorted_keys, parent)
+        if verify:
+            del sigs
+            tmp = os.path.join(self.dir, "all-sigs.tmp")
+            if os.path.exists(tmp):  # our own concatenation (see _signatures)
+                os.remove(tmp)
         if return_stats:
             stats["duplicates"] = int(np.count_nonzero(cid != sorted_keys))
             return sorted_keys, cid, stats
