@@ -16,7 +16,7 @@ document (a copy counts as its original).  The pool holds real near-identical do
 (the same man page section in two commands, the same chapter in two GNU manuals), so each
 merged pool document is reported with its largest exact word-3-gram Jaccard to the other
 pool documents of its cluster: ``< 0.5`` (distinct text: translations, sibling pages, a
-true false merge), ``0.5-0.8`` and ``>= 0.8`` (the pool's own near duplicates).
+true false merge), ``0.5-0.6``, ``0.6-0.8`` and ``>= 0.8`` (the pool's own near duplicates).
 
 thresher settings run in process (``thresher.dedup.dedup_texts``: exact + MinHash unioned,
 as ``thresher dedup`` does); ``--datatrove`` also runs datatrove's default MinHash
@@ -39,7 +39,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_POOL = "/work/bench-data/pool.jsonl"
-J_BINS = (0.5, 0.8)
+J_BINS = (0.5, 0.6, 0.8)
 
 
 def load_pool(path: str) -> tuple[list[str], list[str]]:
@@ -86,7 +86,7 @@ def evaluate(cid: np.ndarray, origin: np.ndarray, level: np.ndarray, pool_sh: li
     members: dict[int, set[int]] = {}
     for c, f in zip(cid.tolist(), fam.tolist(), strict=True):
         members.setdefault(c, set()).add(f)
-    bins = [0, 0, 0]
+    bins = [0] * (len(J_BINS) + 1)
     examples = []
     for fams in members.values():
         if len(fams) < 2:
@@ -98,13 +98,53 @@ def evaluate(cid: np.ndarray, origin: np.ndarray, level: np.ndarray, pool_sh: li
             if best < J_BINS[0] and len(examples) < 5:
                 examples.append((round(best, 3), a, [b for b in fl if b != a][:3]))
     assert all(f < n_pool for fams in members.values() for f in fams)
-    out["merged_lt05"], out["merged_05_08"], out["merged_ge08"] = bins
+    out["merged"] = bins
     out["examples"] = examples
     return out
 
 
 def s_curve(bands: int, rows: int, js=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> str:
     return " ".join(f"{j}:{1 - (1 - j**rows) ** bands:.3f}" for j in js)
+
+
+def measured_s_curve(texts: list[str], n: int, seed: int, setting: dict) -> list[str]:
+    """Markdown rows: copies binned by their exact word-3-gram Jaccard to the original, the
+    fraction that ``setting`` links to it, beside the LSH's P(candidate) and the
+    probability that a candidate also passes the signature check (binomial, num_perm
+    values, >= ceil(threshold * num_perm) equal)."""
+    from math import ceil, comb
+
+    from thresher.dedup import MinHashParams, dedup_texts
+    from thresher.dedup.evaluate import edit_words
+    from thresher.dedup.minhash import jaccard, shingle_hashes
+
+    p = MinHashParams(**setting)
+    rng = np.random.default_rng(seed)
+    vocab = sorted({w for t in texts[::7] for w in t.split() if w.isalpha()})
+    eligible = [i for i, t in enumerate(texts) if len(t.split()) >= 100]
+    picks = rng.choice(eligible, size=n, replace=False)
+    fracs = rng.uniform(0.0, 0.25, size=n)
+    copies = [edit_words(texts[i], f, rng, vocab) for i, f in zip(picks, fracs, strict=True)]
+    origs = [texts[i] for i in picks]
+    sh_o, sh_c = shingle_hashes(origs, 3), shingle_hashes(copies, 3)
+    js = np.asarray([jaccard(a, b) for a, b in zip(sh_o, sh_c, strict=True)])
+    _, cid = dedup_texts(texts + copies, p)
+    linked = cid[len(texts) :] == cid[picks]
+    need = ceil(p.threshold * p.num_perm - 1e-9)
+    rows = []
+    for lo in np.arange(0.3, 1.0, 0.05):
+        m = (js >= lo) & (js < lo + 0.05)
+        if not m.any():
+            continue
+        j = lo + 0.025
+        cand = 1 - (1 - j**p.rows) ** p.bands
+        ver = sum(comb(p.num_perm, k) * j**k * (1 - j) ** (p.num_perm - k)
+                  for k in range(need, p.num_perm + 1)) if p.verify else 1.0  # fmt: skip
+        rows.append(
+            f"{lo:.2f}-{lo + 0.05:.2f} | {int(m.sum())} | {linked[m].mean():.3f} | "
+            f"{cand:.3f} | {cand * ver:.3f}"
+        )
+    return rows
 
 
 def parse_settings(spec: str) -> list[dict]:
@@ -170,7 +210,19 @@ def main() -> None:
     ap.add_argument("--datatrove", action="store_true")
     ap.add_argument("--dt-python", default="/work/main/.venv-datatrove/bin/python")
     ap.add_argument("--work", default=None)
+    ap.add_argument(
+        "--s-curve",
+        default=None,
+        help="only measure the S-curve of one setting (ngram:threshold[:bands:rows][:v]) "
+        "on 3,000 copies with 0-25%% of their words edited",
+    )
     a = ap.parse_args()
+    if a.s_curve:
+        _, texts = load_pool(a.pool)
+        print("3-gram J | copies | measured linked | P(candidate) | P(candidate and verified)")
+        print("--- | --- | --- | --- | ---")
+        print("\n".join(measured_s_curve(texts, 3000, a.seed, parse_settings(a.s_curve)[0])))
+        return
     print(f"load average at start: {os.getloadavg()}")
     ids, texts = load_pool(a.pool)
     rows, origin, level = build(texts, a.per_level, a.min_words, a.seed)
@@ -180,7 +232,7 @@ def main() -> None:
         f"originals with >= {a.min_words} words), seed {a.seed}"
     )
     head = ["system", "ngram", "threshold", "bands x rows", "verify", *LEVELS]
-    head += ["merged J<0.5", "merged 0.5-0.8", "merged J>=0.8", "sec"]
+    head += ["merged J<0.5", "merged 0.5-0.6", "merged 0.6-0.8", "merged J>=0.8", "sec"]
     print("\n" + " | ".join(head))
     print(" | ".join(["---"] * len(head)))
     curves = []
@@ -189,7 +241,7 @@ def main() -> None:
         ev = evaluate(cid, origin, level, pool_sh)
         cells = ["thresher", p.ngram, p.threshold, f"{p.bands} x {p.rows}", p.verify]
         cells += [f"{ev[lv]:.3f}" for lv in LEVELS]
-        cells += [ev["merged_lt05"], ev["merged_05_08"], ev["merged_ge08"], f"{sec:.1f}"]
+        cells += [*ev["merged"], f"{sec:.1f}"]
         print(" | ".join(map(str, cells)), flush=True)
         curves.append((f"{p.bands} x {p.rows}", s_curve(p.bands, p.rows)))
         for j, x, others in ev["examples"]:
@@ -200,7 +252,7 @@ def main() -> None:
         ev = evaluate(cid, origin, level, pool_sh)
         cells = ["datatrove default", 5, "-", "14 x 8", False]
         cells += [f"{ev[lv]:.3f}" for lv in LEVELS]
-        cells += [ev["merged_lt05"], ev["merged_05_08"], ev["merged_ge08"], f"{sec:.1f}"]
+        cells += [*ev["merged"], f"{sec:.1f}"]
         print(" | ".join(map(str, cells)), flush=True)
         curves.append(("14 x 8", s_curve(14, 8)))
         for j, x, others in ev["examples"]:

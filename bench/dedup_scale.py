@@ -59,6 +59,8 @@ if __name__ == "__main__":  # the executor's forkserver re-imports this file
 
 def prefix(big: str, mb: int, out: str) -> str:
     """The first ``mb`` MB of ``big``, cut after a newline (reused if present)."""
+    if mb * 1_000_000 >= os.path.getsize(big) - 1_000_000:  # the whole file
+        return big
     if os.path.exists(out):
         return out
     want = mb * 1_000_000
@@ -171,6 +173,7 @@ def main() -> None:
     ap.add_argument("--dt-size", type=int, default=250, help="MB run by both systems (0: no)")
     ap.add_argument("--dt-python", default="/work/main/.venv-datatrove/bin/python")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--tag", default="out", help="run directory name (under --big's directory)")
     a = ap.parse_args()
     work = os.path.dirname(os.path.abspath(a.big))
     sizes = [int(s) for s in a.sizes.split(",") if s]
@@ -184,17 +187,17 @@ def main() -> None:
     head += "peak anon PSS MB | processes"
     print(head + "\n" + " | ".join(["---"] * 10), flush=True)
     for mb in sizes:
-        r = thresher_run(path_of[mb], os.path.join(work, "out"), a.workers, "local")
+        r = thresher_run(path_of[mb], os.path.join(work, a.tag), a.workers, "local")
         print(row(f"thresher local, {a.workers} workers", mb, r), flush=True)
     if a.ray_size:
         p = path_of.get(a.ray_size) or prefix(
             a.big, a.ray_size, f"{a.big[:-6]}-{a.ray_size}MB.jsonl"
         )
-        r = thresher_run(p, os.path.join(work, "out"), a.workers, "ray")
+        r = thresher_run(p, os.path.join(work, a.tag), a.workers, "ray")
         print(row(f"thresher ray, {a.workers} workers", a.ray_size, r), flush=True)
     if a.dt_size:
         p = prefix(a.big, a.dt_size, f"{a.big[:-6]}-{a.dt_size}MB.jsonl")
-        r = thresher_run(p, os.path.join(work, "out"), a.workers, "local")
+        r = thresher_run(p, os.path.join(work, a.tag), a.workers, "local")
         print(row(f"thresher local, {a.workers} workers", a.dt_size, r), flush=True)
         r = datatrove_run(a.dt_python, p, work, a.workers)
         print(row(f"datatrove MinHash, {a.workers} workers", a.dt_size, r), flush=True)
