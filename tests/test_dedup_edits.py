@@ -29,7 +29,9 @@ def _copies(texts: list[str], per_level: int, seed: int = 0):
     eligible = [i for i, t in enumerate(texts) if len(t.split()) >= 100]
     picks = rng.choice(eligible, size=per_level * len(CAUGHT), replace=False)
     levels = [lv for lv in CAUGHT for _ in range(per_level)]
-    copies = [edit_level_copy(texts[i], lv, rng, vocab) for i, lv in zip(picks, levels, strict=True)]
+    copies = [
+        edit_level_copy(texts[i], lv, rng, vocab) for i, lv in zip(picks, levels, strict=True)
+    ]
     return picks, copies, np.asarray(levels)
 
 
