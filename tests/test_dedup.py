@@ -216,6 +216,11 @@ def test_spill_matches_in_memory_whatever_the_order(tmp_path, corpus, partitions
         assert (cid_v == ref_v).all()
     # cluster ids are doc keys, the smallest of each cluster
     assert np.isin(cid, keys).all() and (cid <= keys).all()
+    # a partition over max_records is split on disk first: same clusters, nothing left over
+    small = BandSpill(d, p.bands, partitions=partitions, max_records=700)
+    assert (small.clusters()[1] == ref).all()
+    assert (small.clusters(p.threshold)[1] == ref_v).all()
+    assert not list(d.glob("split-*")) and not list(d.glob("*.tmp"))
 
 
 def test_exact_spill_and_combined(tmp_path, corpus):
