@@ -124,7 +124,7 @@ def sampled(cmd: list[str], interval: float = 0.2) -> dict:
     # processes that were not waited for by the child (pool workers) are only in the samples
     cpu = max(cpu, sum(ticks.values()) / os.sysconf("SC_CLK_TCK"))
     return {"wall": wall, "cpu": cpu, "pss_mb": peak / 1024, "anon_mb": peak_anon / 1024,
-            "procs": procs}  # fmt: skip
+            "procs": procs, "log": log}  # fmt: skip
 
 
 def thresher_run(path: str, out: str, workers: int, engine: str) -> dict:
@@ -165,16 +165,53 @@ def row(system: str, mb: int, r: dict) -> str:
     return " | ".join(map(str, cells))
 
 
+REDUCE = r"""
+import json, sys, time
+from thresher.dedup.lsh import BandSpill
+from thresher.dedup.minhash import MinHashParams
+spill, max_records = sys.argv[1], int(sys.argv[2])
+p = MinHashParams()
+t = time.perf_counter()
+e = BandSpill(f"{spill}/exact", bands=1, partitions=16, key_words=2, max_records=max_records)
+e.clusters()
+m = BandSpill(f"{spill}/minhash", bands=p.bands, partitions=16, max_records=max_records)
+keys, cid, st = m.clusters(threshold=p.threshold, return_stats=True)
+print(json.dumps({"docs": len(keys), "dups": st["duplicates"], "sec": time.perf_counter() - t}))
+"""
+
+
+def reduce_only(spill: str, sizes: list[int]) -> None:
+    """The reduce alone (exact + verified MinHash clustering) on a kept spill directory,
+    once per ``max_records`` (a huge value = no partition split, the code before)."""
+    print("max_records | docs | duplicates | wall s | peak PSS MB | peak anon PSS MB")
+    print("--- | --- | --- | --- | --- | ---")
+    for mr in sizes:
+        for f in os.listdir(os.path.join(spill, "minhash")):
+            if f.endswith(".tmp"):  # a hard-linked all-sigs.tmp must not be rewritten
+                os.remove(os.path.join(spill, "minhash", f))
+        r = sampled([sys.executable, "-c", REDUCE, spill, str(mr)])
+        info = json.loads(r["log"].strip().splitlines()[-1])
+        print(
+            f"{mr:,} | {info['docs']:,} | {info['dups']:,} | {r['wall']:.0f} | "
+            f"{r['pss_mb']:.0f} | {r['anon_mb']:.0f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--big", required=True, help="corpus.py large --vary output")
+    ap.add_argument("--big", default=None, help="corpus.py large --vary output")
     ap.add_argument("--sizes", default="1000,2500,5000", help="MB, prefixes of --big")
     ap.add_argument("--ray-size", type=int, default=5000, help="MB run with --engine ray (0: no)")
     ap.add_argument("--dt-size", type=int, default=250, help="MB run by both systems (0: no)")
     ap.add_argument("--dt-python", default="/work/main/.venv-datatrove/bin/python")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tag", default="out", help="run directory name (under --big's directory)")
+    ap.add_argument("--reduce-only", default=None, help="a kept spill dir: reduce memory only")
     a = ap.parse_args()
+    if a.reduce_only:
+        reduce_only(a.reduce_only, [10**12, 500_000])
+        return
     work = os.path.dirname(os.path.abspath(a.big))
     sizes = [int(s) for s in a.sizes.split(",") if s]
     big_mb = round(os.path.getsize(a.big) / 1e6)
