@@ -42,6 +42,7 @@ POLICY_SUBSTRINGS = (
     "use cookies",
 )
 _WS_RUNS = re.compile(r"(\s+)").split
+_EXTRA_WS = re.compile(r"[^\S ]| {2}").search  # whitespace spaCy makes a token of
 _SENT_PUNCT_RE = re.compile("|".join(re.escape(c) for c in sorted(SENT_PUNCT_CHARS)))
 
 
@@ -63,7 +64,9 @@ def count_sentences(line: str) -> int:
         return 1
     n = 1
     seen_period = False
-    for i, part in enumerate(_WS_RUNS(line)):
+    # only single spaces between words (the common case): the words are all the tokens
+    parts = [line] if _EXTRA_WS(line) is None else _WS_RUNS(line)
+    for i, part in enumerate(parts):
         if i % 2:
             # spaCy's tokenizer attaches one leading " " of a whitespace run to the token
             # before it; the rest of the run ("\t", a second space...) is a token of its own,
