@@ -211,6 +211,11 @@ def main() -> None:
     ap.add_argument("--dt-python", default="/work/main/.venv-datatrove/bin/python")
     ap.add_argument("--work", default=None)
     ap.add_argument(
+        "--originals-only",
+        action="store_true",
+        help="drop the pool docs that have no copy (a smaller run, e.g. for datatrove)",
+    )
+    ap.add_argument(
         "--s-curve",
         default=None,
         help="only measure the S-curve of one setting (ngram:threshold[:bands:rows][:v]) "
@@ -226,6 +231,16 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}")
     ids, texts = load_pool(a.pool)
     rows, origin, level = build(texts, a.per_level, a.min_words, a.seed)
+    if a.originals_only:  # the pool shrunk to the originals of the copies (same copies)
+        keep = sorted(set(origin[origin >= 0].tolist()))
+        new_of = {old: k for k, old in enumerate(keep)}
+        n_pool = len(texts)
+        ids, texts = [ids[i] for i in keep], [texts[i] for i in keep]
+        rows = texts + rows[n_pool:]
+        origin = np.concatenate(
+            [np.full(len(keep), -1), [new_of[int(o)] for o in origin[n_pool:]]]
+        ).astype(np.int64)
+        level = np.concatenate([np.full(len(keep), "pool"), level[n_pool:]])
     pool_sh = shingle_hashes(texts, 3)
     print(
         f"pool {len(texts)} docs, {len(rows) - len(texts)} copies ({a.per_level} per level, "
