@@ -87,13 +87,17 @@ def test_normalize_and_exact_hashes():
 def test_optimal_param_matches_the_s_curve():
     b, r = optimal_param(0.8, 128)
     assert b * r <= 128
-    p = MinHashParams()
+    p = MinHashParams(threshold=0.8, verify=False)
     assert (p.bands, p.rows) == (b, r)
     # the S-curve rises around the threshold
     assert p.collision_probability(0.5) < 0.05 < 0.95 < p.collision_probability(0.95)
     assert 0.75 < p.s_curve_midpoint < 0.9
     # a lower threshold moves the curve left
-    assert MinHashParams(threshold=0.5).s_curve_midpoint < p.s_curve_midpoint
+    assert MinHashParams(threshold=0.5, verify=False).s_curve_midpoint < p.s_curve_midpoint
+    # verifying, the LSH is tuned 0.1 below the threshold: the default 0.6 uses 0.5's split
+    d = MinHashParams()
+    assert d.verify and (d.bands, d.rows) == optimal_param(0.5, 128) == (25, 5)
+    assert d.collision_probability(0.7) > 0.989
 
 
 def test_params_pickle_and_validate():
@@ -170,14 +174,15 @@ def test_unrelated_documents_are_not_merged(corpus):
     # the base has no pair with shingle Jaccard >= 0.3: any cross-family merge is wrong
     for i in np.flatnonzero(is_dup):
         assert corpus.family[i] == corpus.family[cid[i]], i
-    # and every dropped row is close to its cluster's survivor
-    sh = shingle_hashes(corpus.texts, 5)
+    # and every dropped row is close to another member of its cluster (its link)
+    sh = shingle_hashes(corpus.texts, MinHashParams().ngram)
     for i in np.flatnonzero(is_dup):
-        assert jaccard(sh[i], sh[cid[i]]) >= 0.5
+        others = np.flatnonzero((cid == cid[i]) & (np.arange(len(cid)) != i))
+        assert max(jaccard(sh[i], sh[j]) for j in others) >= 0.5
 
 
 def test_verification_only_removes_links(corpus):
-    a_dup, a = dedup_texts(corpus.texts, MinHashParams())
+    a_dup, a = dedup_texts(corpus.texts, MinHashParams(verify=False, bands=25, rows=5))
     b_dup, b = dedup_texts(corpus.texts, MinHashParams(verify=True))
     assert not (b_dup & ~a_dup).any()
     r = score(corpus, b, b_dup)
@@ -211,6 +216,11 @@ def test_spill_matches_in_memory_whatever_the_order(tmp_path, corpus, partitions
         assert (cid_v == ref_v).all()
     # cluster ids are doc keys, the smallest of each cluster
     assert np.isin(cid, keys).all() and (cid <= keys).all()
+    # a partition over max_records is split on disk first: same clusters, nothing left over
+    small = BandSpill(d, p.bands, partitions=partitions, max_records=700)
+    assert (small.clusters()[1] == ref).all()
+    assert (small.clusters(p.threshold)[1] == ref_v).all()
+    assert not list(d.glob("split-*")) and not list(d.glob("*.tmp"))
 
 
 def test_exact_spill_and_combined(tmp_path, corpus):
@@ -228,7 +238,8 @@ def test_exact_spill_and_combined(tmp_path, corpus):
     assert (cid[exact_rows] == np.minimum(keys[exact_rows], keys[corpus.source[exact_rows]])).all()
     # combining exact with MinHash equals dedup_texts (doc key 2*i <-> row i)
     p = MinHashParams()
-    _, mh = clusters_in_memory(keys, band_keys(signatures(texts, p), p))
+    sigs = signatures(texts, p)
+    _, mh = clusters_in_memory(keys, band_keys(sigs, p), sigs=sigs, threshold=p.threshold)
     _, both = combine_clusters(keys, cid, mh)
     _, ref = dedup_texts(texts, p)
     assert (both == 2 * ref).all()

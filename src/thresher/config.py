@@ -67,8 +67,10 @@ class SelectConfig(BaseModel):
     filters: list[str] = Field(default_factory=list)
     filter_options: dict = Field(default_factory=dict)
     dedup: Literal["none", "exact", "minhash"] = "none"
-    dedup_threshold: float = Field(0.8, gt=0, le=1, description="MinHash Jaccard threshold")
-    dedup_ngram: int = Field(5, ge=1, description="MinHash word n-gram shingle size")
+    # 0.6 / 3-grams, signature-verified: >= 98% of 5%-edited copies, no merge of distinct
+    # docs below Jaccard 0.5 on the bench pool (bench/results/dedup.md, README "Near-duplicates")
+    dedup_threshold: float = Field(0.6, gt=0, le=1, description="MinHash Jaccard threshold")
+    dedup_ngram: int = Field(3, ge=1, description="MinHash word n-gram shingle size")
     # decontamination against eval sets, PII redaction (thresher.hygiene)
     decontaminate: list[str] = Field(
         default_factory=list, description="eval sets: drop raw documents sharing n-grams with them"

@@ -19,6 +19,10 @@ import numpy as np
 
 __all__ = [
     "KINDS",
+    "LEVELS",
+    "add_boilerplate",
+    "edit_level_copy",
+    "reflow",
     "Injected",
     "drop_near_duplicates",
     "edit_words",
@@ -205,3 +209,64 @@ def drop_near_duplicates(
         if not dropped[i] and not dropped[j] and jaccard(sh[i], sh[j]) >= max_jaccard:
             dropped[j] = True
     return [t for t, d in zip(texts, dropped, strict=True) if not d]
+
+
+# --------------------------------------------------------------------------- edit levels
+
+#: The copy kinds of :func:`edit_level_copy` in the order the README reports them.
+LEVELS = ("exact", "reflow", "boilerplate", "edit02", "edit05", "edit10")
+_LEVEL_FRAC = {"edit02": 0.02, "edit05": 0.05, "edit10": 0.10}
+
+# Typical web page chrome (about 14 words above, 19 below): the kind of header and footer
+# that a crawler keeps around a copied article.
+_HEADERS = (
+    "Skip to main content | Home | Docs | Blog | Forum | Contact | Sign in | Register",
+    "Menu Search this site Home > Documentation > Articles > Current page",
+    "Posted by admin on March 3, 2021 in Uncategorized | 4 comments | Print this page",
+)
+_FOOTERS = (
+    "Share this: Twitter Facebook LinkedIn Email. Copyright 2023 Example Media Ltd. "
+    "All rights reserved. Privacy policy | Terms of use | Cookies",
+    "Was this page helpful? Yes No. Last updated: 12 January 2024. Powered by WordPress. "
+    "Back to top. Subscribe to our newsletter",
+    "Related posts: Getting started, Installation guide, FAQ. Leave a reply. Your email "
+    "address will not be published. Required fields are marked",
+)
+
+
+def reflow(text: str, rng: np.random.Generator) -> str:
+    """The same words with the whitespace redone: lines re-wrapped at a random width
+    (40..100 characters), some double spaces and tabs, paragraphs kept."""
+    width = int(rng.integers(40, 101))
+    out_paras = []
+    for para in paragraphs(text):
+        lines, cur = [], ""
+        for w in para.split():
+            sep = "  " if rng.random() < 0.05 else ("\t" if rng.random() < 0.01 else " ")
+            if cur and len(cur) + 1 + len(w) > width:
+                lines.append(cur)
+                cur = w
+            else:
+                cur = f"{cur}{sep}{w}" if cur else w
+        if cur:
+            lines.append(cur)
+        out_paras.append("\n".join(lines))
+    return "\n\n".join(out_paras)
+
+
+def add_boilerplate(text: str, rng: np.random.Generator) -> str:
+    """``text`` between a web page header and footer (about 33 words together)."""
+    head = _HEADERS[int(rng.integers(len(_HEADERS)))]
+    foot = _FOOTERS[int(rng.integers(len(_FOOTERS)))]
+    return f"{head}\n\n{text}\n\n{foot}"
+
+
+def edit_level_copy(text: str, level: str, rng: np.random.Generator, vocab: list[str]) -> str:
+    """A copy of ``text`` at one of :data:`LEVELS` (``edit02`` = 2% of the words edited)."""
+    if level == "exact":
+        return text
+    if level == "reflow":
+        return reflow(text, rng)
+    if level == "boilerplate":
+        return add_boilerplate(text, rng)
+    return edit_words(text, _LEVEL_FRAC[level], rng, vocab)

@@ -36,8 +36,9 @@ Memory model of :meth:`BandSpill.clusters`
       (8 B/doc), i.e. 16 B/doc, plus 8 B/doc transiently while sorting the keys and
       8 B/doc for the signature row index when verifying.  1e9 documents: ~16-24 GB.
     * one partition at a time: its records (``(2 + key_words) * 8`` B each, ``bands``
-      records per document) and a sort permutation (8 B/record): with 9 bands and 1-word
-      keys ~ ``9 * 32 / partitions`` B/doc.  Pick ``partitions`` so that this fits.
+      records per document) and a sort permutation (8 B/record).  A partition of more
+      than ``max_records`` records (default 500k, ~12 MB) is split into sub-partitions on
+      disk first, so this term does not grow with the corpus.
     * verification reads signature rows through a memory map (page cache, not heap).
 """
 
@@ -60,6 +61,9 @@ __all__ = [
     "dedup_texts",
 ]
 
+
+#: records read at a time when a large partition is split (see BandSpill._partition_chunks)
+SPLIT_CHUNK = 1 << 18
 
 # --------------------------------------------------------------------------- kernels
 
@@ -271,12 +275,14 @@ class BandSpill:
         partitions: int = 16,
         key_words: int = 1,
         writer: str | None = None,
+        max_records: int = 500_000,
     ) -> None:
         if bands < 1 or partitions < 1 or key_words < 1:
             raise ValueError("bands, partitions and key_words must be >= 1")
         self.dir = os.fspath(directory)
         self.bands = bands
         self.partitions = partitions
+        self.max_records = max(1, max_records)  # per reduce step (see _partition_chunks)
         self.key_words = key_words
         self.writer = writer or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         if "." in self.writer or os.sep in self.writer:
@@ -398,12 +404,8 @@ class BandSpill:
         del order
         width = self.key_words + 2
         stats = {"docs": len(sorted_keys), "records": 0, "edges": 0, "rejected": 0}
-        for p in range(self.partitions):
-            files = self._writers(f"part-{p:05d}")
-            if not files:
-                continue
-            rec = np.concatenate([np.fromfile(f, dtype=np.uint64) for f in files])
-            rec = _sort_records(rec.reshape(-1, width))
+        for rec in self._partition_chunks(width):
+            rec = _sort_records(rec)
             dense = np.searchsorted(sorted_keys, rec[:, -1].view(np.int64))
             e, r = _link_runs(parent, rec, dense, verify, sigs, sig_row, need)
             stats["records"] += len(rec)
@@ -411,10 +413,62 @@ class BandSpill:
             stats["rejected"] += int(r)
             del rec, dense
         cid = _dense_clusters(sorted_keys, parent)
+        if verify:
+            del sigs
+            tmp = os.path.join(self.dir, "all-sigs.tmp")
+            if os.path.exists(tmp):  # our own concatenation (see _signatures)
+                os.remove(tmp)
         if return_stats:
             stats["duplicates"] = int(np.count_nonzero(cid != sorted_keys))
             return sorted_keys, cid, stats
         return sorted_keys, cid
+
+    def _partition_chunks(self, width: int):
+        """Each partition's records, ``(m, width)`` uint64, at most ~``max_records`` at a time.
+
+        A larger partition is first split on other bits of the bucket key (``key //
+        partitions``) into sub-partition files, streamed in ``SPLIT_CHUNK`` records, so
+        equal buckets stay together and the reduce's memory stays bounded whatever the
+        corpus size; the clusters are the same as without the split.
+        """
+        for p in range(self.partitions):
+            files = self._writers(f"part-{p:05d}")
+            if not files:
+                continue
+            total = sum(os.path.getsize(f) for f in files) // (8 * width)
+            if total <= self.max_records:
+                yield np.concatenate([np.fromfile(f, dtype=np.uint64) for f in files]).reshape(
+                    -1, width
+                )
+                continue
+            n_sub = -(-total // self.max_records)
+            tmp = [os.path.join(self.dir, f"split-{p:05d}-{k:05d}.tmp") for k in range(n_sub)]
+            outs = [open(t, "wb") for t in tmp]  # noqa: SIM115
+            try:
+                for f in files:
+                    with open(f, "rb") as src:
+                        while True:
+                            chunk = np.fromfile(src, dtype=np.uint64, count=SPLIT_CHUNK * width)
+                            if chunk.size == 0:
+                                break
+                            rec = chunk.reshape(-1, width)
+                            sub = (rec[:, 1] // np.uint64(self.partitions)) % np.uint64(n_sub)
+                            order = np.argsort(sub, kind="stable")
+                            counts = np.bincount(sub.astype(np.int64), minlength=n_sub)
+                            rec = rec[order]
+                            pos = 0
+                            for k in range(n_sub):
+                                c = int(counts[k])
+                                if c:
+                                    rec[pos : pos + c].tofile(outs[k])
+                                    pos += c
+            finally:
+                for o in outs:
+                    o.close()
+            for t in tmp:
+                rec = np.fromfile(t, dtype=np.uint64).reshape(-1, width)
+                os.remove(t)
+                yield rec
 
     def _signatures(self, doc_files: list[str], order: np.ndarray):
         sig_files = [f.replace(os.sep + "docs.", os.sep + "sigs.") for f in doc_files]

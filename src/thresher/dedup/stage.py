@@ -4,7 +4,11 @@ A document's key is ``shard_index << 32 | position in the shard``: global,
 deterministic, and ordered like the input, so the survivor of a cluster (its
 smallest key) is the document that comes first in the input, whatever the
 engine or worker count. ``minhash`` also runs exact hashing and unions both
-clusterings, so exact copies too short for 5-gram shingles are caught.
+clusterings, so exact copies too short for n-gram shingles are caught.
+
+``minhash`` verifies (the default, :class:`MinHashParams`): the workers also spill each
+document's signature, and the reduce links an LSH candidate pair only if the signatures
+agree on ``>= threshold`` of their values (read through a memory map, i.e. page cache).
 """
 
 from __future__ import annotations
@@ -27,13 +31,16 @@ PARTITIONS = 16
 @dataclass(frozen=True)
 class DedupSpec:
     mode: str  # "exact" or "minhash"
-    threshold: float = 0.8
-    ngram: int = 5
-    num_perm: int = 128
+    threshold: float = MinHashParams.threshold
+    ngram: int = MinHashParams.ngram
+    num_perm: int = MinHashParams.num_perm
+    verify: bool = MinHashParams.verify
 
     @property
     def params(self) -> MinHashParams:
-        return MinHashParams(threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm)
+        return MinHashParams(
+            threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm, verify=self.verify
+        )
 
 
 def _writer(shard_index: int) -> str:
@@ -66,7 +73,8 @@ def spill_batch(
         with BandSpill(
             root / "minhash", bands=p.bands, partitions=PARTITIONS, writer=_writer(shard_index)
         ) as sp:
-            sp.add(keys, band_keys(signatures(texts, p), p))
+            sigs = signatures(texts, p)
+            sp.add(keys, band_keys(sigs, p), sigs=sigs if p.verify else None)
 
 
 def resolve(
@@ -84,7 +92,8 @@ def resolve(
     keys, cid = BandSpill(root / "exact", bands=1, partitions=PARTITIONS, key_words=2).clusters()
     if spec.mode == "minhash":
         p = spec.params
-        keys2, cid2 = BandSpill(root / "minhash", bands=p.bands, partitions=PARTITIONS).clusters()
+        spill = BandSpill(root / "minhash", bands=p.bands, partitions=PARTITIONS)
+        keys2, cid2 = spill.clusters(threshold=p.threshold if p.verify else None)
         if not np.array_equal(keys, keys2):
             raise RuntimeError("dedup spills disagree on the documents they hold")
         keys, cid = combine_clusters(keys, cid, cid2)

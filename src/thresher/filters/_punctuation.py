@@ -168,3 +168,6 @@ TERMINAL_PUNCTUATION = (
 )
 PUNCTUATION_SET = frozenset(PUNCTUATION).union(TERMINAL_PUNCTUATION)
 PUNCTUATION_CHARS = "".join(sorted(PUNCTUATION_SET))
+# the members that str.isalnum() accepts (only "１", FULLWIDTH DIGIT ONE): a word made of them
+# is a symbol word for datatrove although it is alphanumeric
+ALNUM_PUNCTUATION = "".join(c for c in PUNCTUATION_CHARS if c.isalnum())

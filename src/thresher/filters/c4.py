@@ -41,6 +41,8 @@ POLICY_SUBSTRINGS = (
     "use of cookies",
     "use cookies",
 )
+_WS_RUNS = re.compile(r"(\s+)").split
+_EXTRA_WS = re.compile(r"[^\S ]| {2}").search  # whitespace spaCy makes a token of
 _SENT_PUNCT_RE = re.compile("|".join(re.escape(c) for c in sorted(SENT_PUNCT_CHARS)))
 
 
@@ -54,20 +56,34 @@ def count_sentences(line: str) -> int:
     """Sentences in one stripped line as spaCy's ``Sentencizer`` splits datatrove's tokens.
 
     A new sentence starts at the first token that is neither punctuation nor a sentence-final
-    character after a sentence-final character (``.``, ``!``, ``?``, ``。``...).
+    character after a sentence-final character (``.``, ``!``, ``?``, ``。``...); whitespace
+    beyond one space between words is such a token, as in spaCy.
     """
     m = _SENT_PUNCT_RE.search(line)
     if m is None or m.end() == len(line):  # no sentence-final character, or only at the end
         return 1
     n = 1
     seen_period = False
-    for tok in split_words(line):
-        in_punct = tok in SENT_PUNCT_CHARS
-        if seen_period and not in_punct and not _is_punct(tok):
-            n += 1
-            seen_period = False
-        elif in_punct:
-            seen_period = True
+    # only single spaces between words (the common case): the words are all the tokens
+    parts = [line] if _EXTRA_WS(line) is None else _WS_RUNS(line)
+    for i, part in enumerate(parts):
+        if i % 2:
+            # spaCy's tokenizer attaches one leading " " of a whitespace run to the token
+            # before it; the rest of the run ("\t", a second space...) is a token of its own,
+            # which is neither punctuation nor sentence-final: after a "." it starts a
+            # sentence ("One.  !" is 2 sentences; datatrove 0.10.1 + spaCy agree)
+            if part == " ":
+                continue
+            toks: tuple[str, ...] | list[str] = (part[1:] if part[0] == " " else part,)
+        else:
+            toks = split_words(part) if part else ()
+        for tok in toks:
+            in_punct = tok in SENT_PUNCT_CHARS
+            if seen_period and not in_punct and not _is_punct(tok):
+                n += 1
+                seen_period = False
+            elif in_punct:
+                seen_period = True
     return n
 
 

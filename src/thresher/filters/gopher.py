@@ -13,11 +13,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from thresher.filters._punctuation import PUNCTUATION_CHARS
+from thresher.filters._punctuation import ALNUM_PUNCTUATION, PUNCTUATION_CHARS
 from thresher.filters._rules import RuleFilter, find_duplicates
 from thresher.filters.words import split_words
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+
+
+def _has_alnum_punctuation(word: str) -> bool:
+    return any(c in word for c in ALNUM_PUNCTUATION)
 
 
 def _has_alpha(word: str) -> bool:
@@ -76,7 +80,10 @@ class GopherQualityFilter(RuleFilter):
         content_chars = 0
         n_alpha = 0
         for w, c in counts.items():
-            if w.isalnum() or w.strip(PUNCTUATION_CHARS):
+            # datatrove: a word with a character outside its punctuation set; "１" (U+FF11,
+            # FULLWIDTH DIGIT ONE) is alphanumeric *and* in that set, so isalnum() alone is
+            # not enough
+            if (w.isalnum() and not _has_alnum_punctuation(w)) or w.strip(PUNCTUATION_CHARS):
                 n_content += c
                 content_chars += len(w) * c
             if _has_alpha(w):
@@ -173,7 +180,8 @@ def _dup_ngram_chars(words: list[str], n: int, n_chars: int, frac: float) -> int
 class GopherRepetitionFilter(RuleFilter):
     """Gopher's repetition rules (Table A1); drop rule ``gopher_repetition.<rule>``, value.
 
-    Rules, in order: ``dup_para_frac`` / ``dup_para_char_frac`` (paragraphs split on blank
+    An empty text is dropped as ``empty`` (value 0), as datatrove does. Then, in order:
+    ``dup_para_frac`` / ``dup_para_char_frac`` (paragraphs split on blank
     lines), ``dup_line_frac`` / ``dup_line_char_frac``, ``top_<n>_gram`` (characters of the
     most frequent n-gram over the text's length, n = 2, 3, 4), ``dup_<n>_gram`` (characters in
     repeated n-grams, n = 5..10).
@@ -207,7 +215,7 @@ class GopherRepetitionFilter(RuleFilter):
     def check(self, text: str) -> tuple[str, float] | None:
         n_chars = len(text)
         if n_chars == 0:
-            return None  # nothing repeated (datatrove divides by zero here)
+            return "empty", 0.0  # datatrove 0.10.1 drops an empty text as "empty"
 
         paragraphs = _PARAGRAPH_SPLIT(text.strip())
         n_dup, dup_chars = find_duplicates(paragraphs)
