@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import re
 
+from thresher.errors import ConfigError
+
 ENV_DEVICE = "THRESHER_DEVICE"
 ENV_BATCH = "THRESHER_BATCH_SIZE"
 
@@ -40,7 +42,8 @@ def _cuda_available() -> bool:
 
 def pick_device(requested: str | None = None) -> str:
     """The torch device to use: ``requested``, else ``$THRESHER_DEVICE``, else cuda if
-    available, else cpu. A named device that does not exist is a ValueError (one line)."""
+    available, else cpu. A named device that does not exist is a ConfigError (a
+    ValueError; one line at the CLI's error boundary)."""
     source = "device"
     if not requested:
         requested = os.environ.get(ENV_DEVICE) or None
@@ -49,10 +52,10 @@ def pick_device(requested: str | None = None) -> str:
         return "cuda" if _cuda_available() else "cpu"
     dev = requested.strip().lower()
     if not _VALID.match(dev):
-        raise ValueError(f"{source}={requested!r}: expected cpu, cuda, cuda:N or mps")
+        raise ConfigError(f"{source}={requested!r}: expected cpu, cuda, cuda:N or mps")
     if dev.startswith("cuda"):
         if not _cuda_available():
-            raise ValueError(
+            raise ConfigError(
                 f"{source}={requested!r}: CUDA is not available here "
                 "(torch.cuda.is_available() is False); use cpu or unset it"
             )
@@ -60,14 +63,14 @@ def pick_device(requested: str | None = None) -> str:
 
         index = int(dev.split(":")[1]) if ":" in dev else 0
         if index >= torch.cuda.device_count():
-            raise ValueError(
+            raise ConfigError(
                 f"{source}={requested!r}: only {torch.cuda.device_count()} CUDA device(s)"
             )
     if dev == "mps":
         import torch
 
         if not torch.backends.mps.is_available():
-            raise ValueError(f"{source}={requested!r}: MPS is not available here")
+            raise ConfigError(f"{source}={requested!r}: MPS is not available here")
     return dev
 
 
@@ -81,16 +84,16 @@ def batch_size(kind: str, device: str, requested: int | None = None) -> int:
     ``$THRESHER_BATCH_SIZE``, else the device's default from :data:`BATCH_SIZES`."""
     if requested is not None:
         if int(requested) < 1:
-            raise ValueError(f"batch_size={requested!r}: must be >= 1")
+            raise ConfigError(f"batch_size={requested!r}: must be >= 1")
         return int(requested)
     env = os.environ.get(ENV_BATCH)
     if env:
         try:
             value = int(env)
         except ValueError:
-            raise ValueError(f"{ENV_BATCH}={env!r}: expected a positive integer") from None
+            raise ConfigError(f"{ENV_BATCH}={env!r}: expected a positive integer") from None
         if value < 1:
-            raise ValueError(f"{ENV_BATCH}={env!r}: expected a positive integer")
+            raise ConfigError(f"{ENV_BATCH}={env!r}: expected a positive integer")
         return value
     sizes = BATCH_SIZES[kind]
     return sizes.get(device_type(device), sizes["cpu"])
