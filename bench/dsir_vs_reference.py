@@ -1,17 +1,26 @@
 """thresher's DSIR vs the reference implementation (PyPI data-selection 1.0.3), side by side.
 
 Both select from the same real corpus (Debian documentation, see bench/corpus.py)
-on the same cores. Prints docs/s and MB/s of each end to end and the ratio; the
-featurize+score kernel alone in MB/s per core (against scikit-learn's
-HashingVectorizer, the library the kernel passes over); and thresher's peak
-memory at several input sizes.
+on the same cores. Every measured configuration runs in its own fresh process; the
+configurations are interleaved (round 1: each once, round 2: each once, ...), so a
+machine shared with other work slows them alike; each is repeated ``--repeats`` times
+(median, min and max quoted) and the load average is recorded at start and end.
 
-    python bench/dsir_vs_reference.py                 # builds ~1 GB in bench/data
-    python bench/dsir_vs_reference.py --corpus big.jsonl --ref-mb 200 --repeats 3
+Configurations:
 
-The reference is slow (~1 MB/s per core), so by default it runs on the first
-``--ref-mb`` MB of the corpus and thresher runs on the same prefix *and* on the
-whole corpus; ratios compare equal inputs.
+* ``reference``: data-selection's fit + weights + resample on the first ``--ref-mb`` MB
+  (it runs ~1 MB/s: the whole ~1 GB would take a quarter of an hour per run; its speed
+  does not depend on the size, every token goes through the same Python);
+* ``thresher <ref-mb>``: ``thresher select`` on the same prefix (equal inputs);
+* ``thresher 1 GB, N workers`` and ``1 worker``: the whole corpus; the 2-vs-1 ratio of
+  the scan stage (manifest timings) is the scan's scaling;
+* with ``--before-src DIR``: the same thresher runs from another source tree (before a
+  change), interleaved with this one.
+
+Also printed: the featurize+score kernel alone in MB/s per core (against scikit-learn's
+HashingVectorizer), and optionally thresher's peak memory at several input sizes.
+
+    python bench/dsir_vs_reference.py --corpus /work/bench-data/raw-1gb.jsonl --repeats 3
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -26,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -75,8 +86,19 @@ def tree_memory_mb(pid: int) -> tuple[float, float]:
     return pss / 1e6, rss_max / 1e6
 
 
-def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, float]:
-    """Run cmd; return (wall s, peak PSS of the whole process tree, peak single-process RSS) in MB."""
+@dataclass
+class Measure:
+    wall: float
+    cpu: float  # user + sys of the whole process tree
+    pss: float
+    rss: float
+    timings: dict = field(default_factory=dict)  # thresher's manifest stages
+
+
+def run_measured(cmd: list[str], env: dict | None = None, manifest: Path | None = None) -> Measure:
+    """Run cmd in a fresh process; wall and CPU seconds, peak PSS of the whole process tree
+    and peak single-process RSS (MB), and the stage timings of ``manifest`` if given."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0.0
@@ -97,11 +119,14 @@ def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float,
     stop.set()
     th.join()
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(
             f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}"
         )
-    return wall, peak, peak_rss
+    timings = json.loads(manifest.read_text())["timings"] if manifest else {}
+    return Measure(wall, cpu, peak, peak_rss, timings)
 
 
 def count_docs(path: Path) -> int:
@@ -109,9 +134,14 @@ def count_docs(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-def thresher_cmd(raw: Path, target: Path, out: Path, k: int, workers: int) -> list[str]:
+def thresher_cmd(
+    raw: Path, target: Path, out: Path, k: int, workers: int, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """A fresh ``python -m thresher.cli select`` (the source tree is the env's PYTHONPATH)."""
     return [
-        str(BIN / "thresher"),
+        sys.executable,
+        "-m",
+        "thresher.cli",
         "select",
         "--raw",
         str(raw),
@@ -125,7 +155,12 @@ def thresher_cmd(raw: Path, target: Path, out: Path, k: int, workers: int) -> li
         str(workers),
         "--overwrite",
         "--no-report",
+        *extra,
     ]
+
+
+def src_env(src: Path) -> dict:
+    return dict(os.environ, PYTHONPATH=str(src))
 
 
 REF_SCRIPT = r"""
@@ -144,9 +179,7 @@ print(json.dumps({"fit": t1 - t0, "weights": t2 - t1, "resample": t3 - t2}))
 """
 
 
-def reference_run(
-    raw: Path, target: Path, k: int, workers: int, tmp: Path
-) -> tuple[float, float, float]:
+def reference_run(raw: Path, target: Path, k: int, workers: int, tmp: Path) -> Measure:
     cache = tmp / "ref-cache"
     out = tmp / "ref-out"
     for p in (cache, out, Path(str(out) + ".cache")):
@@ -215,6 +248,15 @@ def kernel_mb_per_core(raw: Path, mb: int = 200) -> dict:
     }
 
 
+def stats(values: list[float]) -> str:
+    """median [min-max]"""
+    return f"{statistics.median(values):.1f} [{min(values):.1f}-{max(values):.1f}]"
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -228,21 +270,28 @@ def main() -> None:
         "--ref-mb", type=int, default=100, help="MB of the corpus the reference runs on"
     )
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3, help="thresher runs per size (median quoted)")
-    ap.add_argument("--memory-sizes", default="500,1000,2000", help="MB sizes for the memory curve")
-    ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3, help="rounds (median, min, max quoted)")
+    ap.add_argument("--src", type=Path, default=ROOT / "src", help="thresher source tree")
+    ap.add_argument("--before-src", type=Path, help="also run this source tree (before)")
     ap.add_argument(
-        "--ref-wall",
-        type=float,
-        help="reuse a measured reference wall time (s) instead of rerunning it",
+        "--memory-sizes", default="", help="MB sizes for a memory curve (e.g. 500,1000,2000)"
     )
+    ap.add_argument(
+        "--before-full-only",
+        action="store_true",
+        help="run the before tree on the whole corpus with --workers only (a shorter bench)",
+    )
+    ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--skip-kernel", action="store_true")
     ap.add_argument("--results", type=Path, default=HERE / "results" / "dsir_vs_reference.md")
     args = ap.parse_args()
+    if args.repeats < 3:
+        print("note: fewer than 3 repeats; the protocol quotes the median of at least 3")
 
     data_dir = HERE / "data"
-    data_dir.mkdir(exist_ok=True)
     corpus = args.corpus
     if corpus is None:
+        data_dir.mkdir(exist_ok=True)
         corpus = data_dir / f"large-{args.bytes // 1_000_000}MB.jsonl"
         if not corpus.exists():
             sys.path.insert(0, str(HERE))
@@ -257,81 +306,141 @@ def main() -> None:
         print(s, flush=True)
         lines.append(s)
 
+    load_start = load()
     say(f"# DSIR: thresher vs data-selection 1.0.3 ({args.workers} workers each)\n")
-    say(
-        f"corpus: {corpus} ({size / 1e6:.0f} MB, {count_docs(corpus):,} docs); target: {args.target}\n"
-    )
+    full_docs = count_docs(corpus)
+    say(f"corpus: {corpus} ({size / 1e6:.0f} MB, {full_docs:,} docs); target: {args.target}\n")
     ref_raw = prefix_file(corpus, tmp / "ref.jsonl", args.ref_mb * 1_000_000)
     ref_docs = count_docs(ref_raw)
     ref_mb = ref_raw.stat().st_size / 1e6
-    k = max(1, ref_docs // 10)
+    k_ref, k_full = max(1, ref_docs // 10), max(1, full_docs // 10)
+
+    trees = {"": args.src}
+    if args.before_src:
+        trees = {" (before)": args.before_src, "": args.src}
+    # name -> (input MB, docs, zero-arg function returning a Measure)
+    configs: dict[str, tuple[float, int, object]] = {}
+    if not args.skip_reference:
+        configs["data-selection (fit+weights+resample)"] = (
+            ref_mb,
+            ref_docs,
+            lambda: reference_run(ref_raw, args.target, k_ref, args.workers, tmp),
+        )
+    for tag, src in trees.items():
+        for name, raw, docs, mb, k, workers in (
+            (f"thresher{tag}", ref_raw, ref_docs, ref_mb, k_ref, args.workers),
+            (f"thresher{tag}", corpus, full_docs, size / 1e6, k_full, args.workers),
+            (f"thresher{tag}", corpus, full_docs, size / 1e6, k_full, 1),
+        ):
+            if tag and args.before_full_only and (raw != corpus or workers != args.workers):
+                continue
+            out = tmp / f"t{abs(hash((name, mb, workers)))}"
+            configs[f"{name}, {mb:.0f} MB, {workers} worker{'s' * (workers > 1)}"] = (
+                mb,
+                docs,
+                lambda raw=raw, out=out, k=k, workers=workers, src=src: run_measured(
+                    thresher_cmd(raw, args.target, out, k, workers),
+                    env=src_env(src),
+                    manifest=out / "manifest.json",
+                ),
+            )
+    # Not measured: one small run per source tree fills its numba cache (a cold cache
+    # compiles the kernels, ~20 s, once per checkout).
+    warm = prefix_file(corpus, tmp / "warm.jsonl", 2_000_000)
+    for src in trees.values():
+        run_measured(thresher_cmd(warm, args.target, tmp / "warm", 10, 1), env=src_env(src))
+    results: dict[str, list[Measure]] = {c: [] for c in configs}
+    for rnd in range(args.repeats):
+        for name, (_, _, fn) in configs.items():
+            m = fn()  # type: ignore[operator]
+            results[name].append(m)
+            print(f"  round {rnd + 1}: {name}: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU", flush=True)
+    load_end = load()
+
     say(
-        "| run | input MB | docs | wall s (median) | docs/s | MB/s | peak PSS MB (tree) | peak RSS MB (largest process) |"
+        "| run | input MB | docs | wall s median [min-max] | CPU s median | MB/s (median wall) "
+        "| fit s | scan s | write s | peak PSS MB (tree) |"
     )
-    say("|---|---|---|---|---|---|---|---|")
-    rows = {}
-    if args.ref_wall:
-        rows["ref"] = args.ref_wall
+    say("|---|---|---|---|---|---|---|---|---|---|")
+    rate: dict[str, float] = {}
+    for name, (mb, docs, _) in configs.items():
+        ms = results[name]
+        wall = statistics.median(m.wall for m in ms)
+        rate[name] = mb / wall
+        stage = {
+            st: statistics.median(m.timings.get(st, 0.0) for m in ms) if ms[0].timings else None
+            for st in ("fit", "scan", "write")
+        }
+        cols = " | ".join("" if v is None else f"{v:.2f}" for v in stage.values())
         say(
-            f"| data-selection (fit+weights+resample), earlier run | {ref_mb:.0f} | {ref_docs:,} | {args.ref_wall:.1f} | {ref_docs / args.ref_wall:,.0f} | {ref_mb / args.ref_wall:.2f} | | |"
+            f"| {name} | {mb:.0f} | {docs:,} | {stats([m.wall for m in ms])} | "
+            f"{statistics.median(m.cpu for m in ms):.1f} | {mb / wall:.1f} | {cols} | "
+            f"{max(m.pss for m in ms):.0f} |"
         )
-    elif not args.skip_reference:
-        wall, pss, rss = reference_run(ref_raw, args.target, k, args.workers, tmp)
-        rows["ref"] = wall
+    say(f"\nload average (1, 5, 15 min): {load_start} at start, {load_end} at end\n")
+    ref_name = "data-selection (fit+weights+resample)"
+    w = args.workers
+    for tag in trees:
+        small = f"thresher{tag}, {ref_mb:.0f} MB, {w} worker{'s' * (w > 1)}"
+        full = f"thresher{tag}, {size / 1e6:.0f} MB, {w} worker{'s' * (w > 1)}"
+        one = f"thresher{tag}, {size / 1e6:.0f} MB, 1 worker"
+        if ref_name in rate and small in rate:
+            cpu = {
+                n: statistics.median(m.cpu for m in results[n]) / configs[n][0]
+                for n in (ref_name, full)
+            }  # CPU seconds per MB: what a shared machine changes least
+            say(
+                f"- thresher{tag} on {size / 1e6:.0f} MB vs the reference, in CPU seconds per MB "
+                f"(all processes): **{cpu[ref_name] / cpu[full]:.0f}x** less CPU"
+            )
+            say(
+                f"- thresher{tag} vs the reference: same {ref_mb:.0f} MB **{rate[small] / rate[ref_name]:.0f}x**; "
+                f"thresher on {size / 1e6:.0f} MB vs the reference's rate: **{rate[full] / rate[ref_name]:.0f}x**"
+            )
+        scan = lambda n: statistics.median(m.timings["scan"] for m in results[n])  # noqa: E731
+        if one not in results:
+            continue
         say(
-            f"| data-selection (fit+weights+resample) | {ref_mb:.0f} | {ref_docs:,} | {wall:.1f} | {ref_docs / wall:,.0f} | {ref_mb / wall:.2f} | {pss:.0f} | {rss:.0f} |"
+            f"- thresher{tag} {w} workers vs 1 on {size / 1e6:.0f} MB: end to end "
+            f"**{rate[full] / rate[one]:.2f}x**, scan stage **{scan(one) / scan(full):.2f}x**"
         )
-    walls, psss, rsss = [], [], []
-    for _ in range(args.repeats):
-        w, p, r = run_measured(thresher_cmd(ref_raw, args.target, tmp / "t-small", k, args.workers))
-        walls.append(w)
-        psss.append(p)
-        rsss.append(r)
-    small = statistics.median(walls)
-    say(
-        f"| thresher select | {ref_mb:.0f} | {ref_docs:,} | {small:.1f} | {ref_docs / small:,.0f} | {ref_mb / small:.1f} | {max(psss):.0f} | {max(rsss):.0f} |"
-    )
-    full_docs = count_docs(corpus)
-    walls, psss, rsss = [], [], []
-    for _ in range(args.repeats):
-        w, p, r = run_measured(
-            thresher_cmd(corpus, args.target, tmp / "t-full", max(1, full_docs // 10), args.workers)
-        )
-        walls.append(w)
-        psss.append(p)
-        rsss.append(r)
-    full = statistics.median(walls)
-    say(
-        f"| thresher select | {size / 1e6:.0f} | {full_docs:,} | {full:.1f} | {full_docs / full:,.0f} | {size / 1e6 / full:.1f} | {max(psss):.0f} | {max(rsss):.0f} |"
-    )
-    if "ref" in rows:
+    if args.before_src:
+        for n in ("{mb:.0f} MB, {w} workers", "{mb:.0f} MB, 1 worker"):
+            for mb in (ref_mb, size / 1e6):
+                key = n.format(mb=mb, w=w)
+                if f"thresher (before), {key}" in rate and f"thresher, {key}" in rate:
+                    say(
+                        f"- after vs before, {key}: "
+                        f"**{rate[f'thresher, {key}'] / rate[f'thresher (before), {key}']:.2f}x**"
+                    )
+    if not args.skip_kernel:
+        kern = kernel_mb_per_core(corpus)
         say(
-            f"\nspeed-up on the same {ref_mb:.0f} MB: **{rows['ref'] / small:.0f}x**; "
-            f"thresher on {size / 1e6:.0f} MB vs reference rate: **{(size / full) / (ref_mb * 1e6 / rows['ref']):.0f}x**"
+            f"\nfeaturize+score kernel, 1 core: {kern['thresher_kernel_mb_s']} MB/s "
+            f"(scikit-learn HashingVectorizer + dot: {kern['sklearn_hashingvectorizer_mb_s']} MB/s, {kern['ratio']}x)"
         )
-    kern = kernel_mb_per_core(corpus)
-    say(
-        f"\nfeaturize+score kernel, 1 core: {kern['thresher_kernel_mb_s']} MB/s "
-        f"(scikit-learn HashingVectorizer + dot: {kern['sklearn_hashingvectorizer_mb_s']} MB/s, {kern['ratio']}x)"
-    )
-    say("\n## Peak memory of `thresher select` against input size\n")
-    say("| input MB | peak PSS MB (whole process tree) | peak RSS MB (largest process) | wall s |")
-    say("|---|---|---|---|")
-    for mb in [int(x) for x in args.memory_sizes.split(",") if x]:
-        src = corpus
+    sizes = [int(x) for x in args.memory_sizes.split(",") if x]
+    if sizes:
+        say("\n## Peak memory of `thresher select` against input size\n")
+        say(
+            "| input MB | peak PSS MB (whole process tree) | peak RSS MB (largest process) | wall s |"
+        )
+        say("|---|---|---|---|")
+    for mb in sizes:
         path = tmp / f"mem-{mb}.jsonl"
         if mb * 1e6 <= size:
-            prefix_file(src, path, mb * 1_000_000)
+            prefix_file(corpus, path, mb * 1_000_000)
         else:  # repeat the corpus to reach the size
             with open(path, "wb") as g:
                 while g.tell() < mb * 1e6:
-                    with open(src, "rb") as f:
+                    with open(corpus, "rb") as f:
                         shutil.copyfileobj(f, g)
         n = count_docs(path)
-        w, p, r = run_measured(
-            thresher_cmd(path, args.target, tmp / "t-mem", max(1, n // 10), args.workers)
+        m = run_measured(
+            thresher_cmd(path, args.target, tmp / "t-mem", max(1, n // 10), args.workers),
+            env=src_env(args.src),
         )
-        say(f"| {path.stat().st_size / 1e6:.0f} | {p:.0f} | {r:.0f} | {w:.1f} |")
+        say(f"| {path.stat().st_size / 1e6:.0f} | {m.pss:.0f} | {m.rss:.0f} | {m.wall:.1f} |")
         path.unlink()
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(

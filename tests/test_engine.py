@@ -169,3 +169,20 @@ def test_unknown_engine_and_bad_workers():
         make_engine("spark")
     with pytest.raises(ConfigError):
         RayEngine(0, None)
+
+
+def test_local_pool_no_larger_than_the_tasks():
+    """One shard with --workers 2: no process is spawned (each costs ~1.5 s of CPU to start);
+    the manifest still records the workers asked for."""
+    from thresher.engine import make_engine
+
+    eng = make_engine("local", 2, max_tasks=1)
+    try:
+        assert (eng.workers, eng.processes) == (2, 1)
+        assert list(eng.map(operator.abs, [-1, -2])) == [1, 2]
+        assert eng._pool is None  # ran in the driver
+    finally:
+        eng.close()
+    eng = make_engine("local", 3, max_tasks=2)
+    assert eng.processes == 2
+    eng.close()

@@ -186,7 +186,13 @@ def run_select(
     with run.timer.stage("plan"):
         plan(run)  # validates everything; nothing is written before it passes
     # Started before the target is read: its workers import and load kernels meanwhile.
-    run.engine = make_engine(cfg.engine, cfg.workers, cfg.ray_address, warm_up=tasks_warm_up)
+    run.engine = make_engine(
+        cfg.engine,
+        cfg.workers,
+        cfg.ray_address,
+        warm_up=tasks_warm_up,
+        max_tasks=None if run.memory else len(run.shards),  # in-memory inputs: shards later
+    )
     try:
         # The lock prepare takes is released however the run ends; a full disk is one line.
         with run.run_dir, disk_full_guard(run.out):

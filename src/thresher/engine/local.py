@@ -152,6 +152,7 @@ class LocalEngine:
     def __init__(self, workers: int | None = None, address: str | None = None) -> None:
         # ``address`` is the Ray engine's; a local pool has none (accepted, unused).
         self.workers = workers or default_workers()
+        self.processes = self.workers  # at most; fewer when there are fewer tasks (make_engine)
         self._pool: ProcessPoolExecutor | None = None
 
     def warm_up(self, fn: Callable[[int], Any]) -> None:
@@ -160,9 +161,9 @@ class LocalEngine:
         Spawned workers take ~1-2 s to start: doing it while the driver plans and reads
         the target takes that off the critical path. Results are not waited for.
         """
-        if self.workers > 1:
+        if self.processes > 1:
             pool = self._executor()
-            for i in range(self.workers):
+            for i in range(self.processes):
                 pool.submit(fn, i)
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -172,7 +173,7 @@ class LocalEngine:
             # thread (whose end is the process's end). The watchdog covers the rest.
             main = threading.current_thread() is threading.main_thread()
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
+                max_workers=self.processes,
                 mp_context=worker_context(),
                 initializer=_init_worker,
                 initargs=(os.getpid(), main),
@@ -181,13 +182,13 @@ class LocalEngine:
 
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
         tasks = list(tasks)
-        if self.workers == 1 or len(tasks) <= 1:
+        if self.processes == 1 or len(tasks) <= 1:
             for t in tasks:
                 yield fn(t)
             return
         pool = self._executor()
         # Submit a bounded window so results (score arrays) never pile up in memory.
-        window = self.workers * 2
+        window = self.processes * 2
         futures = [pool.submit(fn, t) for t in tasks[:window]]
         nxt = len(futures)
         try:

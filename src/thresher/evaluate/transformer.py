@@ -26,7 +26,7 @@ class TransformerConfig:
     eval_every: int = 100
     eval_tokens: int = 32_768  # held-out tokens scored at each evaluation
     threads: int | None = None  # torch intra-op threads (None: torch default)
-    device: str | None = None  # None: cuda when available, else cpu
+    device: str | None = None  # None: $THRESHER_DEVICE, else cuda when available, else cpu
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,7 +90,10 @@ def train_and_eval(
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    from thresher.device import batch_size, pick_device
+
+    device = pick_device(cfg.device)
+    eval_batch = batch_size("eval", device)  # held-out windows per forward pass
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = _model(cfg).to(device)
@@ -118,8 +121,8 @@ def train_and_eval(
     def evaluate() -> float:
         model.eval()
         total, count = 0.0, 0
-        for i in range(0, n_win, 64):
-            x, y = hx[i : i + 64].to(device), hy[i : i + 64].to(device)
+        for i in range(0, n_win, eval_batch):
+            x, y = hx[i : i + eval_batch].to(device), hy[i : i + eval_batch].to(device)
             logits = model(x)
             total += F.cross_entropy(
                 logits.reshape(-1, BASE), y.reshape(-1), reduction="sum"

@@ -11,7 +11,9 @@ documents. Documents are truncated to the model's 256 word pieces (and to
 ``max_chars`` characters before tokenization, to keep the tokenizer cheap).
 
 The fitted scorer pickles the target embeddings only; the model is loaded
-lazily, once per process, on the GPU when ``torch.cuda.is_available()``.
+lazily, once per process, on the device :func:`thresher.device.pick_device` picks
+(``device=``, else ``$THRESHER_DEVICE``, else CUDA when available, else the CPU), with
+that device's batch size unless ``batch_size=`` is given (32 on a CPU, 256 on a GPU).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
+from thresher.device import batch_size as device_batch_size
+from thresher.device import pick_device
 from thresher.scorers.base import BaseScorer, as_string_array
 
 _MODELS: dict = {}  # (path, device, max_seq_length) -> SentenceTransformer, per process
@@ -43,13 +47,12 @@ def load_model(path: str | None = None, device: str | None = None, max_seq_lengt
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        import torch
+        import torch  # noqa: F401  (installed? the error below says what to install)
         from sentence_transformers import SentenceTransformer
     except ImportError as e:
         raise ImportError(_MISSING) from e
     path = path or default_model_path()
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = pick_device(device)
     key = (path, device, max_seq_length)
     model = _MODELS.get(key)
     if model is None:
@@ -68,7 +71,7 @@ class DenseScorer(BaseScorer):
         self,
         aggregate: Literal["centroid", "topk"] = "centroid",
         top_k: int = 10,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         max_seq_length: int = 256,
         max_chars: int = 4000,
         model_path: str | None = None,
@@ -78,7 +81,9 @@ class DenseScorer(BaseScorer):
             raise ValueError("aggregate must be 'centroid' or 'topk'")
         self.aggregate = aggregate
         self.top_k = int(top_k)
-        self.batch_size = int(batch_size)
+        if batch_size is not None and int(batch_size) < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.batch_size = None if batch_size is None else int(batch_size)  # None: per device
         self.max_seq_length = int(max_seq_length)
         self.max_chars = int(max_chars)
         self.model_path = model_path
@@ -113,7 +118,7 @@ class DenseScorer(BaseScorer):
             model = load_model(self.model_path, self.device, self.max_seq_length)
             new = model.encode(
                 [docs[i] for i in todo],
-                batch_size=self.batch_size,
+                batch_size=device_batch_size("dense", str(model.device), self.batch_size),
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
