@@ -82,7 +82,11 @@ class TargetCheck:
             ex = "; ".join(
                 f"{o['where']} ({', '.join(o['reasons'])})" for o in self.outliers[:EXAMPLES]
             )
-            more = f" and {len(self.outliers) - EXAMPLES} more" if len(self.outliers) > EXAMPLES else ""
+            more = (
+                f" and {len(self.outliers) - EXAMPLES} more"
+                if len(self.outliers) > EXAMPLES
+                else ""
+            )
             verb = {"drop": "dropped", "keep": "kept", "error": "found"}[self.action]
             lines.append(f"target check: {len(self.outliers)} outliers {verb}: {ex}{more}")
         if self.long_short:

@@ -33,9 +33,11 @@ def auto_section(manifest: dict) -> str:
     quotas = a.get("language_quotas")
     q = ""
     if quotas:
-        q = "<p>Multilingual target: language quotas " + _e(
-            ", ".join(f"{k}={v:.2f}" for k, v in quotas.items())
-        ) + "</p>"
+        q = (
+            "<p>Multilingual target: language quotas "
+            + _e(", ".join(f"{k}={v:.2f}" for k, v in quotas.items()))
+            + "</p>"
+        )
     excluded = "".join(f"<p class='note'>{_e(x)}</p>" for x in a.get("excluded") or [])
     return (
         "<section id='auto'><h2>Method: auto</h2>"

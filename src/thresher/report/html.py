@@ -15,8 +15,8 @@ import numpy as np
 
 from thresher.io.fs import out_path
 from thresher.io.writers import atomic_write_bytes
-from thresher.report.auto import auto_section, target_check_section
 from thresher.report import plots
+from thresher.report.auto import auto_section, target_check_section
 from thresher.report.rundata import drop_reasons, fetch_records, raw_sample, text_field
 from thresher.rundir import (
     COLUMN_PREFIX,

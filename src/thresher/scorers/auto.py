@@ -161,9 +161,13 @@ class AutoScorer(BaseScorer):
         results: dict[tuple[str, bool], dict] = {}
         if n < MIN_TARGET:
             why = f"{n} target documents: too few to hold some out; the default"
-            best: tuple = default if DEFAULT_CANDIDATE in self.candidates else (
-                self.candidates[0],
-                default_lang,
+            best: tuple = (
+                default
+                if DEFAULT_CANDIDATE in self.candidates
+                else (
+                    self.candidates[0],
+                    default_lang,
+                )
             )
             fused = None
             folds = 0
