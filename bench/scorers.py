@@ -511,7 +511,7 @@ def auto_rows(a, recs) -> list[dict]:
                         mode,
                         gate if use_lang else None,
                     )
-            for action in ("drop", "keep"):
+            for action in ("drop", "keep") if nj else ("drop",):
                 t0 = time.perf_counter()
                 chk = check_target(tgt, action=action)
                 fit_t = tgt
@@ -570,7 +570,7 @@ def auto_table(rows: list[dict]) -> str:
             f"{key[0]} {key[1]}",
             *[f"{rr[m]['prec']:.3f}" if m in rr else "-" for m in singles],
             f"{au['prec']:.3f}",
-            f"{rr['auto (outliers keep)']['prec']:.3f}",
+            f"{rr['auto (outliers keep)']['prec']:.3f}" if "auto (outliers keep)" in rr else "-",
             f"{best:.3f}",
             f"{au['prec'] - best:+.3f}",
             chosen,

@@ -510,13 +510,14 @@ def fit(run: Run) -> None:
 
 def _adopt_auto(run: Run) -> None:
     """``--method auto`` chose the language filter: scan with it (after the user's filters)."""
-    lf = getattr(run.scorer, "language_filter", None)
-    if run.cfg.method != "auto" or lf is None or run.ctx is None:
+    if run.cfg.method != "auto" or run.ctx is None:
         return
-    run.filters = [*run.filters, lf]
-    run.ctx.filters = run.filters
     for line in run.scorer.summary():
         run.say.note(line)
+    lf = getattr(run.scorer, "language_filter", None)
+    if lf is not None:
+        run.filters = [*run.filters, lf]
+        run.ctx.filters = run.filters
 
 
 def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:

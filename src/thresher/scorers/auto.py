@@ -45,7 +45,7 @@ from thresher.scorers.base import BaseScorer, as_string_array
 
 BASE_CANDIDATES = ("dsir", "bm25", "zipfit", "classifier", "hybrid")
 DEFAULT_CANDIDATE = "classifier"
-MIN_HELD = 40  # held-out documents below which the target is k-folded
+MIN_HELD = 20  # held-out documents below which the target is k-folded (100 target docs)
 FOLDS = 5
 MIN_TARGET = 10  # below this nothing can be held out: the default is used
 DEFAULT_SHARE = 0.1  # when the run's share is unknown (k of a corpus larger than the sample)
@@ -201,9 +201,9 @@ class AutoScorer(BaseScorer):
             fused = None
             if self.fuse_top:
                 fused = self._fusion(per, results, best, share)
-                if fused is not None and (fused["recall"], fused["auc"]) > (
-                    results[best]["recall"] + 1.0 / n_held,
-                    results[best]["auc"],
+                # like any challenger, the fusion must win by more than one standard error
+                if fused is not None and fused["recall"] - results[best]["recall"] > _se(
+                    results[best]["recall"], n_held
                 ):
                     why = (
                         f"the fusion of {' + '.join(fused['methods'])} measured "
@@ -298,7 +298,7 @@ class AutoScorer(BaseScorer):
             return key, f"best held-out recall ({best['recall']:.3f})"
         d = results[default]
         p = d["recall"]
-        se = float(np.sqrt(p * (1 - p) / n_held)) + 0.5 / n_held
+        se = _se(p, n_held)
         if key == default:
             return key, f"best held-out recall ({best['recall']:.3f}); also the default"
         if best["recall"] - p <= se:
@@ -383,6 +383,12 @@ class AutoScorer(BaseScorer):
             lines.append(f"auto: multilingual target: language quotas {q}")
         lines += [f"auto: {x}" for x in d["excluded"]]
         return lines
+
+
+def _se(p: float, n: int) -> float:
+    """One standard error of a recall ``p`` measured on ``n`` held-out documents (binomial,
+    plus half a document so that a recall of 1.0 from few documents is not certain)."""
+    return float(np.sqrt(p * (1 - p) / n)) + 0.5 / n
 
 
 def _label(key: tuple[str, bool]) -> str:
