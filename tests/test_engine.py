@@ -56,6 +56,7 @@ def corpus(tmp_path_factory) -> tuple[Path, Path]:
 def _run(corpus, out: Path, engine: str, workers: int, address: str | None = None, **kw) -> dict:
     raw, target = corpus
     return thresher.select(
+        method="dsir",
         target=[str(target)],
         raw=[str(raw)],
         out=str(out),
