@@ -85,3 +85,33 @@ def test_manifest_and_report_record_the_choice(tmp_path, raw_records, target_rec
     assert "auto: chose" in res.output
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Method: auto" in html and a["why"].split(" (")[0] in html
+
+
+def test_multilingual_target_keeps_its_languages_in_proportion(tmp_path, raw_records):
+    """A target of the Debian Reference in English (2/3) and German (1/3): auto's language
+    filter keeps both, and the selection follows the target's shares (quotas by language)."""
+    en = [r for r in raw_records if r["source"] == "debian-reference-en"]
+    de = [r for r in raw_records if r["source"] == "debian-reference-de"]
+    target = en[:30] + de[:15]
+    used = {r["id"] for r in target}
+    tgt = write_jsonl(tmp_path / "tgt.jsonl", target)
+    raw = write_jsonl(tmp_path / "raw.jsonl", [r for r in raw_records if r["id"] not in used][::4])
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "select", "--target", str(tgt), "--raw", str(raw), "--out", str(out), "--k", "30",
+            "--workers", "1", "--format", "jsonl", "--no-report",
+            "-o", "candidates=dsir", "-o", "language=on",
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    m = json.loads((out / "manifest.json").read_bytes())
+    assert m["auto"]["language_filter"] and m["auto"]["languages"] == ["en", "de"]
+    assert m["auto"]["language_quotas"] == {"en": 0.666667, "de": 0.333333}
+    assert "language quotas en=0.67, de=0.33" in res.output
+    import pyarrow.parquet as pq
+
+    docs = pq.read_table(out / "docs").to_pylist()
+    chosen = [d["language"] for d in docs if d["selected"]]
+    assert len(chosen) == 30 and chosen.count("en") == 20 and chosen.count("de") == 10
