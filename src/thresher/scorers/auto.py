@@ -8,6 +8,8 @@ measure is **recall at the selection's share**: the fraction of held-out target 
 scored above the raw slice's ``1 - share`` quantile (``share`` = k / documents, what the run
 will select), i.e. how many documents like the target a top-``share`` selection would keep.
 Ties are broken by the held-out documents' mean percentile among the raw slice (an AUC).
+The hybrid is measured from its components' held-out scores (z-scored sum; see
+:meth:`AutoScorer._cheap_hybrid`) rather than fitted again, and refitted only if it wins.
 
 Held out: every fifth target document (as the hybrid's weights do) when that gives at least
 :data:`MIN_HELD` documents; otherwise k-fold over the whole target (``FOLDS`` folds, every
@@ -45,7 +47,7 @@ from thresher.scorers.base import BaseScorer, as_string_array
 
 BASE_CANDIDATES = ("dsir", "bm25", "zipfit", "classifier", "hybrid")
 DEFAULT_CANDIDATE = "classifier"
-MIN_HELD = 20  # held-out documents below which the target is k-folded (100 target docs)
+MIN_HELD = 20  # held-out documents below which the target is k-folded (< 100 target docs)
 FOLDS = 5
 MIN_TARGET = 10  # below this nothing can be held out: the default is used
 DEFAULT_SHARE = 0.1  # when the run's share is unknown (k of a corpus larger than the sample)
@@ -235,7 +237,7 @@ class AutoScorer(BaseScorer):
             "candidates": [results[k] for k in sorted(results, key=lambda k: (k[0], k[1]))],
             "fusion": fused,
             "share": round(share, 6),
-            "held_out": "every fifth target document" if folds == 1 else f"{folds}-fold",
+            "held_out": {0: "none", 1: "every fifth target document"}.get(folds, f"{folds}-fold"),
             "folds": folds,
             "target_docs": n,
             "compare_docs": int(min(len(sample), self.compare_sample)),
