@@ -860,8 +860,9 @@ def manifest(run: Run) -> dict:
         "duplicate": int((status == DUPLICATE).sum()),
         "selected": int(selected.sum()),
         "not_selected": int(eligible.sum() - selected.sum()),
-        "target_read": len(run.target_texts) + len(run.target_rejects),
+        "target_read": len(run.target_texts) + len(run.target_rejects) + _target_dropped(run),
         "target_rejected": len(run.target_rejects),
+        "target_outliers_dropped": _target_dropped(run),
         **_token_counts(run, eligible),
     }
     if counts["read"] != sum(
@@ -908,6 +909,11 @@ def manifest(run: Run) -> dict:
 
         write_report(run.out)
     return m
+
+
+def _target_dropped(run: Run) -> int:
+    """Target documents left out of the fit as outliers (--target-outliers drop)."""
+    return run.target_check.dropped if run.target_check is not None else 0
 
 
 def _token_counts(run: Run, eligible: np.ndarray) -> dict[str, int]:
