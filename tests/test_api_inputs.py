@@ -243,10 +243,10 @@ import thresher
 
 raw, target, out = sys.argv[1:4]
 print("top level ran", flush=True)
-m = thresher.select(target=[target], raw=[raw], out=out, k=100, workers=2,
+m = thresher.select(method="dsir", target=[target], raw=[raw], out=out, k=100, workers=2,
                     shard_bytes=SHARD_BYTES, report=False)
 rows = [json.loads(x) for x in open(raw, "rb").read().split(b"\\n") if x.strip()]
-m2 = thresher.select(target=[target], raw=pa.Table.from_pylist(rows), out=out + "-mem",
+m2 = thresher.select(method="dsir", target=[target], raw=pa.Table.from_pylist(rows), out=out + "-mem",
                      k=100, workers=2, shard_bytes=SHARD_BYTES, report=False)
 print("shards", m["shards"], m2["shards"], "selected", m["counts"]["selected"],
       m2["counts"]["selected"])
