@@ -113,7 +113,7 @@ def test_ray_matches_local_byte_for_byte(ray_address, corpus, reference, tmp_pat
 _BY_ADDRESS = """
 import sys, thresher, ray
 raw, target, out, address = sys.argv[1:]
-m = thresher.select(target=[target], raw=[raw], out=out, k=150, seed=3, engine="ray",
+m = thresher.select(method="dsir", target=[target], raw=[raw], out=out, k=150, seed=3, engine="ray",
                     workers=2, ray_address=address, shard_bytes=SHARD_BYTES, report=False)
 assert m["engine"] == {"name": "ray", "workers": 2}, m["engine"]
 assert not ray.is_initialized()  # the engine disconnected from the cluster it joined
