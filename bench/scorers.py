@@ -415,6 +415,171 @@ class Bench:
         return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- method auto
+# Issue 13: precision@k of auto and of every single method on the same targets, clean and
+# with 20% junk (real pool docs of other domains / languages) injected into the target.
+AUTO_TARGETS = [
+    ("easy", "quotes", "en", None, None),
+    ("hard", "guide", "en", None, None),
+    ("small", "packaging", "en", 50, None),
+    ("de-guide", "guide", "de", None, None),  # a German guide among German quotations
+    ("small-fr", "guide", "fr", 20, ("quotes", "de")),  # junk: German quotations (the issue's)
+]
+AUTO_SINGLE = [
+    ("dsir resample", "dsir", "resample", {}),
+    ("dsir topk", "dsir", "topk", {}),
+    ("bm25", "bm25", "topk", {}),
+    ("zipfit", "zipfit", "topk", {}),
+    ("classifier", "classifier", "topk", {}),
+    ("hybrid", "hybrid", "topk", {}),
+]
+
+
+def inject_junk(recs, domain, lang, target, cap, junk_cell, seed_tag="junk"):
+    """The target with junk added so that junk is 20% of it.
+
+    Junk: real pool documents of other cells that are NOT in the capped pool (each cell's
+    documents past ``cap``), so the pool stays the same; from ``junk_cell`` only when given,
+    else spread over every other cell (by SHA-1 of id)."""
+    n_junk = max(1, round(len(target) / 4))
+    spare = defaultdict(list)
+    for r in recs:
+        spare[(r["domain"], r["lang"])].append(r)
+    cand = []
+    for cell, v in spare.items():
+        if cell == (domain, lang) or (junk_cell and cell != junk_cell):
+            continue
+        v.sort(key=lambda r: _h(r["id"]))
+        cand += v[cap:]
+    cand.sort(key=lambda r: _h(seed_tag + r["id"]))
+    junk = [r["text"] for r in cand[:n_junk]]
+    # interleave junk evenly, as a user's slip would be
+    out = list(target)
+    for i, t in enumerate(junk):
+        out.insert((i * len(out)) // len(junk) + i % 2, t)
+    return out, len(junk)
+
+
+def auto_rows(a, recs) -> list[dict]:
+    """One row per (target, junk?, method): precision@k, fit+score seconds."""
+    from thresher.scorers.auto import AutoScorer
+    from thresher.target_check import check_target
+
+    rows = []
+    want = set(a.targets.split(","))
+    for label, domain, lang, n_target, junk_cell in AUTO_TARGETS:
+        if label not in want:
+            continue
+        target, pool, y = make_split(recs, domain, lang, n_target, a.cap, a.max_target)
+        raw = pa.array(pool)
+        k = int(y.sum())
+        variants = [("clean", target, 0)]
+        junked, nj = inject_junk(recs, domain, lang, target, a.cap, junk_cell)
+        variants.append(("+20% junk", junked, nj))
+        for vname, tg, nj in variants:
+            tgt = pa.array(tg)
+            print(
+                f"\n## {label} {vname}: {len(tg)} target docs ({nj} junk), pool {len(pool)} "
+                f"({k} positives)",
+                flush=True,
+            )
+            lf = LanguageFilter("auto")
+            lf.fit_target(tgt)
+            gate = lf.apply(raw).keep
+
+            def add(method, sc, secs, mode="topk", eligible=None, note="", at=(label, vname), y=y):
+                prec, _ = evaluate(sc, y, mode, eligible)
+                rows.append(dict(target=at[0], variant=at[1], method=method, prec=prec, secs=secs))
+                print(f"  {method:32s} p@k {prec:.3f}  {secs:6.1f}s {note}", flush=True)
+
+            for mname, name, mode, opts in AUTO_SINGLE:
+                for use_lang in (False, True):
+                    t0 = time.perf_counter()
+                    fit_on = raw.filter(pa.array(gate)) if use_lang else raw
+                    s = make_scorer(name, **opts)
+                    s.expect_fraction(k / len(pool))
+                    s = s.fit(tgt, fit_on)
+                    kept = np.asarray(s.score(fit_on), dtype=np.float64)
+                    sc = kept
+                    if use_lang:
+                        sc = np.full(len(pool), -np.inf)
+                        sc[gate] = kept
+                    add(
+                        mname + (" + lang auto" if use_lang else ""),
+                        sc,
+                        time.perf_counter() - t0,
+                        mode,
+                        gate if use_lang else None,
+                    )
+            for action in ("drop", "keep") if nj else ("drop",):
+                t0 = time.perf_counter()
+                chk = check_target(tgt, action=action)
+                fit_t = tgt
+                found = int((chk.outlier_indices() >= 0).sum())
+                if action == "drop" and chk.outliers:
+                    keep = np.ones(len(tg), bool)
+                    keep[chk.outlier_indices()] = False
+                    fit_t = tgt.filter(pa.array(keep))
+                au = AutoScorer()
+                au.expect_fraction(k / len(pool))
+                au.fit(fit_t, raw)
+                sc = au.score(raw).astype(np.float64)
+                elig = None
+                if au.language_filter is not None:
+                    elig = au.language_filter.apply(raw).keep
+                    sc[~elig] = -np.inf
+                secs = time.perf_counter() - t0
+                d = au.decision
+                note = (
+                    f"chose {d['chosen']}{' + lang' if d['language_filter'] else ''}; "
+                    f"outliers flagged {found}"
+                )
+                add(f"auto (outliers {action})", sc, secs, "topk", elig, note)
+                rows[-1]["chosen"] = d["chosen"] + (" + lang auto" if d["language_filter"] else "")
+    return rows
+
+
+def auto_table(rows: list[dict]) -> str:
+    """The must-show table: every method's p@k per target; auto vs the best single."""
+    singles = [m + s for m, *_ in AUTO_SINGLE for s in ("", " + lang auto")]
+    keys = list(dict.fromkeys((r["target"], r["variant"]) for r in rows))
+    head = [
+        "target",
+        *singles,
+        "auto (drop)",
+        "auto (keep)",
+        "best single",
+        "auto - best",
+        "auto chose",
+        "auto s / chosen s",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in keys:
+        rr = {r["method"]: r for r in rows if (r["target"], r["variant"]) == key}
+        best = max(rr[m]["prec"] for m in singles if m in rr)
+        au = rr["auto (outliers drop)"]
+        chosen = au.get("chosen", "")
+        base = (
+            chosen.split("+")[0].strip()
+            if "+" in chosen and "lang" not in chosen.split("+")[1]
+            else chosen
+        )
+        ch = rr.get(base) or rr.get(chosen)
+        ratio = f"{au['secs'] / ch['secs']:.1f}x" if ch else "-"
+        cells = [
+            f"{key[0]} {key[1]}",
+            *[f"{rr[m]['prec']:.3f}" if m in rr else "-" for m in singles],
+            f"{au['prec']:.3f}",
+            f"{rr['auto (outliers keep)']['prec']:.3f}" if "auto (outliers keep)" in rr else "-",
+            f"{best:.3f}",
+            f"{au['prec'] - best:+.3f}",
+            chosen,
+            ratio,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -438,10 +603,26 @@ def main() -> None:
     ap.add_argument(
         "--cache", default=str(HERE / "_cache"), help="dense embedding cache (by text hash)"
     )
-    ap.add_argument("--targets", default="easy,hard,small")
+    ap.add_argument("--targets", default="easy,hard,small,de-guide,small-fr")
     ap.add_argument("--out", default=str(HERE / "results" / "scorers.md"))
+    ap.add_argument("--auto", action="store_true", help="only the method-auto table (issue 13)")
+    ap.add_argument("--pool", default=None, help="the labeled pool JSONL (default: build it)")
     a = ap.parse_args()
-    recs = load_pool()
+    if a.pool:
+        with open(a.pool, encoding="utf-8") as fh:
+            recs = [json.loads(line) for line in fh]
+    else:
+        recs = load_pool()
+    if a.auto:
+        t0 = time.time()
+        table = auto_table(auto_rows(a, recs))
+        print("\n" + table)
+        out = Path(a.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = "python bench/scorers.py " + " ".join(sys.argv[1:])
+        out.write_text(f"Command: `{cmd}` ({time.time() - t0:.0f} s)\n\n{table}\n")
+        print(f"wrote {out}")
+        return
     b = Bench(a)
     t0 = time.time()
     want = set(a.targets.split(","))

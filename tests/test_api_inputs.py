@@ -61,6 +61,7 @@ def file_run(plain_raw_path, tmp_path_factory) -> Path:
     """The reference: the sample as a plain JSONL file (7 byte-range shards), JSONL out."""
     out = tmp_path_factory.mktemp("file") / "run"
     thresher.select(
+        method="dsir",
         target=[str(SAMPLE / "target.jsonl")],
         raw=[str(plain_raw_path)],
         out=str(out),
@@ -108,6 +109,7 @@ def test_in_memory_raw_gives_the_bytes_of_the_same_data_in_a_file(
         raw = pads.dataset(table)
     out = tmp_path / "run"
     m = thresher.select(
+        method="dsir",
         target=thresher.Texts(target_texts),
         raw=raw,
         out=str(out),
@@ -128,7 +130,12 @@ def test_in_memory_target_as_a_dataset_and_raw_as_parquet_output(records, target
     target = datasets.Dataset.from_dict({"text": target_texts})
     out = tmp_path / "run"
     m = thresher.select(
-        target=target, raw=pa.Table.from_pylist(records), out=str(out), workers=1, **OUT_OPTS
+        method="dsir",
+        target=target,
+        raw=pa.Table.from_pylist(records),
+        out=str(out),
+        workers=1,
+        **OUT_OPTS,
     )
     assert m["counts"]["target_read"] == len(target_texts)
     parts = [str(p) for p in sorted((out / "selected").glob("part-*.parquet"))]
@@ -195,13 +202,13 @@ def test_resume_needs_the_same_data(records, target_texts, tmp_path):
     raw = pa.Table.from_pylist(records[:600])
     out = tmp_path / "run"
     kw = {"target": thresher.Texts(target_texts), "out": str(out), "workers": 1, **OUT_OPTS}
-    first = thresher.select(raw=raw, **kw)
-    again = thresher.select(raw=raw, resume=True, **kw)
+    first = thresher.select(method="dsir", raw=raw, **kw)
+    again = thresher.select(method="dsir", raw=raw, resume=True, **kw)
     assert again["counts"] == first["counts"]
     assert again["inputs"] == first["inputs"]
     changed = pa.Table.from_pylist(records[1:601])
     with pytest.raises(ConfigError, match=r"<memory:raw>: differs from the in-memory input"):
-        thresher.select(raw=changed, resume=True, **kw)
+        thresher.select(method="dsir", raw=changed, resume=True, **kw)
 
 
 @pytest.mark.parametrize(
@@ -236,10 +243,10 @@ import thresher
 
 raw, target, out = sys.argv[1:4]
 print("top level ran", flush=True)
-m = thresher.select(target=[target], raw=[raw], out=out, k=100, workers=2,
+m = thresher.select(method="dsir", target=[target], raw=[raw], out=out, k=100, workers=2,
                     shard_bytes=SHARD_BYTES, report=False)
 rows = [json.loads(x) for x in open(raw, "rb").read().split(b"\\n") if x.strip()]
-m2 = thresher.select(target=[target], raw=pa.Table.from_pylist(rows), out=out + "-mem",
+m2 = thresher.select(method="dsir", target=[target], raw=pa.Table.from_pylist(rows), out=out + "-mem",
                      k=100, workers=2, shard_bytes=SHARD_BYTES, report=False)
 print("shards", m["shards"], m2["shards"], "selected", m["counts"]["selected"],
       m2["counts"]["selected"])

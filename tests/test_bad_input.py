@@ -25,6 +25,7 @@ def good_lines(raw_records) -> list[bytes]:
 
 def _run(tmp_path, raw, target, **kw):
     return thresher.select(
+        method="dsir",
         target=[str(target)],
         raw=[str(raw)],
         out=str(tmp_path / "out"),
@@ -113,6 +114,7 @@ def test_parquet_null_text_rejected_and_missing_column_is_an_error(
     pq.write_table(pa.table({"body": ["a"]}), tmp_path / "nocol.parquet")
     with pytest.raises(InputError, match="nocol.parquet.*'text'"):
         thresher.select(
+            method="dsir",
             target=[str(sample_dir / "target.jsonl")],
             raw=[str(tmp_path / "nocol.parquet")],
             out=str(tmp_path / "o2"),
@@ -141,6 +143,7 @@ def test_all_formats_read_the_same_documents(tmp_path, raw_records, sample_dir):
     for name in ["a.jsonl", "b.jsonl.gz", "c.jsonl.zst", "d.parquet"]:
         out = tmp_path / f"out-{name}"
         thresher.select(
+            method="dsir",
             target=[str(sample_dir / "target.jsonl")],
             raw=[str(tmp_path / name)],
             out=str(out),
@@ -210,6 +213,7 @@ def test_every_row_the_scan_accepts_is_written_and_vice_versa(tmp_path, good_lin
     raw = tmp_path / "raw.jsonl"
     raw.write_bytes(b"\n".join(lines) + b"\n")
     m = thresher.select(
+        method="dsir",
         target=[str(sample_dir / "target.jsonl")],
         raw=[str(raw)],
         out=str(tmp_path / "out"),

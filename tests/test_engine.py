@@ -56,6 +56,7 @@ def corpus(tmp_path_factory) -> tuple[Path, Path]:
 def _run(corpus, out: Path, engine: str, workers: int, address: str | None = None, **kw) -> dict:
     raw, target = corpus
     return thresher.select(
+        method="dsir",
         target=[str(target)],
         raw=[str(raw)],
         out=str(out),
@@ -112,7 +113,7 @@ def test_ray_matches_local_byte_for_byte(ray_address, corpus, reference, tmp_pat
 _BY_ADDRESS = """
 import sys, thresher, ray
 raw, target, out, address = sys.argv[1:]
-m = thresher.select(target=[target], raw=[raw], out=out, k=150, seed=3, engine="ray",
+m = thresher.select(method="dsir", target=[target], raw=[raw], out=out, k=150, seed=3, engine="ray",
                     workers=2, ray_address=address, shard_bytes=SHARD_BYTES, report=False)
 assert m["engine"] == {"name": "ray", "workers": 2}, m["engine"]
 assert not ray.is_initialized()  # the engine disconnected from the cluster it joined

@@ -33,6 +33,7 @@ def run(tmp_path_factory) -> Path:
         )
     out = tmp_path_factory.mktemp("eval") / "run"
     thresher.select(
+        method="dsir",
         target=[str(SAMPLE / "target.jsonl")],
         raw=[str(SAMPLE / "raw.jsonl.gz")],
         out=str(out),

@@ -35,7 +35,13 @@ OPTS = {
 
 def _run(raw, out, fmt, workers=1, report=False):
     return thresher.select(
-        raw=[str(raw)], out=str(out), format=fmt, workers=workers, report=report, **OPTS
+        method="dsir",
+        raw=[str(raw)],
+        out=str(out),
+        format=fmt,
+        workers=workers,
+        report=report,
+        **OPTS,
     )
 
 

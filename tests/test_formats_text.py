@@ -121,8 +121,10 @@ def test_a_folder_of_markdown_targets_selects_like_the_jsonl_target(targets, tmp
     for i, t in enumerate(targets):
         (folder / f"doc-{i:04d}.md").write_text(t, encoding="utf-8")
     kw = {"raw": [str(SAMPLE / "raw.jsonl.gz")], "k": 100, "workers": 1, "report": False}
-    a = thresher.select(target=[str(folder)], out=str(tmp_path / "md"), **kw)
-    b = thresher.select(target=[str(SAMPLE / "target.jsonl")], out=str(tmp_path / "jl"), **kw)
+    a = thresher.select(method="dsir", target=[str(folder)], out=str(tmp_path / "md"), **kw)
+    b = thresher.select(
+        method="dsir", target=[str(SAMPLE / "target.jsonl")], out=str(tmp_path / "jl"), **kw
+    )
     assert a["counts"]["target_read"] == 220 and len(a["inputs"]["target"]) == 220
     assert a["metrics"]["kl_reduction"] == b["metrics"]["kl_reduction"]
     ids = thresher.read_selected(tmp_path / "md").column("id").to_pylist()
@@ -137,13 +139,30 @@ def test_cli_target_split_lines_equals_the_same_lines_as_jsonl(targets, tmp_path
     common = ["--raw", str(SAMPLE / "raw.jsonl.gz"), "--k", "80", "--workers", "1", "--no-report"]
     r1 = runner.invoke(
         app,
-        ["select", "--target", str(tmp_path / "t.txt"), "--target-split", "lines"]
+        [
+            "select",
+            "--method",
+            "dsir",
+            "--target",
+            str(tmp_path / "t.txt"),
+            "--target-split",
+            "lines",
+        ]
         + ["--out", str(tmp_path / "a"), *common],
     )
     assert r1.exit_code == 0, r1.output
     r2 = runner.invoke(
         app,
-        ["select", "--target", str(tmp_path / "t.jsonl"), "--out", str(tmp_path / "b"), *common],
+        [
+            "select",
+            "--method",
+            "dsir",
+            "--target",
+            str(tmp_path / "t.jsonl"),
+            "--out",
+            str(tmp_path / "b"),
+            *common,
+        ],
     )
     assert r2.exit_code == 0, r2.output
     a, b = (thresher.read_selected(tmp_path / x) for x in ("a", "b"))
@@ -152,7 +171,15 @@ def test_cli_target_split_lines_equals_the_same_lines_as_jsonl(targets, tmp_path
     assert m["counts"]["target_read"] == 220 and m["config"]["target_split"] == "lines"
     bad = runner.invoke(
         app,
-        ["select", "--target", str(tmp_path / "t.txt"), "--target-split", "sentences"]
+        [
+            "select",
+            "--method",
+            "dsir",
+            "--target",
+            str(tmp_path / "t.txt"),
+            "--target-split",
+            "sentences",
+        ]
         + ["--out", str(tmp_path / "c"), *common],
     )
     assert bad.exit_code != 0 and "target_split" in bad.output and "Traceback" not in bad.output

@@ -110,7 +110,7 @@ def damaged_file(container: str, rows: list, on_disk: list) -> tuple[str, bytes]
 def _run(op: str, raw: Path, out: Path) -> dict:
     common = dict(raw=[str(raw)], out=str(out), workers=1, report=False)
     if op == "select":
-        return thresher.select(target=[str(SAMPLE / "target.jsonl")], k=3, **common)
+        return thresher.select(method="dsir", target=[str(SAMPLE / "target.jsonl")], k=3, **common)
     if op == "filter":
         return thresher.filter(rules=["gopher_quality"], **common)
     if op == "dedup-exact":

@@ -118,6 +118,7 @@ def test_filter_command_keeps_the_asked_language_and_records_reasons(
 
 def test_select_with_filters_and_dedup_counts_add_up(sample_dir, tmp_path):
     m = thresher.select(
+        method="dsir",
         target=[str(sample_dir / "target.jsonl")],
         raw=[str(sample_dir / "raw.jsonl.gz")],
         out=str(tmp_path / "s"),
@@ -148,6 +149,7 @@ def test_language_columns_line_up_when_a_whole_shard_is_dropped_before_lang(
     long = [{"text": r["text"]} for r in raw_records[400:1000]]
     raw = write_jsonl(tmp_path / "raw.jsonl", short + long)
     m = thresher.select(
+        method="dsir",
         target=[str(sample_dir / "target.jsonl")],
         raw=[str(raw)],
         out=str(tmp_path / "o"),

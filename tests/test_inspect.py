@@ -21,7 +21,13 @@ def run(tmp_path_factory):
     raw, target = small_corpus(tmp, 300)
     out = tmp / "run"
     thresher.select(
-        target=[str(target)], raw=[str(raw)], out=str(out), k=40, workers=1, report=False
+        method="dsir",
+        target=[str(target)],
+        raw=[str(raw)],
+        out=str(out),
+        k=40,
+        workers=1,
+        report=False,
     )
     return out
 

@@ -239,6 +239,8 @@ def test_overwrite_refuses_an_out_folder_that_holds_the_inputs(tmp_path):
         app,
         [
             "select",
+            "--method",
+            "dsir",
             "--target",
             str(target),
             "--raw",

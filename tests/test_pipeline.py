@@ -27,7 +27,7 @@ def _select(sample_dir: Path, out: Path, **kw) -> dict:
         report=False,
     )
     opts.update(kw)
-    return thresher.select(**opts)
+    return thresher.select(method="dsir", **opts)
 
 
 def test_counts_add_up_and_outputs_exist(sample_dir, tmp_path, raw_records):
@@ -121,6 +121,8 @@ def test_cli_runs_and_user_errors_are_one_line(sample_dir, tmp_path):
         app,
         [
             "select",
+            "--method",
+            "dsir",
             "--target",
             str(sample_dir / "target.jsonl"),
             "--raw",
@@ -144,6 +146,8 @@ def test_cli_runs_and_user_errors_are_one_line(sample_dir, tmp_path):
         app,
         [
             "select",
+            "--method",
+            "dsir",
             "--raw",
             str(tmp_path / "nope.jsonl"),
             "--target",
@@ -160,6 +164,8 @@ def test_cli_runs_and_user_errors_are_one_line(sample_dir, tmp_path):
         app,
         [
             "select",
+            "--method",
+            "dsir",
             "--raw",
             "a",
             "--target",

@@ -114,7 +114,9 @@ def same_tables_but_source(local_out, remote_out, local_in: Path, url: str) -> N
 def run_kinds(kind: str, raw: list[str], target: list[str], out: str) -> dict:
     common = {"out": out, "workers": 1, "shard_bytes": SHARD}
     if kind == "select":
-        return thresher.select(raw=raw, target=target, k=150, seed=5, report=False, **common)
+        return thresher.select(
+            method="dsir", raw=raw, target=target, k=150, seed=5, report=False, **common
+        )
     if kind == "filter":
         return thresher.filter(raw=raw, rules=["gopher_quality"], write_dropped=True, **common)
     return thresher.deduplicate(raw=raw, method="minhash", write_dropped=True, **common)
@@ -159,7 +161,7 @@ def test_report_and_reading_back_a_run_on_s3(s3, local_inputs):
     url = upload(fs, local_inputs, bucket)
     out = f"s3://{bucket}/runs/r"
     m = thresher.select(
-        raw=[f"{url}/raw"], target=[f"{url}/target.jsonl"], out=out, k=100, workers=1
+        method="dsir", raw=[f"{url}/raw"], target=[f"{url}/target.jsonl"], out=out, k=100, workers=1
     )
     tree = remote_tree(fs, out)
     assert b"thresher report" in tree["report.html"]
@@ -188,7 +190,7 @@ def test_sigkill_mid_write_then_resume_on_s3_is_byte_identical(s3, tmp_path):
     ref_url, out_url = f"s3://{bucket}/ref", f"s3://{bucket}/killed"
     # The uninterrupted run, in this process (same output for any worker count).
     thresher.select(
-        raw=[raw], target=[target], out=ref_url, k=200, seed=3, workers=1, report=False,
+        method="dsir", raw=[raw], target=[target], out=ref_url, k=200, seed=3, workers=1, report=False,
         shard_bytes=1024 * 1024,
     )  # fmt: skip
     expected = outputs(remote_tree(fs, ref_url))
@@ -241,17 +243,17 @@ def test_overwrite_on_s3_replaces_only_thresher_entries(s3, tiny):
     out = f"s3://{bucket}/run"
     fs.pipe_file(f"{bucket}/run/notes.txt", b"mine")
     with pytest.raises(ConfigError, match="exists and is not empty"):
-        thresher.select(out=out, **tiny)
+        thresher.select(method="dsir", out=out, **tiny)
     with pytest.raises(ConfigError, match="not a thresher run directory"):
-        thresher.select(out=out, overwrite=True, **tiny)
+        thresher.select(method="dsir", out=out, overwrite=True, **tiny)
     assert remote_tree(fs, out) == {"notes.txt": b"mine"}
 
     out2 = f"s3://{bucket}/run2"
-    thresher.select(out=out2, **tiny)
+    thresher.select(method="dsir", out=out2, **tiny)
     fs.pipe_file(f"{bucket}/run2/notes.txt", b"mine")
     fs.pipe_file(f"{bucket}/run2/selected/part-09999.parquet", b"stale part of an old run")
     first = remote_tree(fs, out2)
-    thresher.select(out=out2, overwrite=True, **tiny)
+    thresher.select(method="dsir", out=out2, overwrite=True, **tiny)
     again = remote_tree(fs, out2)
     assert again["notes.txt"] == b"mine"
     assert "selected/part-09999.parquet" not in again  # thresher's folder: replaced whole
@@ -263,12 +265,16 @@ def test_overwrite_on_s3_replaces_only_thresher_entries(s3, tiny):
 def test_out_on_s3_inside_or_holding_an_input_is_refused(s3, tiny):
     bucket, fs, _ = s3
     with pytest.raises(ConfigError, match="lies inside input"):
-        thresher.select(out=f"s3://{bucket}/data/run", **{**tiny, "raw": [f"s3://{bucket}/data"]})
+        thresher.select(
+            method="dsir", out=f"s3://{bucket}/data/run", **{**tiny, "raw": [f"s3://{bucket}/data"]}
+        )
     with pytest.raises(ConfigError, match="holds the input"):
-        thresher.select(out=f"s3://{bucket}/data", **tiny)
+        thresher.select(method="dsir", out=f"s3://{bucket}/data", **tiny)
     with pytest.raises(ConfigError, match="lies inside input"):  # it would read rejects/
         thresher.select(
-            out=f"s3://{bucket}/x/run", **{**tiny, "raw": [f"s3://{bucket}/**/*.jsonl"]}
+            method="dsir",
+            out=f"s3://{bucket}/x/run",
+            **{**tiny, "raw": [f"s3://{bucket}/**/*.jsonl"]},
         )
     assert sorted(fs.find(bucket)) == [f"{bucket}/data/a.jsonl", f"{bucket}/t/target.jsonl"]
 
@@ -279,7 +285,7 @@ def test_the_lock_object_refuses_a_live_owner_and_takes_over_a_dead_one(s3, tiny
     elsewhere = {"pid": 4242, "host": "another-host", "token": "x", "time": time.time()}
     fs.pipe_file(f"{bucket}/locked/{LOCK}", json.dumps(elsewhere).encode())
     with pytest.raises(ConfigError, match="in use by another thresher run .*another-host"):
-        thresher.select(out=out, **tiny)
+        thresher.select(method="dsir", out=out, **tiny)
     # A lock left by a process of this machine that is gone: taken over at once.
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
@@ -291,7 +297,7 @@ def test_the_lock_object_refuses_a_live_owner_and_takes_over_a_dead_one(s3, tiny
         "time": time.time(),
     }
     fs.pipe_file(f"{bucket}/locked/{LOCK}", json.dumps(gone).encode())
-    m = thresher.select(out=out, **tiny)
+    m = thresher.select(method="dsir", out=out, **tiny)
     assert m["counts"]["selected"] == 50
     assert LOCK not in remote_tree(fs, out) and MANIFEST in remote_tree(fs, out)
 
@@ -552,7 +558,7 @@ def faulty(s3, tiny, tmp_path, monkeypatch):
     # Fewer botocore attempts than the default 4 (within each of s3fs's 3 tries): faster.
     retries = {"s3": {"config_kwargs": {"retries": {"max_attempts": 2}}}}
     opts = {**tiny, "shard_bytes": FAULT_SHARD, "storage_options": retries}
-    ref = thresher.select(out=str(tmp_path / "ref"), **opts)
+    ref = thresher.select(method="dsir", out=str(tmp_path / "ref"), **opts)
     proxy = FaultProxy(server["endpoint"], "data/a.jsonl", "503")
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
     fresh_store_clients()
@@ -563,7 +569,7 @@ def faulty(s3, tiny, tmp_path, monkeypatch):
 def test_throttling_5xx_and_cut_reads_are_retried_and_change_nothing(faulty, tmp_path):
     opts, ref, proxy, _ = faulty
     proxy.cycle = ["503", "500", "cut"]  # each range fails once: SlowDown, 500, cut short
-    m = thresher.select(out=str(tmp_path / "flaky"), **opts)
+    m = thresher.select(method="dsir", out=str(tmp_path / "flaky"), **opts)
     assert proxy.faults >= 3 and proxy.ranged == proxy.gets  # range requests only
     assert m["counts"] == ref["counts"]
     assert outputs(local_tree(tmp_path / "flaky")) == outputs(local_tree(tmp_path / "ref"))
@@ -580,7 +586,7 @@ def test_a_store_that_keeps_failing_stops_the_run_in_one_line_without_a_manifest
     proxy.fault, proxy.always, proxy.min_len = fault, True, FAULT_SHARD // 2
     t0 = time.time()
     with pytest.raises(InputError, match=rf"^{url}: cannot read: ") as e:
-        thresher.select(out=str(tmp_path / "down"), **opts)
+        thresher.select(method="dsir", out=str(tmp_path / "down"), **opts)
     assert "\n" not in str(e.value) and time.time() - t0 < 60
     assert (tmp_path / "down" / MARKER).exists()  # the run had started
     assert not (tmp_path / "down" / MANIFEST).exists()
@@ -630,11 +636,11 @@ def test_https_inputs_match_local_and_https_out_is_refused(local_inputs, tmp_pat
     try:
         kw = {"k": 100, "workers": 1, "report": False, "shard_bytes": SHARD}
         ref = thresher.select(
-            raw=[str(local_inputs / "raw" / "a.jsonl"), str(local_inputs / "raw" / "b.parquet")],
+            method="dsir", raw=[str(local_inputs / "raw" / "a.jsonl"), str(local_inputs / "raw" / "b.parquet")],
             target=[str(local_inputs / "target.jsonl")], out=str(tmp_path / "local"), **kw,
         )  # fmt: skip
         got = thresher.select(
-            raw=[f"{base}/raw/a.jsonl", f"{base}/raw/b.parquet"],
+            method="dsir", raw=[f"{base}/raw/a.jsonl", f"{base}/raw/b.parquet"],
             target=[f"{base}/target.jsonl"], out=str(tmp_path / "web"), **kw,
         )  # fmt: skip
         assert got["counts"] == ref["counts"] and got["shards"] == ref["shards"]
@@ -643,6 +649,7 @@ def test_https_inputs_match_local_and_https_out_is_refused(local_inputs, tmp_pat
             ConfigError, match=r"^http://127.0.0.1:\d+/run: --out cannot be on http://"
         ):
             thresher.select(
+                method="dsir",
                 raw=[f"{base}/raw/a.jsonl"],
                 target=[f"{base}/target.jsonl"],
                 out=f"{base}/run",
@@ -689,9 +696,9 @@ def test_out_errors_on_a_store_are_output_errors(s3, tiny):
     bucket, fs, _ = s3
     fs.pipe_file(f"{bucket}/afile", b"x")
     with pytest.raises(ConfigError, match="exists and is not a directory"):
-        thresher.select(out=f"s3://{bucket}/afile", **tiny)
+        thresher.select(method="dsir", out=f"s3://{bucket}/afile", **tiny)
     with pytest.raises(OutputError, match=r"^s3://no-such-bucket-thresher/o: cannot use as --out"):
-        thresher.select(out="s3://no-such-bucket-thresher/o", **tiny)
+        thresher.select(method="dsir", out="s3://no-such-bucket-thresher/o", **tiny)
 
 
 def test_report_inspect_and_eval_read_and_write_a_run_on_s3(s3, local_inputs):
@@ -702,7 +709,7 @@ def test_report_inspect_and_eval_read_and_write_a_run_on_s3(s3, local_inputs):
     url = upload(fs, local_inputs, bucket)
     out = f"s3://{bucket}/runs/r"
     m = thresher.select(
-        raw=[f"{url}/raw"], target=[f"{url}/target.jsonl"], out=out, k=100, workers=1,
+        method="dsir", raw=[f"{url}/raw"], target=[f"{url}/target.jsonl"], out=out, k=100, workers=1,
         report=False,
     )  # fmt: skip
     assert "report.html" not in remote_tree(fs, out)

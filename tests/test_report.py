@@ -35,7 +35,9 @@ def run(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("report")
     raw, target = small_corpus(tmp, 600)
     out = tmp / "run"
-    thresher.select(target=[str(target)], raw=[str(raw)], out=str(out), k=80, workers=1)
+    thresher.select(
+        method="dsir", target=[str(target)], raw=[str(raw)], out=str(out), k=80, workers=1
+    )
     return out
 
 
@@ -136,6 +138,7 @@ def test_report_groups_drops_by_rule(tmp_path: Path) -> None:
     raw, target = small_corpus(tmp_path, 600)
     out = tmp_path / "run"
     thresher.select(
+        method="dsir",
         target=[str(target)],
         raw=[str(raw)],
         out=str(out),

@@ -43,6 +43,7 @@ def test_rows_and_reject_lines_are_file_lines_across_byte_range_shards(
     path = tmp_path / "raw.jsonl"
     path.write_text("\n".join(lines) + "\n")
     m = thresher.select(
+        method="dsir",
         target=[str(sample_dir / "target.jsonl")],
         raw=[str(path)],
         out=str(tmp_path / "o"),
@@ -76,6 +77,7 @@ def test_parquet_row_groups_become_shards(tmp_path, raw_records, sample_dir):
     rows = np.concatenate([b.rows for s in shards for b in ShardReader(s).batches()])
     assert rows.tolist() == list(range(len(raw_records)))
     one = thresher.select(
+        method="dsir",
         target=[str(sample_dir / "target.jsonl")],
         raw=[str(path)],
         out=str(tmp_path / "a"),
@@ -84,6 +86,7 @@ def test_parquet_row_groups_become_shards(tmp_path, raw_records, sample_dir):
         report=False,
     )
     many = thresher.select(
+        method="dsir",
         target=[str(sample_dir / "target.jsonl")],
         raw=[str(path)],
         out=str(tmp_path / "b"),

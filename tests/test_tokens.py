@@ -224,6 +224,7 @@ def _run(sample_dir: Path, out: Path, **kw) -> dict:
         format="jsonl",
     )
     opts.update(kw)
+    opts.setdefault("method", "dsir")
     return thresher.select(**opts)
 
 
@@ -354,7 +355,17 @@ def test_bad_requests_are_one_line_errors(sample_dir, tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing touched
     res = CliRunner().invoke(
         app,
-        ["select", "--raw", "x.jsonl", "--target", "t.jsonl", "--out", str(tmp_path / "c")]
+        [
+            "select",
+            "--method",
+            "dsir",
+            "--raw",
+            "x.jsonl",
+            "--target",
+            "t.jsonl",
+            "--out",
+            str(tmp_path / "c"),
+        ]
         + ["--k", "10", "--tokens", "100"],
     )
     assert res.exit_code == 2 and "give k or tokens, not both" in res.output

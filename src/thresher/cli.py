@@ -160,8 +160,18 @@ def select(
         typer.Option(help="A .txt/.md target file is one document, or its paragraphs or lines."),
     ] = default("target_split"),
     method: Annotated[
-        str, typer.Option(help="Scorer: dsir, bm25, zipfit, dense, classifier, hybrid.")
+        str,
+        typer.Option(
+            help="Scorer: auto (measures the others on held-out target docs and scans with the "
+            "best), dsir, bm25, zipfit, dense, classifier, hybrid."
+        ),
     ] = default("method"),
+    target_outliers: Annotated[
+        str,
+        typer.Option(
+            help="Target docs unlike the rest (language, n-gram similarity): drop, keep or error."
+        ),
+    ] = default("target_outliers"),
     k: Annotated[int | None, typer.Option("--k", help="Select this many documents.")] = None,
     fraction: Annotated[
         float | None, typer.Option(help="Select this fraction of the eligible documents.")
@@ -283,6 +293,7 @@ def select(
             raw=raw,
             out=str(out),
             method=method,
+            target_outliers=target_outliers,
             k=k,
             fraction=fraction,
             tokens=tokens,

@@ -22,7 +22,12 @@ class SelectConfig(BaseModel):
     raw: list[str] = Field(description="raw corpus files, directories or globs")
     out: str = Field(description="run directory")
     method: str = Field(
-        "dsir", description="scorer: dsir, bm25, zipfit, dense, classifier, hybrid; none = keep all"
+        "auto",
+        description="scorer: auto (measures the others on held-out target docs), dsir, bm25, "
+        "zipfit, dense, classifier, hybrid; none = keep all",
+    )
+    target_outliers: Literal["drop", "keep", "error"] = Field(
+        "drop", description="target documents unlike the rest: drop, keep (report) or error"
     )
     k: int | None = Field(None, ge=1, description="select this many documents")
     fraction: float | None = Field(None, gt=0.0, le=1.0, description="select this fraction")

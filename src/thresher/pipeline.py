@@ -133,6 +133,7 @@ class Run:
     target_rejects: list[Reject] = field(default_factory=list)
     target_counts: np.ndarray | None = None
     learned: dict | None = None  # what target-fitted filters learned (manifest metrics)
+    target_check: Any | None = None  # thresher.target_check.TargetCheck (manifest, report)
     # fit
     raw_counts: np.ndarray | None = None
     n_sample: int | None = None
@@ -404,8 +405,56 @@ def read_target(run: Run) -> None:
                         text_field=cfg.text_field,
                     )
                 )
+        if cfg.method != "none" and len(run.target_texts):
+            _check_target(run)
         run.target_counts = NgramHasher(cfg.num_buckets, cfg.ngrams).counts(run.target_texts)
         run.learned = _fit_filters_to_target(run.filters, run.target_texts, run.say)
+
+
+def _target_where(run: Run) -> list[str]:
+    """A name per target document for messages: ``target.jsonl line 12`` (``doc 12`` when
+    rejected rows or split text files make line numbers unknown)."""
+    names: list[str] = []
+    for path in run.paths("target"):
+        for f in discover([path]):
+            texts, rejects = read_texts(
+                [f.path],
+                run.cfg.text_field,
+                max_row_bytes=run.cfg.max_row_bytes,
+                split=run.cfg.target_split,
+            )
+            label = run.sources.get(f.path, f.path)
+            unit = "line" if not rejects and f.format == "jsonl" else "doc"
+            names += [f"{label} {unit} {i + 1}" for i in range(len(texts))]
+    if len(names) != len(run.target_texts):  # pragma: no cover - defensive
+        names = [f"target doc {i + 1}" for i in range(len(run.target_texts))]
+    return names
+
+
+def _check_target(run: Run) -> None:
+    """Target diagnostics (thresher.target_check); drop, keep or refuse the outliers."""
+    from thresher.target_check import check_target
+
+    action = run.cfg.target_outliers
+    with run.timer.stage("target_check"):
+        where = _target_where(run)
+        chk = check_target(run.target_texts, where=where, action=action)
+    run.target_check = chk
+    if chk.outliers and action == "error":
+        names = ", ".join(f"{o['where']} ({'; '.join(o['reasons'])})" for o in chk.outliers[:10])
+        more = f" and {len(chk.outliers) - 10} more" if len(chk.outliers) > 10 else ""
+        raise ConfigError(
+            f"--target-outliers error: {len(chk.outliers)} target documents are unlike the rest: "
+            f"{names}{more}; remove them, or pass --target-outliers drop or keep"
+        )
+    if chk.outliers and action == "drop":
+        keep = np.ones(len(run.target_texts), dtype=bool)
+        keep[chk.outlier_indices()] = False
+        if keep.sum() >= 1:
+            run.target_texts = run.target_texts.filter(pa.array(keep))
+            chk.dropped = int((~keep).sum())
+    for line in chk.summary():
+        run.say.note(line)
 
 
 def _nothing_read(paths: list[str], what: str, rejects: list[Reject], text_field: str) -> str:
@@ -471,6 +520,19 @@ def fit(run: Run) -> None:
             save_checkpoint(ckpt, fitted)
         run.scorer, run.raw_counts, run.n_sample = fitted
         ctx.scorer = run.scorer
+        _adopt_auto(run)
+
+
+def _adopt_auto(run: Run) -> None:
+    """``--method auto`` chose the language filter: scan with it (after the user's filters)."""
+    if run.cfg.method != "auto" or run.ctx is None:
+        return
+    for line in run.scorer.summary():
+        run.say.note(line)
+    lf = getattr(run.scorer, "language_filter", None)
+    if lf is not None:
+        run.filters = [*run.filters, lf]
+        run.ctx.filters = run.filters
 
 
 def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
@@ -505,8 +567,24 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
         fit_counts = np.sum([p.fit_counts for p in parts], axis=0)
         scorer = scorer.fit_counts(scorer.counts(run.target_texts), fit_counts)
     else:
-        scorer = scorer.fit(run.target_texts, pa.concat_arrays([p.texts for p in parts]))
+        sample = pa.concat_arrays([p.texts for p in parts])
+        _check_raw_copies(run, sample)
+        scorer = scorer.fit(run.target_texts, sample)
     return scorer, raw_counts, None if full_pass else n_docs
+
+
+def _check_raw_copies(run: Run, sample: pa.Array) -> None:
+    """Raw documents of the fit sample that are (near-)copies of target documents."""
+    from thresher.target_check import find_raw_copies
+
+    chk = run.target_check
+    if chk is None:
+        return
+    with run.timer.stage("target_check"):
+        chk.raw_copies = find_raw_copies(run.target_texts, sample)
+    for line in chk.summary():
+        if "copies of" in line:
+            run.say.note(line)
 
 
 def _nothing_sampled(run: Run, parts: list) -> str:
@@ -625,11 +703,18 @@ def select(run: Run) -> None:
             tokens=cfg.tokens,
             lengths=lengths,
         )
+        auto_quotas = getattr(run.scorer, "language_quotas", None) if cfg.method == "auto" else None
         if cfg.quotas:
             from thresher.select.quotas import select_with_quotas
 
             groups = _quota_groups(run, eligible)
             chosen = select_with_quotas(scores, eligible, groups, cfg.quotas, **how)
+        elif auto_quotas and getattr(run.scorer, "language_filter", None) is not None:
+            from thresher.select.quotas import select_with_quotas
+
+            langs = [v for s in run.scans for v in s.annotations["language"].to_pylist()]
+            groups = np.array([str(v) for v in langs], dtype=object)
+            chosen = select_with_quotas(scores, eligible, groups, auto_quotas, **how)
         else:
             chosen = select_indices(scores, eligible, **how)
         run.selected = np.zeros(len(scores), dtype=bool)
@@ -790,8 +875,9 @@ def manifest(run: Run) -> dict:
         "duplicate": int((status == DUPLICATE).sum()),
         "selected": int(selected.sum()),
         "not_selected": int(eligible.sum() - selected.sum()),
-        "target_read": len(run.target_texts) + len(run.target_rejects),
+        "target_read": len(run.target_texts) + len(run.target_rejects) + _target_dropped(run),
         "target_rejected": len(run.target_rejects),
+        "target_outliers_dropped": _target_dropped(run),
         **_token_counts(run, eligible),
     }
     if counts["read"] != sum(
@@ -816,6 +902,8 @@ def manifest(run: Run) -> dict:
         "metrics": metrics,
         "tokens": _tokens(run),
         "warnings": run.warnings,
+        "auto": getattr(run.scorer, "decision", None) if cfg.method == "auto" else None,
+        "target_check": run.target_check.as_dict() if run.target_check is not None else None,
         "timings": run.timer.stages,
         "throughput": {
             "seconds": round(seconds, 3),
@@ -847,6 +935,11 @@ def _hygiene_manifest(run: Run) -> dict:
     from thresher.hygiene import manifest_sections
 
     return manifest_sections(run.ctx.hygiene, run.scans, run.shards, run.ctx.source_name)
+
+
+def _target_dropped(run: Run) -> int:
+    """Target documents left out of the fit as outliers (--target-outliers drop)."""
+    return run.target_check.dropped if run.target_check is not None else 0
 
 
 def _token_counts(run: Run, eligible: np.ndarray) -> dict[str, int]:

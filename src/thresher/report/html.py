@@ -16,6 +16,7 @@ import numpy as np
 from thresher.io.fs import out_path
 from thresher.io.writers import atomic_write_bytes
 from thresher.report import plots
+from thresher.report.auto import auto_section, target_check_section
 from thresher.report.rundata import drop_reasons, fetch_records, raw_sample, text_field
 from thresher.rundir import (
     COLUMN_PREFIX,
@@ -93,6 +94,7 @@ class _Body:
     def render(self) -> str:
         parts = [self.header(), self.funnel(), self.hygiene_section()]
         parts += [self.scores_section(), self.kl_section()]
+        parts += [auto_section(self.m), target_check_section(self.m)]
         parts.append(self.composition())
         parts.append(self.examples())
         parts.append(self.ngrams_section())
