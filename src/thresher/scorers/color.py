@@ -119,7 +119,10 @@ class ColorScorer(BaseScorer):
     # --------------------------------------------------------------------------- fit
     def fit(self, target: pa.Array, sample: pa.Array) -> ColorScorer:
         target, sample = as_string_array(target), as_string_array(sample)
-        if len(target) == 0 or pa.compute.sum(pa.compute.binary_length(target)).as_py() in (0, None):
+        if len(target) == 0 or pa.compute.sum(pa.compute.binary_length(target)).as_py() in (
+            0,
+            None,
+        ):
             raise ValueError("the target has no text")
         if len(sample) == 0:
             raise ValueError("the raw sample is empty")
@@ -261,7 +264,10 @@ class ColorScorer(BaseScorer):
                 for m in models:
                     logits = m(xb).float()
                     nll = F.cross_entropy(
-                        logits.reshape(-1, BASE), yb.reshape(-1), reduction="none", ignore_index=-100
+                        logits.reshape(-1, BASE),
+                        yb.reshape(-1),
+                        reduction="none",
+                        ignore_index=-100,
                     ).reshape(yb.shape)
                     losses.append(nll.sum(dim=1).double().cpu().numpy())
                 diff[a : a + len(losses[0])] = losses[0] - losses[1]

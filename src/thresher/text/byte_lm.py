@@ -164,7 +164,9 @@ def _mix_kernel(
         for i in range(offsets[d], offsets[d + 1]):
             tok = np.int64(data[i])
             pb = _prob(tok, hist, powers, order, prev, cur, keys, vals, starts, masks, gamma0)
-            po = _prob(tok, hist, powers, order, oprev, ocur, okeys, ovals, ostarts, omasks, ogamma0)
+            po = _prob(
+                tok, hist, powers, order, oprev, ocur, okeys, ovals, ostarts, omasks, ogamma0
+            )
             base += np.log(pb)
             mix += np.log((1.0 - weight) * pb + weight * po)
             oprev[:] = ocur
@@ -195,7 +197,9 @@ class ByteLM:
         alphas = []
         for k, o in enumerate(orders, start=1):
             ctx_of = o.grams // BASE if k > 1 else np.zeros(len(o.grams), np.int64)
-            alphas.append(np.maximum(o.counts - o.discount, 0.0) / o.ctx_total[np.searchsorted(o.ctx, ctx_of)])
+            alphas.append(
+                np.maximum(o.counts - o.discount, 0.0) / o.ctx_total[np.searchsorted(o.ctx, ctx_of)]
+            )
         gammas = [o.discount * o.ctx_types / o.ctx_total for o in orders]
         parts = []
         for k in range(1, self.order + 1):
