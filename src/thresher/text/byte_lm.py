@@ -49,21 +49,21 @@ def _slot(key, mask):
 
 
 @nb.njit(cache=True)
-def _build(keys, vals, table_keys, table_vals, start, mask):
+def _build(keys, packed, table, start, mask):
     for i in range(len(keys)):
         j = _slot(keys[i], mask)
-        while table_keys[start + j] != -1:
+        while table[2 * (start + j)] != -1:
             j = (j + 1) & mask
-        table_keys[start + j] = keys[i]
-        table_vals[start + j, 0] = vals[i, 0]
-        table_vals[start + j, 1] = vals[i, 1]
+        table[2 * (start + j)] = keys[i]
+        table[2 * (start + j) + 1] = packed[i]
 
 
 @nb.njit(inline="always", cache=True)
-def _find(table_keys, start, mask, key):
+def _find(table, start, mask, key):
+    """The record index of ``key`` in one order's part of ``table``, or -1."""
     j = _slot(key, mask)
     while True:
-        k = table_keys[start + j]
+        k = table[2 * (start + j)]
         if k == key:
             return start + j
         if k == -1:
@@ -81,18 +81,18 @@ def _powers(order):
 
 
 @nb.njit(inline="always", cache=True)
-def _doc_start(order, hist, prev, keys, vals, starts, masks):
+def _doc_start(order, hist, prev, table, starts, masks):
     """Context of a document's first byte: order - 1 separators."""
     hist[:] = 256
     code = np.int64(0)
     prev[:] = -1
     for k in range(1, order):  # the k-gram of separators ending just before the document
         code = code * 257 + 256
-        prev[k - 1] = _find(keys, starts[k - 1], masks[k - 1], code)
+        prev[k - 1] = _find(table, starts[k - 1], masks[k - 1], code)
 
 
 @nb.njit(inline="always", cache=True)
-def _prob(tok, hist, powers, order, prev, cur, keys, vals, starts, masks, gamma0):
+def _prob(tok, hist, powers, order, prev, cur, table, vals, starts, masks, gamma0):
     """P(tok | history), interpolated Kneser-Ney. ``prev[k-1]``: the slot of the k-gram
     ending at the previous byte (the context of order k+1); fills ``cur`` for this byte.
     N-grams are suffix-closed, so once one order misses, every higher one misses."""
@@ -102,7 +102,7 @@ def _prob(tok, hist, powers, order, prev, cur, keys, vals, starts, masks, gamma0
     for k in range(1, order + 1):
         if k > 1:
             code += hist[k - 2] * powers[k - 1]
-        slot = _find(keys, starts[k - 1], masks[k - 1], code) if alive else -1
+        slot = _find(table, starts[k - 1], masks[k - 1], code) if alive else -1
         if slot < 0:
             alive = False
         cur[k - 1] = slot
@@ -110,9 +110,9 @@ def _prob(tok, hist, powers, order, prev, cur, keys, vals, starts, masks, gamma0
             gam = gamma0
         else:
             c = prev[k - 2]
-            gam = vals[c, 1] if c >= 0 else -1.0
+            gam = vals[4 * c + 3] if c >= 0 else -1.0
         if gam >= 0.0:
-            alpha = vals[slot, 0] if slot >= 0 else 0.0
+            alpha = vals[4 * slot + 2] if slot >= 0 else 0.0
             p = alpha + gam * p
     return p
 
@@ -126,30 +126,36 @@ def _push(hist, tok, prev, cur):
 
 
 @nb.njit(cache=True, nogil=True)
-def _score_kernel(offsets, data, order, keys, vals, starts, masks, gamma0, out_logp):
+def _score_kernel(offsets, data, order, table, starts, masks, gamma0, out_logp):
+    vals = table.view(np.float32)  # a record's alpha and gamma: float32 words 2 and 3
     hist = np.empty(max(order - 1, 1), np.int64)  # hist[0] = the previous byte
     prev = np.empty(order, np.int64)
     cur = np.empty(order, np.int64)
     powers = _powers(order)
     for d in range(len(offsets) - 1):
-        _doc_start(order, hist, prev, keys, vals, starts, masks)
+        _doc_start(order, hist, prev, table, starts, masks)
         total = 0.0
+        prod = 1.0  # log of a running product: one log per ~100 bytes, not one per byte
         for i in range(offsets[d], offsets[d + 1]):
             tok = np.int64(data[i])
-            p = _prob(tok, hist, powers, order, prev, cur, keys, vals, starts, masks, gamma0)
-            total += np.log(p)
+            prod *= _prob(tok, hist, powers, order, prev, cur, table, vals, starts, masks, gamma0)
+            if prod < 1e-250:
+                total += np.log(prod)
+                prod = 1.0
             _push(hist, tok, prev, cur)
-        out_logp[d] = total
+        out_logp[d] = total + np.log(prod)
 
 
 @nb.njit(cache=True, nogil=True)
 def _mix_kernel(
     offsets, data, order, weight,
-    keys, vals, starts, masks, gamma0,
-    okeys, ovals, ostarts, omasks, ogamma0,
+    table, starts, masks, gamma0,
+    otable, ostarts, omasks, ogamma0,
     out_base, out_mix,
 ):  # fmt: skip
     """Per document: summed log P_base and log((1 - weight) P_base + weight P_other)."""
+    vals = table.view(np.float32)
+    ovals = otable.view(np.float32)
     hist = np.empty(max(order - 1, 1), np.int64)
     prev = np.empty(order, np.int64)
     cur = np.empty(order, np.int64)
@@ -157,35 +163,43 @@ def _mix_kernel(
     ocur = np.empty(order, np.int64)
     powers = _powers(order)
     for d in range(len(offsets) - 1):
-        _doc_start(order, hist, prev, keys, vals, starts, masks)
-        _doc_start(order, hist, oprev, okeys, ovals, ostarts, omasks)
+        _doc_start(order, hist, prev, table, starts, masks)
+        _doc_start(order, hist, oprev, otable, ostarts, omasks)
         base = 0.0
         mix = 0.0
+        pbase = 1.0  # running products, logged when small (see _score_kernel)
+        pmix = 1.0
         for i in range(offsets[d], offsets[d + 1]):
             tok = np.int64(data[i])
-            pb = _prob(tok, hist, powers, order, prev, cur, keys, vals, starts, masks, gamma0)
+            pb = _prob(tok, hist, powers, order, prev, cur, table, vals, starts, masks, gamma0)
             po = _prob(
-                tok, hist, powers, order, oprev, ocur, okeys, ovals, ostarts, omasks, ogamma0
+                tok, hist, powers, order, oprev, ocur, otable, ovals, ostarts, omasks, ogamma0
             )
-            base += np.log(pb)
-            mix += np.log((1.0 - weight) * pb + weight * po)
+            pbase *= pb
+            pmix *= (1.0 - weight) * pb + weight * po
+            if pbase < 1e-250 or pmix < 1e-250:
+                base += np.log(pbase)
+                mix += np.log(pmix)
+                pbase = 1.0
+                pmix = 1.0
             oprev[:] = ocur
             _push(hist, tok, prev, cur)
-        out_base[d] = base
-        out_mix[d] = mix
+        out_base[d] = base + np.log(pbase)
+        out_mix[d] = mix + np.log(pmix)
 
 
 def _tables(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
-    """One open-addressing table per order (keys, (alpha, gamma) values), concatenated:
-    keys, values, start and mask of each order. Load factor <= 0.5."""
+    """One open-addressing table per order, concatenated: 16-byte records (int64 key, float32
+    alpha, float32 gamma; one cache line per probe), then start and mask of each order.
+    Load factor <= 0.5."""
     sizes = [1 << max(4, int(np.ceil(np.log2(2 * max(1, len(k)))))) for k, _, _ in parts]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    tk = np.full(int(sum(sizes)), _EMPTY, np.int64)
-    tv = np.zeros((int(sum(sizes)), 2), np.float32)
+    table = np.zeros(2 * int(sum(sizes)), np.int64)
+    table[0::2] = _EMPTY
     for (keys, alpha, gamma), s, size in zip(parts, starts, sizes, strict=True):
-        vals = np.stack([alpha, gamma], axis=1).astype(np.float32)
-        _build(keys.astype(np.int64), vals, tk, tv, int(s), size - 1)
-    return tk, tv, starts, np.array(sizes, np.int64) - 1
+        packed = np.stack([alpha, gamma], axis=1).astype(np.float32).view(np.int64)[:, 0]
+        _build(keys.astype(np.int64), np.ascontiguousarray(packed), table, int(s), size - 1)
+    return table, starts, np.array(sizes, np.int64) - 1
 
 
 class ByteLM:
