@@ -25,7 +25,8 @@ over-fit a target of a few hundred documents, and cost a hash lookup per order p
 ``model="transformer"`` (needs torch; CUDA when present): the tiny byte-level transformer of
 :mod:`thresher.evaluate.transformer`, trained ``steps`` steps on the raw sample, then a copy
 fine-tuned ``finetune_steps`` steps on the target, as in the paper; documents are scored in
-batches of non-overlapping windows of the model's context, up to ``max_doc_bytes`` bytes.
+batches of non-overlapping windows of the model's context, up to ``max_doc_bytes`` bytes
+(``threads``: torch's CPU threads, 0 = its default; ``tiny``: the small test config).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class ColorScorer(BaseScorer):
         batch_windows: int = 256,
         tiny: bool = False,
         device: str | None = None,
+        threads: int = 0,
         seed: int = 0,
     ) -> None:
         if model not in ("ngram", "transformer"):
@@ -110,6 +112,7 @@ class ColorScorer(BaseScorer):
         self.batch_windows = int(batch_windows)
         self.tiny = bool(tiny)
         self.device = device
+        self.threads = int(threads)
         self.seed = int(seed)
         self.prior: ByteLM | None = None
         self.adapted: ByteLM | None = None  # the target model (mix) or the merged one (counts)
@@ -182,6 +185,8 @@ class ColorScorer(BaseScorer):
     def _device(self) -> str:
         import torch
 
+        if self.threads > 0:  # e.g. 1 per worker process: no OpenMP spinning across workers
+            torch.set_num_threads(self.threads)
         return self.device or ("cuda" if torch.cuda.is_available() else "cpu")
 
     def _fit_transformer(self, target: pa.Array, prior_texts: pa.Array) -> ColorScorer:
