@@ -280,7 +280,7 @@ def main() -> None:
         f"load average {load_start[0]:.1f} at start, {load_end[0]:.1f} at end, on 2 cores shared "
         "with other engineers: absolute speeds are low, compare rows).",
         "",
-        (__doc__ or "").split("\n", 3)[3].strip(),
+        (__doc__ or "").split("\n\n", 2)[2].strip(),
         "",
     ]
     if rank:
@@ -305,9 +305,12 @@ def main() -> None:
             "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for r in pipe:
+            # a filter run selects every document it keeps: its "random" baseline is the
+            # selection itself; compare with the select runs' random row instead
+            rnd = "—" if r["method"] == "perplexity filter" else f"{r['ce_rnd']:.4f}"
             lines.append(
                 f"| {r['target']} | {r['method']} | {r['selected']} | {r['prec']:.3f} | "
-                f"{r['ce_sel']:.4f} | {r['ce_rnd']:.4f} | {r['scan_mbps']:.2f} | {r['wall']:.1f} |"
+                f"{r['ce_sel']:.4f} | {rnd} | {r['scan_mbps']:.2f} | {r['wall']:.1f} |"
             )
         lines.append("")
     out = Path(a.out)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from thresher.errors import ConfigError, InputError
 from thresher.filters.base import BaseFilter, FilterResult
@@ -87,7 +88,7 @@ class PerplexityFilter(BaseFilter):
         return {"reference": "target", "reference_docs": len(target_texts)}
 
     def _fit_lm(self, texts: pa.Array, what: str) -> None:
-        if len(texts) == 0 or pa.compute.sum(pa.compute.binary_length(texts)).as_py() in (0, None):
+        if len(texts) == 0 or pc.sum(pc.binary_length(texts)).as_py() in (0, None):
             raise InputError(f"perplexity filter: the {what} has no text to fit a model on")
         self.lm = ByteLM.fit(texts, self.order, self.reference_bytes)
         self._info.update(reference=what, reference_docs=len(texts))

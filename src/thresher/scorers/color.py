@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from thresher.scorers.base import BaseScorer, as_string_array
 from thresher.text.byte_lm import ByteLM
@@ -47,7 +48,7 @@ def _spread_sample(texts: pa.Array, max_bytes: int, seed: int = 0) -> pa.Array:
     if texts.nbytes <= max_bytes:
         return texts
     order = np.random.default_rng(seed).permutation(len(texts))
-    lengths = np.asarray(pa.compute.binary_length(texts.take(pa.array(order))).fill_null(0))
+    lengths = np.asarray(pc.binary_length(texts.take(pa.array(order))).fill_null(0))
     n = max(1, int(np.searchsorted(np.cumsum(lengths), max_bytes, side="right")))
     return texts.take(pa.array(np.sort(order[:n])))
 
@@ -122,7 +123,7 @@ class ColorScorer(BaseScorer):
     # --------------------------------------------------------------------------- fit
     def fit(self, target: pa.Array, sample: pa.Array) -> ColorScorer:
         target, sample = as_string_array(target), as_string_array(sample)
-        if len(target) == 0 or pa.compute.sum(pa.compute.binary_length(target)).as_py() in (
+        if len(target) == 0 or pc.sum(pc.binary_length(target)).as_py() in (
             0,
             None,
         ):
