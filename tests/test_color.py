@@ -65,12 +65,12 @@ def test_color_ranks_target_like_documents_first(pool):
     assert scorer.report()["color"]["prior_docs"] == len(texts)  # 3 MB < prior_bytes
 
 
-def test_color_adaptations_and_orders_rank_too(pool):
-    """The documented alternatives (count merging, another order) stay usable rankers."""
+def test_color_count_merging_ranks_too(pool):
+    """The documented alternative (count merging, at another order) stays a usable ranker."""
     target, texts, y = pool
-    for opts in ({"adapt": "counts", "order": 4}, {"order": 4, "weight": 0.8}):
-        p = precision_at_k(make_scorer("color", **opts).fit(target, texts).score(texts), y)
-        assert p >= 4 * y.mean(), (opts, p)
+    opts = {"adapt": "counts", "order": 4}
+    p = precision_at_k(make_scorer("color", **opts).fit(target, texts).score(texts), y)
+    assert p >= 4 * y.mean(), (opts, p)
 
 
 def test_color_transformer_tiny_on_cpu(pool):
