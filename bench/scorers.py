@@ -236,6 +236,24 @@ class Bench:
 
         run("classifier (word 1-2-grams)", "classifier", features="word")
 
+        # CoLoR-Filter (byte 3-gram prior on the pool vs its mixture with a target model) and
+        # the perplexity filter's ranking (byte 5-gram of the target; bench/color.py has more).
+        run("color", "color")
+        from thresher.filters.perplexity import PerplexityFilter
+
+        ppl = PerplexityFilter(perplexity_order=5)
+        t0 = time.perf_counter()
+        ppl.fit_target(tgt)
+        t1 = time.perf_counter()
+        neg = -ppl.perplexity(raw)
+        record(
+            "perplexity filter (target as reference)",
+            neg,
+            t1 - t0,
+            time.perf_counter() - t1,
+            len(pool),
+        )
+
         # --lang auto: the language filter takes the target's languages (LanguageFilter.
         # fit_target); scorers then fit on and score what it keeps, as in `thresher select`.
         lf = LanguageFilter("auto")

@@ -135,6 +135,8 @@ def test_filter_contract(name, filter_texts, target_records):
     if f.needs_target:
         f.fit_target(pa.array([r["text"] for r in target_records]))
     texts = pa.array(filter_texts, type=pa.string())
+    if f.needs_sample:  # learns from the corpus (a perplexity quantile): here, these texts
+        f.fit_sample(texts)
     n = len(texts)
     res = f.apply(texts)
     assert isinstance(res, FilterResult)

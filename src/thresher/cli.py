@@ -88,6 +88,19 @@ LangOpt = Annotated[
 LangMinScoreOpt = Annotated[float, typer.Option(help="Minimum language-id score.")]
 DedupThresholdOpt = Annotated[float, typer.Option(help="MinHash Jaccard threshold.")]
 DedupNgramOpt = Annotated[int, typer.Option(help="MinHash word n-gram shingle size.")]
+ReferenceOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--reference",
+        help="Reference text for the perplexity filter (adds it): files, directories or globs. Repeatable.",
+    ),
+]
+PerplexityQuantileOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Perplexity filter: keep documents at or below this quantile of the corpus's perplexity (0 < Q <= 1, default 0.5)."
+    ),
+]
 MaxRowOpt = Annotated[
     float,
     typer.Option(help="Longest JSONL line read, in MB; a longer one is a row_too_large reject."),
@@ -225,9 +238,11 @@ def select(
         list[str],
         typer.Option(
             "--filter",
-            help="Filters before scoring: lang, gopher_quality, gopher_repetition, c4, fineweb. Repeatable or comma-separated.",
+            help="Filters before scoring: lang, gopher_quality, gopher_repetition, c4, fineweb, perplexity. Repeatable or comma-separated.",
         ),
     ] = [],  # noqa: B006
+    reference: ReferenceOpt = [],  # noqa: B006
+    perplexity_quantile: PerplexityQuantileOpt = None,
     lang: LangOpt = None,
     lang_min_score: LangMinScoreOpt = DEFAULT_LANG_MIN_SCORE,
     dedup: Annotated[
@@ -281,6 +296,7 @@ def select(
 
     with error_boundary():
         filters, filter_options = language_spec(filter, lang, lang_min_score)
+        _perplexity_spec(filters, filter_options, reference, perplexity_quantile)
         scorer_options = _parse_options(option)
         if combine:
             scorer_options["combine"] = split_csv(combine)
@@ -345,8 +361,11 @@ def filter_cmd(
     lang: Annotated[str | None, typer.Option(help="Languages to keep, e.g. en,de.")] = None,
     lang_min_score: LangMinScoreOpt = DEFAULT_LANG_MIN_SCORE,
     rules: Annotated[
-        str | None, typer.Option(help="Rule sets: gopher_quality,gopher_repetition,c4,fineweb.")
+        str | None,
+        typer.Option(help="Rule sets: gopher_quality,gopher_repetition,c4,fineweb,perplexity."),
     ] = None,
+    reference: ReferenceOpt = [],  # noqa: B006
+    perplexity_quantile: PerplexityQuantileOpt = None,
     option: Annotated[
         list[str],
         typer.Option(
@@ -377,6 +396,9 @@ def filter_cmd(
 
     with error_boundary():
         filters, filter_options = language_spec(rules, lang, lang_min_score)
+        _perplexity_spec(filters, filter_options, reference, perplexity_quantile)
+        if "perplexity" in filters and not reference:
+            raise fail("the perplexity filter needs --reference FILES (filter has no target)")
         hygiene = _hygiene_options(
             decontaminate=decontaminate,
             eval_field=eval_field,
@@ -532,6 +554,18 @@ def decontaminate_cmd(
             ),
         )
     summary(manifest, out)
+
+
+def _perplexity_spec(
+    filters: list[str], options: dict, reference: list[str], quantile: float | None
+) -> None:
+    """``--reference`` / ``--perplexity-quantile`` add the perplexity filter and its options."""
+    if (reference or quantile is not None) and "perplexity" not in filters:
+        filters.append("perplexity")
+    if reference:
+        options["reference"] = list(reference)
+    if quantile is not None:
+        options["perplexity_quantile"] = quantile
 
 
 def _run_options(*, max_row_mb: float, storage_option: list[str], **options: object) -> dict:

@@ -199,6 +199,7 @@ def run_select(
         with run.run_dir, disk_full_guard(run.out):
             prepare(run)
             read_target(run)
+            fit_filters_to_sample(run)
             fit(run)
             scan(run)
             dedup(run)
@@ -497,6 +498,32 @@ def _fit_filters_to_target(filters: list, target_texts: pa.Array, say: Reporter)
         )
         learned.update(f.report())
     return learned or None
+
+
+def fit_filters_to_sample(run: Run) -> None:
+    """Filters that learn from the corpus (``perplexity``: its quantile cut) see the raw fit
+    sample before the scan: the documents the scorer would fit on that pass the other filters."""
+    needing = [f for f in run.filters if f.needs_sample]
+    if not needing:
+        return
+    cfg, ctx = run.cfg, run.ctx
+    assert ctx is not None and run.engine is not None
+    with run.timer.stage("fit_filters"):
+        others = dataclasses.replace(
+            ctx, filters=[f for f in run.filters if not f.needs_sample], scorer=None
+        )
+        limits = fit_sample_limits(run.shards, run.raw_files, cfg.raw_sample or DEFAULT_FIT_SAMPLE)
+        tasks = [(s, n, others, True) for s, n in zip(run.shards, limits, strict=True)]
+        parts = list(run.say.track(run.engine.map(sample_task, tasks), len(tasks), "sample raw"))
+        texts = [p.texts for p in parts if p.texts is not None]
+        sample = pa.concat_arrays(texts) if texts else pa.array([], pa.large_string())
+        for f in needing:
+            info = f.fit_sample(sample) or {}
+            run.say.note(
+                f"{f.name} fitted to the raw sample: "
+                + "; ".join(f"{k} {v}" for k, v in info.items())
+            )
+            run.learned = {**(run.learned or {}), **f.report()}
 
 
 # ---------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ Schema: one section per stage, each optional except ``read`` and ``write``::
       filters: [lang, gopher_quality, gopher_repetition, c4, fineweb]
       lang: [en, de]               # languages to keep (adds the lang filter)
       lang_min_score: 0.65         # minimum language-id score
+      reference: [ref.jsonl]       # perplexity filter: reference text (adds the filter)
+      perplexity_quantile: 0.5     # keep docs at or below this perplexity quantile
       options: {}                  # further filter options, passed through
     dedup:                         # or a plain string: dedup: minhash
       method: minhash              # none, exact or minhash
@@ -101,6 +103,8 @@ SECTIONS: dict[str, dict[str, str]] = {
         "lang": "@lang",
         "lang_min_score": "@lang_min_score",
         "options": "@filter_options",
+        "reference": "@reference",
+        "perplexity_quantile": "@perplexity_quantile",
     },
     "dedup": {"method": "dedup", "threshold": "dedup_threshold", "ngram": "dedup_ngram"},
     "score": {
@@ -283,6 +287,15 @@ class _Builder:
             if isinstance(v, bool) or not isinstance(v, int | float):
                 raise self.fail(vnode, f"{label}: expected a number, got {v!r}")
             self.lang_min_score = float(v)
+            self.origin.setdefault("filter_options", (label, vnode))
+        elif target in ("@reference", "@perplexity_quantile"):
+            if target == "@reference":
+                v = [self.resolve(p) for p in self.str_list(vnode, label)]
+                self.filter_options["reference"] = v
+            else:
+                self.filter_options["perplexity_quantile"] = self.value(vnode)
+            if "perplexity" not in self.filters:
+                self.filters.append("perplexity")
             self.origin.setdefault("filter_options", (label, vnode))
         elif target == "@filter_options":
             self.filter_options.update(self.mapping(vnode, label))

@@ -19,6 +19,7 @@ from thresher.filters.c4 import C4QualityFilter
 from thresher.filters.fineweb import FineWebQualityFilter
 from thresher.filters.gopher import GopherQualityFilter, GopherRepetitionFilter
 from thresher.filters.langid import LanguageFilter
+from thresher.filters.perplexity import PerplexityFilter
 
 FILTERS: dict[str, type[BaseFilter]] = {
     "lang": LanguageFilter,
@@ -26,6 +27,7 @@ FILTERS: dict[str, type[BaseFilter]] = {
     "gopher_repetition": GopherRepetitionFilter,
     "c4": C4QualityFilter,
     "fineweb": FineWebQualityFilter,
+    "perplexity": PerplexityFilter,
 }
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "GopherQualityFilter",
     "GopherRepetitionFilter",
     "LanguageFilter",
+    "PerplexityFilter",
     "apply_filters",
     "build_filters",
 ]

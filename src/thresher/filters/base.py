@@ -53,7 +53,10 @@ class Filter(Protocol):
     :class:`FilterResult`. ``needs_target``: the filter must see the target before any raw
     document (``lang`` with ``languages="auto"``); the driver then calls
     ``fit_target(target_texts)``, which returns what it decided (or None), and merges
-    ``report()`` into the manifest's metrics. Filters must be picklable (the engine ships
+    ``report()`` into the manifest's metrics. ``needs_sample``: the filter learns from the
+    corpus (a perplexity quantile); before the scan the driver calls
+    ``fit_sample(sample_texts)`` with the raw fit sample (the documents that pass the other
+    filters). Filters must be picklable (the engine ships
     them to worker processes) and deterministic.
     """
 
@@ -65,6 +68,11 @@ class Filter(Protocol):
     def apply(self, texts: pa.Array) -> FilterResult: ...
 
     def fit_target(self, target_texts: pa.Array) -> dict[str, Any] | None: ...
+
+    @property
+    def needs_sample(self) -> bool: ...
+
+    def fit_sample(self, sample_texts: pa.Array) -> dict[str, Any] | None: ...
 
     def report(self) -> dict[str, Any]: ...
 
@@ -83,6 +91,14 @@ class BaseFilter:
 
     def fit_target(self, target_texts: pa.Array) -> dict[str, Any] | None:
         """Nothing to learn from the target."""
+        return None
+
+    @property
+    def needs_sample(self) -> bool:
+        return False
+
+    def fit_sample(self, sample_texts: pa.Array) -> dict[str, Any] | None:
+        """Nothing to learn from the corpus."""
         return None
 
     def report(self) -> dict[str, Any]:

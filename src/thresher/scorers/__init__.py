@@ -19,6 +19,7 @@ SCORERS: dict[str, str] = {
     "dense": "thresher.scorers.dense:DenseScorer",
     "classifier": "thresher.scorers.classifier:ClassifierScorer",
     "hybrid": "thresher.scorers.hybrid:HybridScorer",
+    "color": "thresher.scorers.color:ColorScorer",
     "auto": "thresher.scorers.auto:AutoScorer",
 }
 
