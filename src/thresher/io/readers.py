@@ -61,8 +61,11 @@ class ShardReader:
     # -- pass 1: text and a few fields, batch by batch --------------------------------
     def batches(self, limit: int | None = None) -> Iterator[Batch]:
         """Batches of valid documents; bad rows go to ``self.rejects``. Stops after ``limit`` docs."""
+        from thresher.console import advance
+
         seen = 0
         for batch in self.format.batches(self):
+            advance(docs=len(batch))  # progress: documents read (bytes: by the format)
             if limit is not None and seen + len(batch) > limit:
                 keep = limit - seen
                 batch = Batch(
