@@ -36,6 +36,20 @@ PROGRESS_SECONDS_ENV = "THRESHER_PROGRESS_SECONDS"
 DEFAULT_PROGRESS_SECONDS = 15.0  # plain progress lines (stderr not a terminal): one per period
 
 
+QUIET_ENV = "THRESHER_QUIET"
+_QUIET = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """``thresher --quiet``: RichReporters show no progress and no notes (warnings remain)."""
+    global _QUIET
+    _QUIET = quiet
+
+
+def is_quiet() -> bool:
+    return _QUIET or os.environ.get(QUIET_ENV, "") not in ("", "0")
+
+
 def progress_period() -> float:
     """Seconds between plain progress lines: ``$THRESHER_PROGRESS_SECONDS`` or 15."""
     raw = os.environ.get(PROGRESS_SECONDS_ENV, "")
@@ -213,6 +227,7 @@ class RichReporter(Reporter):
         self.console = console or err
         self.period = period if period is not None else progress_period()
         self.live = self.console.is_terminal if live is None else live
+        self.quiet = is_quiet()
         self._stack: list[tuple[Activity, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -234,6 +249,9 @@ class RichReporter(Reporter):
         self, label: str, total: int | None = None, unit: str = "", nbytes: int | None = None
     ) -> Iterator[Activity]:
         act = Activity(label, total, unit, nbytes)
+        if self.quiet:
+            yield act
+            return
         self._begin(act)
         try:
             yield act
@@ -326,7 +344,8 @@ class RichReporter(Reporter):
 
     # -- lines -------------------------------------------------------------------------
     def note(self, message: str) -> None:
-        self.console.print(message, highlight=False, soft_wrap=True, markup=False)
+        if not self.quiet:
+            self.console.print(message, highlight=False, soft_wrap=True, markup=False)
 
     def warn(self, message: str) -> None:
         self.console.print("[yellow]warning:[/yellow] ", end="", highlight=False)

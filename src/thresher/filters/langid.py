@@ -214,12 +214,14 @@ class LanguageFilter(BaseFilter):
             end = start + width
             # Whole words: a cut word makes n-grams the text does not have. Text without
             # spaces (Chinese, Japanese) is cut where it falls.
-            sp = text.find(" ", start, start + width // 2)
-            if sp >= 0:
-                start = sp + 1
-            sp = text.rfind(" ", start, end)
-            if sp > start + width // 2:
-                end = sp
+            if start > 0 and text[start - 1] != " ":
+                sp = text.find(" ", start, start + width // 2)
+                if sp >= 0:
+                    start = sp + 1
+            if end < len(text) and text[end] != " ":
+                sp = text.rfind(" ", start, end)
+                if sp > start + width // 2:
+                    end = sp
             parts.append(text[start:end])
         return " ".join(parts).replace("\n", " ")
 
