@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn
 
 from thresher.errors import ThresherError
 
@@ -267,7 +267,6 @@ class RichReporter(Reporter):
                         TextColumn("[bold]{task.description:<11}"),
                         BarColumn(),
                         TextColumn("{task.fields[info]}"),
-                        TimeElapsedColumn(),
                         console=self.console,
                         transient=False,
                     )
