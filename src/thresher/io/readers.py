@@ -65,7 +65,6 @@ class ShardReader:
 
         seen = 0
         for batch in self.format.batches(self):
-            advance(docs=len(batch))  # progress: documents read (bytes: by the format)
             if limit is not None and seen + len(batch) > limit:
                 keep = limit - seen
                 batch = Batch(
@@ -74,6 +73,7 @@ class ShardReader:
                     {k: v[:keep] for k, v in batch.fields.items()},
                 )
             seen += len(batch)
+            advance(docs=len(batch))  # progress: documents read (bytes: by the format)
             yield batch
             if limit is not None and seen >= limit:
                 return
