@@ -25,8 +25,15 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bars, progress lines or notes (errors remain)."
+    ),
+) -> None:
     """Select, out of a raw corpus, the documents worth training a language model on."""
+    from thresher import console
+
+    console.set_quiet(quiet)  # every invocation: a previous --quiet in this process does not stick
 
 
 def _parse_options(items: list[str]) -> dict:

@@ -94,12 +94,17 @@ DEFAULT_FIT_SAMPLE = 100_000  # raw documents a scorer fits on when raw_sample i
 @dataclass
 class Timer:
     stages: dict[str, float] = field(default_factory=dict)
+    say: Reporter | None = None  # shows each stage while it runs (progress lines, spinners)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         t0 = time.perf_counter()
         try:
-            yield
+            if self.say is None:
+                yield
+            else:
+                with self.say.activity(name):
+                    yield
         finally:
             self.stages[name] = round(self.stages.get(name, 0.0) + time.perf_counter() - t0, 4)
 
@@ -183,6 +188,7 @@ def run_select(
     """
     run = Run(cfg=cfg, say=as_reporter(progress), command=command or [], run_file=run_file)
     run.memory = dict(memory or {})
+    run.timer.say = run.say
     configure_storage(cfg.storage_options)
     with run.timer.stage("plan"):
         plan(run)  # validates everything; nothing is written before it passes
@@ -649,7 +655,8 @@ def scan(run: Run) -> None:
     assert run.engine is not None and run.ctx is not None
     tasks = [(s, run.ctx) for s in run.shards]
     with run.timer.stage("scan"):
-        run.scans = list(run.say.track(run.engine.map(scan_task, tasks), len(tasks), "score"))
+        scans = run.engine.map(scan_task, tasks)
+        run.scans = list(run.say.track(scans, len(tasks), "score", nbytes=_input_bytes(run)))
     run.shards = _resolve_rows(run.shards, run.scans, run.out)
     n_valid = sum(len(s.rows) for s in run.scans)
     n_rejected = sum(len(s.rejects) for s in run.scans)
@@ -659,6 +666,18 @@ def scan(run: Run) -> None:
     if run.counter is not None:
         run.lengths = np.concatenate([s.tokens for s in run.scans]).astype(np.int64)
     run.status = np.concatenate([s.status for s in run.scans])
+
+
+def _input_bytes(run: Run) -> int:
+    """Input bytes the shards stand for (compressed for .gz): the scale of a pass's progress."""
+    sizes = {f.path: f.size for f in run.raw_files}
+    per_file = Counter(s.path for s in run.shards)
+    return int(
+        sum(
+            get_format(s.format).shard_share(s, sizes.get(s.path, 0), per_file[s.path])
+            for s in run.shards
+        )
+    )
 
 
 def _resolve_rows(shards: list[Shard], scans: list[ShardScan], out: Path) -> list[Shard]:
@@ -874,7 +893,8 @@ def write(run: Run) -> None:
             o += m
         run.sel_counts = np.zeros(cfg.num_buckets, np.int64)
         run.rnd_counts = np.zeros(cfg.num_buckets, np.int64)
-        for _, sc_, rc_ in run.say.track(run.engine.map(write_task, tasks), len(tasks), "write"):
+        done = run.engine.map(write_task, tasks)
+        for _, sc_, rc_ in run.say.track(done, len(tasks), "write", nbytes=_input_bytes(run)):
             run.sel_counts += sc_
             run.rnd_counts += rc_
         if cfg.format == "parquet":

@@ -135,7 +135,13 @@ else:  # pragma: no cover - Windows: plain spawn (scripts there need the __main_
         return mp.get_context("spawn")
 
 
-def _init_worker(parent_pid: int | None = None, pdeathsig: bool = False) -> None:
+def _init_worker(
+    parent_pid: int | None = None, pdeathsig: bool = False, counter: Any = None
+) -> None:
+    if counter is not None:  # bytes/documents read, seen by the driver's progress display
+        from thresher.console import set_progress_counter
+
+        set_progress_counter(counter)
     # One process per core already: keep native libraries from oversubscribing it.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
@@ -172,11 +178,18 @@ class LocalEngine:
             # pool spawns from the thread that submits, so arm it only from the main
             # thread (whose end is the process's end). The watchdog covers the rest.
             main = threading.current_thread() is threading.main_thread()
+            ctx = worker_context()
+            # Progress inside shards: workers count bytes and documents read into shared
+            # memory the driver reads (thresher.console.advance / progress_totals).
+            from thresher.console import set_progress_counter
+
+            counter = ctx.Array("q", 2)
+            set_progress_counter(counter)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.processes,
-                mp_context=worker_context(),
+                mp_context=ctx,
                 initializer=_init_worker,
-                initargs=(os.getpid(), main),
+                initargs=(os.getpid(), main, counter),
             )
         return self._pool
 

@@ -96,12 +96,17 @@ def evaluate(
     seed: int = 0,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     write: bool = True,
+    progress: Any | None = None,
 ) -> dict:
     """Train ``model`` on the selection and on random data of equal size; score on held-out target.
 
     Returns this model's result (also merged into ``RUN_DIR/eval.json`` under
-    ``runs[model]`` when ``write``). Cross-entropies are in nats per byte.
+    ``runs[model]`` when ``write``). Cross-entropies are in nats per byte. ``progress``: a
+    :class:`~thresher.console.Reporter` (the CLI's shows steps, loss and time left).
     """
+    from thresher.console import as_reporter
+
+    say = as_reporter(progress)
     if model not in ("transformer", "ngram"):
         raise ConfigError(f"model must be 'transformer' or 'ngram', not {model!r}")
     if model == "transformer" and not has_torch():
@@ -127,11 +132,12 @@ def evaluate(
         cfg_dict: dict[str, Any] = {"order": order}
         for name, (stream, ndocs) in data.items():
             curve = []
-            for frac in (0.125, 0.25, 0.5, 1.0):
-                n = max(1, int(len(stream) * frac))
-                curve.append(
-                    [n, round(KneserNeyLM(order).fit(stream[:n]).cross_entropy(held_stream), 5)]
-                )
+            with say.activity(f"eval {name}", total=4, unit="fits") as act:
+                for frac in (0.125, 0.25, 0.5, 1.0):
+                    n = max(1, int(len(stream) * frac))
+                    ce = KneserNeyLM(order).fit(stream[:n]).cross_entropy(held_stream)
+                    curve.append([n, round(ce, 5)])
+                    act.update(advance=1, info=f"held-out CE {ce:.4f}")
             ce = curve[-1][1]
             results[name] = {
                 "docs": ndocs,
@@ -153,7 +159,8 @@ def evaluate(
         cfg_dict = cfg.to_dict()
         description = f"byte-level transformer, {cfg.n_layers} layers x {cfg.d_model} dims, context {cfg.context}, {cfg.steps} steps of {cfg.batch_size} sequences"
         for name, (stream, ndocs) in data.items():
-            r = train_and_eval(stream, held_stream, cfg, seed=seed)
+            with say.activity(f"eval {name}", total=cfg.steps, unit="steps") as act:
+                r = train_and_eval(stream, held_stream, cfg, seed=seed, on_step=_shows_steps(act))
             results[name] = {"docs": ndocs, "tokens": int(len(stream)), **r}
         x_label = "training step"
     for r in results.values():
@@ -184,6 +191,19 @@ def evaluate(
             with writing(path):
                 atomic_write_bytes(path, (json.dumps(existing, indent=2) + "\n").encode())
     return out
+
+
+def _shows_steps(act: Any) -> Any:
+    """A training step callback that puts step, loss and the last held-out CE on ``act``."""
+    last: list[float] = []
+
+    def on_step(step: int, loss: float, heldout_ce: float | None) -> None:
+        if heldout_ce is not None:
+            last[:] = [heldout_ce]
+        shown = f", held-out CE {last[0]:.4f}" if last else ""
+        act.update(done=step, info=f"loss {loss:.4f}{shown}")
+
+    return on_step
 
 
 __all__ = ["TINY", "KneserNeyLM", "TransformerConfig", "evaluate", "has_torch"]

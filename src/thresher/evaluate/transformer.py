@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -82,9 +83,17 @@ def _model(cfg: TransformerConfig):
 
 
 def train_and_eval(
-    train: np.ndarray, heldout: np.ndarray, cfg: TransformerConfig, seed: int = 0
+    train: np.ndarray,
+    heldout: np.ndarray,
+    cfg: TransformerConfig,
+    seed: int = 0,
+    on_step: Callable[[int, float, float | None], None] | None = None,
 ) -> dict:
-    """Train on the token stream ``train``; return held-out CE (nats/token) and its curve."""
+    """Train on the token stream ``train``; return held-out CE (nats/token) and its curve.
+
+    ``on_step(step, train_loss, heldout_ce)`` is called after every step (``heldout_ce`` at
+    the evaluation steps, else None): a long training shows its steps, loss and time left.
+    """
     import torch
     import torch.nn.functional as F
 
@@ -152,8 +161,12 @@ def train_and_eval(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        held_ce = None
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            curve.append([step + 1, evaluate()])
+            held_ce = evaluate()
+            curve.append([step + 1, held_ce])
+        if on_step is not None:
+            on_step(step + 1, float(loss.item()), held_ce)
     final = curve[-1][1]
     return {
         "ce": final,

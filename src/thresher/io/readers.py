@@ -61,6 +61,8 @@ class ShardReader:
     # -- pass 1: text and a few fields, batch by batch --------------------------------
     def batches(self, limit: int | None = None) -> Iterator[Batch]:
         """Batches of valid documents; bad rows go to ``self.rejects``. Stops after ``limit`` docs."""
+        from thresher.console import advance
+
         seen = 0
         for batch in self.format.batches(self):
             if limit is not None and seen + len(batch) > limit:
@@ -71,6 +73,7 @@ class ShardReader:
                     {k: v[:keep] for k, v in batch.fields.items()},
                 )
             seen += len(batch)
+            advance(docs=len(batch))  # progress: documents read (bytes: by the format)
             yield batch
             if limit is not None and seen >= limit:
                 return

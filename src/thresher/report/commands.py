@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from thresher.console import err, error_boundary
+from thresher.console import RichReporter, err, error_boundary
 
 
 def report(
@@ -92,6 +92,7 @@ def eval(  # noqa: A001 - the command is called eval
             order=order,
             seed=seed,
             max_tokens=max_tokens,
+            progress=RichReporter(),
         )
         if not no_report:
             from thresher.report import write_report

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 import zstandard
 
+from thresher.console import advance
 from thresher.errors import InputError
 from thresher.io.formats._rowcheck import line_flags, valid_utf8
 from thresher.io.formats.base import (
@@ -195,9 +196,11 @@ class JsonlFormat(Format):
 
     # -- reading lines ----------------------------------------------------------------
     @contextmanager
-    def _stream(self, shard: Shard) -> Iterator[BinaryIO]:
+    def _stream(self, shard: Shard, raws: list | None = None) -> Iterator[BinaryIO]:
         # A plain shard reads its own byte range only (one range request per block remotely).
         raw = open_input(shard.path, span=(shard.start, shard.end) if self.codec is None else None)
+        if raws is not None:  # the caller tracks compressed bytes consumed (progress)
+            raws.append(raw)
         try:
             if self.codec is None:
                 if shard.start:
@@ -231,8 +234,21 @@ class JsonlFormat(Format):
         pending_len = 0
         skipping = False  # inside an oversized line: drop bytes up to the next newline
         errors = self.codec.errors if self.codec else (OSError,)
+        raws: list = []
+        consumed = 0  # input bytes (compressed, for a codec) counted for progress so far
+
+        def progress() -> None:
+            nonlocal consumed
+            try:
+                pos = raws[0].tell() if self.codec else shard.end - shard.start - remaining
+            except (OSError, ValueError, AttributeError):  # a stream that cannot tell
+                return
+            if pos > consumed:
+                advance(nbytes=pos - consumed)
+                consumed = pos
+
         try:
-            with self._stream(shard) as f:
+            with self._stream(shard, raws) as f:
 
                 def read(n: int) -> bytes:
                     nonlocal remaining
@@ -278,6 +294,7 @@ class JsonlFormat(Format):
                     tail = chunk[cut:]
                     pending, pending_len = ([tail], len(tail)) if tail else ([], 0)
                     row += blk.lines
+                    progress()
                     yield blk
                 if remaining > 0:  # the file ended (or a read came back short) mid-shard
                     raise InputError(
@@ -285,6 +302,7 @@ class JsonlFormat(Format):
                         f"{remaining:,} bytes of the shard missing (was the file changed "
                         "during the run, or a read cut short?)"
                     )
+                progress()
                 if pending and not skipping:
                     yield _block(row, b"".join(pending) + b"\n", max_row_bytes)
         except errors as e:
