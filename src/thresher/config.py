@@ -24,7 +24,7 @@ class SelectConfig(BaseModel):
     method: str = Field(
         "auto",
         description="scorer: auto (measures the others on held-out target docs), dsir, bm25, "
-        "zipfit, dense, classifier, hybrid; none = keep all",
+        "zipfit, dense, classifier, hybrid, color; none = keep all",
     )
     target_outliers: Literal["drop", "keep", "error"] = Field(
         "drop", description="target documents unlike the rest: drop, keep (report) or error"
