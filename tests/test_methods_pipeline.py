@@ -70,7 +70,8 @@ def test_lang_auto_and_the_students_fraction_through_select(pool, sample_dir, tm
         report=False,
     )
     auto = m["metrics"]["target_languages"]
-    assert auto["languages"] == ["en"] and auto["target_docs"] == m["counts"]["target_read"]
+    fitted_on = m["counts"]["target_read"] - m["counts"]["target_outliers_dropped"]
+    assert auto["languages"] == ["en"] and auto["target_docs"] == fitted_on
     langs = thresher.read_selected(out).column("thresher_language").to_pylist()
     assert set(langs) == {"en"}
     n_en = sum(r["lang"] == "en" for r in recs)

@@ -177,7 +177,8 @@ def test_report_and_reading_back_a_run_on_s3(s3, local_inputs):
 def _cmd(raw: str, target: str, out: str, *extra: str) -> list[str]:
     return [
         *THRESHER, "select", "--raw", raw, "--target", target, "--out", out, "--k", "200",
-        "--seed", "3", "--workers", "2", "--shard-mb", "1", "--no-report", *extra,
+        "--seed", "3", "--workers", "2", "--shard-mb", "1", "--no-report", "--method", "dsir",
+        *extra,
     ]  # fmt: skip
 
 

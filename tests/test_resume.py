@@ -37,6 +37,8 @@ def _cmd(sample_dir: Path, out: Path, *extra: str) -> list[str]:
         "--no-report",
         "--shard-mb",
         "1",
+        "--method",  # resume is about the run, not the method: the quick one
+        "dsir",
         *extra,
     ]
 

@@ -521,8 +521,7 @@ def fit_filters_to_sample(run: Run) -> None:
         limits = fit_sample_limits(run.shards, run.raw_files, cfg.raw_sample or DEFAULT_FIT_SAMPLE)
         tasks = [(s, n, others, True) for s, n in zip(run.shards, limits, strict=True)]
         parts = list(run.say.track(run.engine.map(sample_task, tasks), len(tasks), "sample raw"))
-        texts = [p.texts for p in parts if p.texts is not None]
-        sample = pa.concat_arrays(texts) if texts else pa.array([], pa.large_string())
+        sample = _concat_texts([p.texts for p in parts if p.texts is not None])
         for f in needing:
             info = f.fit_sample(sample) or {}
             run.say.note(
@@ -600,10 +599,19 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
         fit_counts = np.sum([p.fit_counts for p in parts], axis=0)
         scorer = scorer.fit_counts(scorer.counts(run.target_texts), fit_counts)
     else:
-        sample = pa.concat_arrays([p.texts for p in parts])
+        sample = _concat_texts([p.texts for p in parts])
         _check_raw_copies(run, sample)
         scorer = scorer.fit(run.target_texts, sample)
     return scorer, raw_counts, None if full_pass else n_docs
+
+
+def _concat_texts(texts: list[pa.Array]) -> pa.Array:
+    """One array of the shards' sampled texts (Parquet shards give string, JSONL large_string)."""
+    if not texts:
+        return pa.array([], pa.large_string())
+    if len({t.type for t in texts}) > 1:
+        texts = [t.cast(pa.large_string()) for t in texts]
+    return pa.concat_arrays(texts)
 
 
 def _check_raw_copies(run: Run, sample: pa.Array) -> None:

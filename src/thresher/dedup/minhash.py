@@ -24,6 +24,7 @@ keys in different bands never mean anything.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -52,6 +53,7 @@ def _collision_probability(s: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return 1.0 - (1.0 - s**rows) ** bands
 
 
+@functools.lru_cache(maxsize=64)  # ~35 ms of trapezoids per call; every stage build asks
 def optimal_param(
     threshold: float,
     num_perm: int,
