@@ -297,6 +297,8 @@ def _resume_cmd(raw: Path, out: Path, *extra: str) -> list[str]:
         "--shard-mb",
         "1",
         "--no-report",
+        "--method",
+        "dsir",
         *extra,
     ]
 
