@@ -552,16 +552,16 @@ def fit(run: Run) -> None:
             save_checkpoint(ckpt, fitted)
         run.scorer, run.raw_counts, run.n_sample = fitted
         ctx.scorer = run.scorer
-        _adopt_auto(run)
+        _adopt_fit_choices(run)
 
 
-def _adopt_auto(run: Run) -> None:
-    """``--method auto`` chose the language filter: scan with it (after the user's filters)."""
-    if run.cfg.method != "auto" or run.ctx is None:
-        return
+def _adopt_fit_choices(run: Run) -> None:
+    """A scorer that chose a filter in its fit (auto: the target language): scan with it
+    (after the user's filters)."""
+    assert run.ctx is not None
     for line in run.scorer.summary():
         run.say.note(line)
-    lf = getattr(run.scorer, "language_filter", None)
+    lf = run.scorer.language_filter
     if lf is not None:
         run.filters = [*run.filters, lf]
         run.ctx.filters = run.filters
@@ -757,13 +757,13 @@ def select(run: Run) -> None:
             tokens=cfg.tokens,
             lengths=lengths,
         )
-        auto_quotas = getattr(run.scorer, "language_quotas", None) if cfg.method == "auto" else None
+        auto_quotas = run.scorer.language_quotas if run.scorer is not None else None
         if cfg.quotas:
             from thresher.select.quotas import select_with_quotas
 
             groups = _quota_groups(run, eligible)
             chosen = select_with_quotas(scores, eligible, groups, cfg.quotas, **how)
-        elif auto_quotas and getattr(run.scorer, "language_filter", None) is not None:
+        elif auto_quotas and run.scorer.language_filter is not None:
             from thresher.select.quotas import select_with_quotas
 
             langs = [v for s in run.scans for v in s.annotations["language"].to_pylist()]
@@ -957,7 +957,7 @@ def manifest(run: Run) -> dict:
         "metrics": metrics,
         "tokens": _tokens(run),
         "warnings": run.warnings,
-        "auto": getattr(run.scorer, "decision", None) if cfg.method == "auto" else None,
+        "auto": run.scorer.decision if cfg.method == "auto" else None,
         "target_check": run.target_check.as_dict() if run.target_check is not None else None,
         "timings": run.timer.stages,
         "throughput": {

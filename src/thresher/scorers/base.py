@@ -69,6 +69,10 @@ class BaseScorer:
     # Importance resampling needs log-importance weights (dsir); other scores only rank.
     default_mode: ClassVar[Mode] = "topk"
     fits_on_counts: ClassVar[bool] = False
+    # What a scorer may decide in its fit for the rest of the run (auto does): a fitted
+    # filter the scan adds after the user's, and language shares the selection keeps.
+    language_filter: Any = None
+    language_quotas: dict[str, float] | None = None
 
     def fit(self, target: pa.Array, sample: pa.Array) -> BaseScorer:
         raise NotImplementedError
@@ -94,6 +98,10 @@ class BaseScorer:
     def report(self) -> dict[str, Any]:
         """Nothing learned worth recording beyond the scores."""
         return {}
+
+    def summary(self) -> list[str]:
+        """Lines to print once fitted: most scorers decide nothing a user must read."""
+        return []
 
 
 def as_string_array(texts: pa.Array | Sequence[str]) -> pa.Array:
