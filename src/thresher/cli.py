@@ -236,9 +236,11 @@ def select(
         str, typer.Option(help="fast (numba) or sha256 (identical to the reference DSIR, slow).")
     ] = default("hashing"),
     raw_sample: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Raw documents to fit the scorer on, spread over shards; 0 = a full pass (dsir)."
+            help="Raw documents to fit the scorer on, spread over shards; 0 = a full pass "
+            "(dsir). Default: as many as the method uses (classifier, auto: 20,000), at most "
+            "100,000."
         ),
     ] = default("raw_sample"),
     filter: Annotated[

@@ -64,8 +64,11 @@ class SelectConfig(BaseModel):
     num_buckets: int = Field(10_000, gt=0)
     ngrams: int = Field(2, ge=1, le=8)
     hashing: Literal["fast", "sha256"] = "fast"
-    raw_sample: int = Field(
-        100_000, ge=0, description="raw docs to fit on (spread over shards); 0 = full pass"
+    raw_sample: int | None = Field(
+        None,
+        ge=0,
+        description="raw docs to fit on (spread over shards); 0 = full pass; "
+        "default: as many as the method uses, at most 100,000",
     )
     scorer_options: dict = Field(default_factory=dict, description="extra scorer options")
     # hygiene stages

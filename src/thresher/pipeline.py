@@ -578,7 +578,7 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
     assert ctx is not None and run.engine is not None
     by_counts = scorer.fits_on_counts
     full_pass = by_counts and cfg.raw_sample == 0
-    limits = fit_sample_limits(run.shards, run.raw_files, cfg.raw_sample or DEFAULT_FIT_SAMPLE)
+    limits = fit_sample_limits(run.shards, run.raw_files, _fit_sample_size(cfg, scorer))
     ctx.scorer = scorer  # unfitted: only its featurizer is used here
     tasks = [
         (s, None if full_pass else n, ctx, not by_counts)
@@ -603,6 +603,17 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
         _check_raw_copies(run, sample)
         scorer = scorer.fit(run.target_texts, sample)
     return scorer, raw_counts, None if full_pass else n_docs
+
+
+def _fit_sample_size(cfg: SelectConfig, scorer: Any) -> int:
+    """Raw documents to sample for the fit: ``raw_sample``, or fewer when the scorer uses
+    fewer (``fit_sample_docs``) and the user did not set ``raw_sample``."""
+    if cfg.raw_sample:
+        return cfg.raw_sample
+    cap = scorer.fit_sample_docs
+    if cap is not None and cfg.raw_sample is None:
+        return min(DEFAULT_FIT_SAMPLE, int(cap))
+    return DEFAULT_FIT_SAMPLE
 
 
 def _concat_texts(texts: list[pa.Array]) -> pa.Array:

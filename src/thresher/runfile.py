@@ -33,7 +33,7 @@ Schema: one section per stage, each optional except ``read`` and ``write``::
       num_buckets: 10000           # hashed n-gram features (dsir, KL metric)
       ngrams: 2
       hashing: fast                # fast or sha256
-      raw_sample: 100000           # raw docs to fit on; 0 = a full pass (dsir)
+      raw_sample: 100000           # raw docs to fit on; 0 = a full pass (dsir); default: what the method uses
     select:
       k: 1000                      # or fraction: 0.1, or tokens: 50000000, or mode: threshold
                                    # + threshold: X (capped by k, fraction or tokens if given)
@@ -479,7 +479,10 @@ def plan(cfg: SelectConfig) -> str:
         thr = f" (Jaccard >= {cfg.dedup_threshold})" if cfg.dedup == "minhash" else ""
         add(f"dedup:    {cfg.dedup}{thr}")
     opts = f"  {cfg.scorer_options}" if cfg.scorer_options else ""
-    fit = "a full pass" if cfg.raw_sample == 0 else f"{cfg.raw_sample:,} raw docs"
+    if cfg.raw_sample is None:
+        fit = "the method's sample (at most 100,000 raw docs)"
+    else:
+        fit = "a full pass" if cfg.raw_sample == 0 else f"{cfg.raw_sample:,} raw docs"
     add(f"score:    {cfg.method}{opts}; fit on {fit}")
     feats = f"{cfg.num_buckets:,} buckets, n-grams up to {cfg.ngrams}"
     if cfg.method == "dsir":

@@ -73,6 +73,11 @@ class BaseScorer:
     # filter the scan adds after the user's, and language shares the selection keeps.
     language_filter: Any = None
     language_quotas: dict[str, float] | None = None
+    # The raw documents the fit uses at most (None: every document it is given). The driver
+    # reads no more than this for the fit sample unless the user set ``raw_sample``: a
+    # classifier that keeps 20k negatives need not have 100k documents read, parsed, shipped
+    # to the driver and checked for target copies.
+    fit_sample_docs: int | None = None
 
     def fit(self, target: pa.Array, sample: pa.Array) -> BaseScorer:
         raise NotImplementedError

@@ -296,6 +296,23 @@ def _char_score_kernel(offsets, data, cls, lower, iw, nmin, nmax):
     return out
 
 
+@nb.njit(cache=True, nogil=True)
+def _tfidf_rows(indptr, indices, counts, idf):
+    """``log1p(count) * idf`` per non-zero, each row scaled to unit L2 norm (float64)."""
+    out = np.empty(counts.shape[0], dtype=np.float64)
+    for r in range(indptr.shape[0] - 1):
+        ss = 0.0
+        for p in range(indptr[r], indptr[r + 1]):
+            v = np.log1p(np.float64(counts[p])) * idf[indices[p]]
+            out[p] = v
+            ss += v * v
+        if ss > 0.0:
+            inv = 1.0 / np.sqrt(ss)
+            for p in range(indptr[r], indptr[r + 1]):
+                out[p] *= inv
+    return out
+
+
 def char_csr(texts: pa.Array, num_buckets: int, lo: int, hi: int):
     """Per-document hashed char ``lo``-``hi``-gram counts as a scipy CSR matrix (float32)."""
     import scipy.sparse as sp
@@ -381,6 +398,11 @@ class ClassifierScorer(BaseScorer):
             state["teacher"] = getattr(state["teacher"], "name", "teacher")  # keep only the name
         return state
 
+    @property
+    def fit_sample_docs(self) -> int | None:  # type: ignore[override]
+        """A classifier uses ``max_negatives`` raw documents; a student leaves it to the teacher."""
+        return self.max_negatives if self.teacher is None else None
+
     def expect_fraction(self, fraction: float) -> None:
         """The share of the corpus the run will select: the student's default ``teacher_top``."""
         self.expected_fraction = float(fraction)
@@ -404,18 +426,18 @@ class ClassifierScorer(BaseScorer):
         return char_csr(texts, self.num_buckets, *self.char_ngrams)
 
     def _transform(self, x):
-        """log1p counts * idf, rows L2-normalized (in place on a fresh CSR)."""
+        """log1p counts * idf, rows L2-normalized (on a fresh CSR; one numba pass: the
+        scipy expression took 2 s for the 45M non-zeros of 20k documents)."""
         assert self.idf is not None
-        x.data = np.log1p(x.data) * self.idf[x.indices].astype(np.float32)
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        x.data /= np.repeat(norms, np.diff(x.indptr)).astype(np.float32)
+        x.data = _tfidf_rows(x.indptr, x.indices, x.data, self.idf)
         return x
 
-    def _fit_idf(self, x) -> None:
-        """IDF of the raw sample: what is common in the corpus being scored weighs little."""
-        df = np.bincount(x.indices, minlength=self.num_buckets).astype(np.float64)
-        self.idf = np.log((1.0 + x.shape[0]) / (1.0 + df)) + 1.0
+    def _fit_idf(self, x, first: int = 0) -> None:
+        """IDF of the raw sample (rows ``first:`` of ``x``): what is common in the corpus being
+        scored weighs little."""
+        idx = x.indices[x.indptr[first] :]
+        df = np.bincount(idx, minlength=self.num_buckets).astype(np.float64)
+        self.idf = np.log((1.0 + x.shape[0] - first) / (1.0 + df)) + 1.0
 
     # ------------------------------------------------------------------ fit
     def fit(self, target: pa.Array, sample: pa.Array) -> ClassifierScorer:
@@ -431,22 +453,44 @@ class ClassifierScorer(BaseScorer):
         return self._fit_student(target, sample)
 
     def _fit_classifier(self, target: pa.Array, sample: pa.Array) -> ClassifierScorer:
-        import scipy.sparse as sp
-        from sklearn.linear_model import LogisticRegression
-
         sample = _seeded_subset(sample, self.max_negatives, self.seed)
-        xt, xs = self._counts(target), self._counts(sample)
-        self._fit_idf(xs)
-        x = sp.vstack([self._transform(xt), self._transform(xs)]).tocsr()
-        y = np.r_[np.ones(xt.shape[0]), np.zeros(xs.shape[0])]
-        clf = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear")
+        nt = len(target)
+        # One matrix, target rows first: no copy to stack the two.
+        x = self._counts(
+            pa.concat_arrays([target.cast(pa.large_string()), sample.cast(pa.large_string())])
+        )
+        self._fit_idf(x, first=nt)
+        x = self._transform(x)
+        y = np.r_[np.ones(nt), np.zeros(len(sample))]
+        clf = self._logistic(x)
         clf.fit(x, y)
         self.coef = clf.coef_.ravel().astype(np.float32)
         self.intercept = float(clf.intercept_[0])
         return self
 
+    def _logistic(self, x):
+        """L2 logistic regression, balanced classes, at ``C`` (liblinear).
+
+        With fewer documents than features (20k negatives, 2**18 buckets) liblinear's dual
+        coordinate descent reaches the same weights as its primal Newton solver in a third
+        of the time (on 20k docs of the 1 GB bench corpus: 3.1 s against 9.5 s of CPU,
+        correlation of the scores 1 - 1e-11, the same top 10%); sklearn's advice too.
+        (Averaged SGD was faster still but lost up to 0.085 precision@k on the bench pools.)
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        dual = x.shape[0] < x.shape[1]
+        return LogisticRegression(
+            C=self.C,
+            class_weight="balanced",
+            solver="liblinear",
+            dual=dual,
+            max_iter=1000,
+            random_state=self.seed,  # the dual visits the documents in a seeded random order
+        )
+
     def _fit_student(self, target: pa.Array, sample: pa.Array) -> ClassifierScorer:
-        from sklearn.linear_model import LogisticRegression, Ridge
+        from sklearn.linear_model import Ridge
 
         from thresher.scorers import make_scorer
 
@@ -485,7 +529,7 @@ class ClassifierScorer(BaseScorer):
             y[order[: max(1, int(round(top * len(ts))))]] = True
             if y.all() or not y.any():
                 raise ValueError("teacher_top leaves one class empty")
-            clf = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear")
+            clf = self._logistic(x)
             clf.fit(x, y)
             self.coef = clf.coef_.ravel().astype(np.float32)
             self.intercept = float(clf.intercept_[0])
