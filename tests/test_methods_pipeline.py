@@ -21,7 +21,7 @@ def pool(raw_records, tmp_path_factory):
     [
         ("bm25", {}),
         ("zipfit", {}),
-        ("classifier", {}),
+        ("classifier", {"max_negatives": 150}),  # reads only the sample it trains on
         ("hybrid", {"combine": ["dsir", "bm25", "classifier"]}),
     ],
 )
@@ -34,7 +34,7 @@ def test_method_selects_target_domain_identically_for_1_and_2_workers(
     outs = []
     for workers in (1, 2):
         out = tmp_path / f"{method}-{workers}"
-        thresher.select(
+        m = thresher.select(
             target=[str(sample_dir / "target.jsonl")],
             raw=[str(path)],
             out=str(out),
@@ -46,6 +46,9 @@ def test_method_selects_target_domain_identically_for_1_and_2_workers(
             report=False,
         )
         outs.append(out)
+        if "max_negatives" in options:  # the fit sample is sized by what the method uses
+            n_shards = m["shards"]
+            assert 150 <= m["metrics"]["raw_fit_docs"] <= 150 + n_shards < len(recs)
     assert tree_bytes(outs[0] / "selected") == tree_bytes(outs[1] / "selected")
     assert tree_bytes(outs[0] / "docs") == tree_bytes(outs[1] / "docs")
     share = np.mean(
