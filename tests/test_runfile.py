@@ -272,10 +272,15 @@ def test_plan_describes_everything(tmp_path):
         ray_address="auto",
         quota_field="lang",
         quotas={"en": 1.0},
+        decontaminate=[str(SAMPLE / "target.jsonl")],
+        eval_field=["text"],
+        redact=["email"],
     )
     text = plan(cfg)
     for w in (
-        "filter -> dedup -> score",
+        "read -> decontaminate -> redact -> filter -> dedup -> score",
+        "drop on word 13-grams of",
+        "redact:   email",
         "raw.jsonl.gz",
         "1 shard(s)",
         "bm25",

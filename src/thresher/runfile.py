@@ -449,6 +449,10 @@ def plan(cfg: SelectConfig) -> str:
     target_files = discover(cfg.target) if cfg.target else []
 
     stages = ["read"]
+    if cfg.decontaminate:
+        stages.append("decontaminate")
+    if cfg.redact:
+        stages.append("redact")
     if cfg.filters:
         stages.append("filter")
     if cfg.dedup != "none":
@@ -475,6 +479,13 @@ def plan(cfg: SelectConfig) -> str:
     if cfg.filters:
         opts = f"  {cfg.filter_options}" if cfg.filter_options else ""
         add(f"filter:   {', '.join(cfg.filters)}{opts}")
+    if cfg.decontaminate:
+        add(
+            f"decontam: {cfg.decontaminate_mode} on word {cfg.decontaminate_ngram}-grams of "
+            f"{', '.join(cfg.decontaminate)} (fields {', '.join(cfg.eval_field)})"
+        )
+    if cfg.redact:
+        add(f"redact:   {', '.join(cfg.redact)}")
     if cfg.dedup != "none":
         thr = f" (Jaccard >= {cfg.dedup_threshold})" if cfg.dedup == "minhash" else ""
         add(f"dedup:    {cfg.dedup}{thr}")
