@@ -38,9 +38,28 @@ def ref_words(text: str) -> list[str]:
     return out
 
 
-def ref_ngrams(text: str, n: int = N) -> set[tuple[str, ...]]:
+CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
+
+
+def ref_windows(text: str, n: int = N) -> list[tuple[str, ...]]:
+    """From each word, the shortest run of words holding n words' length, a Han/kana
+    character counting as half a word."""
     w = ref_words(text)
-    return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
+    size = [1 if CJK.fullmatch(t) else 2 for t in w]
+    out = []
+    for i in range(len(w)):
+        got, e = 0, i
+        while e < len(w) and got < 2 * n:
+            got += size[e]
+            e += 1
+        if got < 2 * n:
+            break
+        out.append(tuple(w[i:e]))
+    return out
+
+
+def ref_ngrams(text: str, n: int = N) -> set[tuple[str, ...]]:
+    return set(ref_windows(text, n))
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +131,7 @@ def test_pasted_passages_caught_shared_phrases_kept(setup) -> None:
         j = int(np.flatnonzero(rows == i)[0])
         assert erow[j] == k
         assert docs.column("contaminated_eval")[j].as_py() == str(setup["eval"])
-        w = ref_words(setup["records"][i]["text"])
-        windows = sum(tuple(w[t : t + N]) in grams for t in range(len(w) - N + 1))
+        windows = sum(g in grams for g in ref_windows(setup["records"][i]["text"]))
         assert docs.column("value")[j].as_py() == windows >= 15
     c = m["counts"]
     assert c["filtered"] == len(dropped) and c["selected"] == len(setup["records"]) - len(dropped)
@@ -310,3 +328,28 @@ def test_eval_set_on_s3(s3, setup) -> None:
     assert texts[0].to_pylist() == local[0].to_pylist()
     with pytest.raises(ConfigError, match=f"s3://{bucket}/evals/nope.jsonl"):
         read_eval_items([f"s3://{bucket}/evals/nope.jsonl"], ["text"])
+
+
+def test_han_and_kana_count_half_a_word(raw_records) -> None:
+    """A 13-gram spans 26 Han/kana characters: a shared run of 20 (a stock phrase, 6-10
+    Japanese words) is no match, a run of 30 is; a mixed run counts words and characters."""
+    ja = next(r["text"] for r in raw_records if r["lang"] == "ja" and len(r["text"]) > 400)
+    runs = regex.findall(r"[\p{Han}\p{Hiragana}\p{Katakana}]{30,}", ja)
+    assert runs, "the sample's Japanese text has a run of 30 Han/kana characters"
+    run = runs[0][:30]
+    item = "install the package " + run + " 後書き"
+    d = Decontaminator.from_texts(
+        [pa.array([item], pa.large_string())], [np.arange(1)], ["eval.txt"], ngram=N
+    )
+    filler = "This page explains how the package manager works. "
+    docs = [
+        filler + run[:20] + "。" + filler,  # 20 characters: kept
+        filler + run + "。" + filler,  # 30 characters: dropped
+        "Then install the package " + run[:20] + "。",  # 3 words + 20 characters: dropped
+        "Then the package " + run[:20] + "。",  # 2 words + 20 characters: kept
+    ]
+    res = d.apply(pa.array(docs, pa.large_string()))
+    assert res.keep.tolist() == [True, False, False, True]
+    # Against the reference tokenization: the same decisions, from the same windows.
+    grams = ref_ngrams(item)
+    assert [not (ref_ngrams(t) & grams) for t in docs] == res.keep.tolist()

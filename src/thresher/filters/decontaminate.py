@@ -8,7 +8,12 @@ matched whole (its full word sequence), so a short answer is not silently ignore
 Words are runs of letters, marks and digits in any script (``\\w`` without ``_``); a
 Han, Hiragana or Katakana character is a word by itself, since those scripts put no
 spaces between words. So an eval set in Greek, Cyrillic or Chinese matches the same
-text in a raw document whatever the surrounding script.
+text in a raw document whatever the surrounding script. Such a character counts as half
+a word in the n-gram length (a Chinese or Japanese word averages about two characters):
+a 13-gram is 13 words, 26 Han/kana characters, or a mix of the two. Counted as whole
+words, 13 characters (4-6 Japanese words) made a shared stock phrase a match: on the
+bench (bench/results/decon.md) 109 of 5,400 documents were dropped for that, mostly pages
+of the Japanese Debian Reference sharing phrases with other chapters.
 
 Speed: the eval sets are read once in the driver into a sorted array of 64-bit n-gram
 hashes (bounded: ``max_ngrams``, 10M by default, about 120 MB); workers get it with
@@ -61,13 +66,15 @@ def _is_cjk(cp):
 
 @nb.njit(cache=True, nogil=True)
 def _words_kernel(offsets, data, cls, lower):
-    """Every word of every document: (per-doc word pointer, hash, byte start, byte end)."""
+    """Every word of every document: (per-doc word pointer, hash, byte start, byte end, size
+    in half words: 1 for a Han/kana character, 2 for any other word)."""
     n = len(offsets) - 1
     ptr = np.zeros(n + 1, dtype=np.int64)
     cap = 16
     hashes = np.empty(cap, dtype=np.uint64)
     starts = np.empty(cap, dtype=np.int64)
     ends = np.empty(cap, dtype=np.int64)
+    halves = np.empty(cap, dtype=np.uint8)
     w = 0
     underscore = 0x5F
     for d in range(n):
@@ -80,9 +87,11 @@ def _words_kernel(offsets, data, cls, lower):
                 continue
             start = i
             h = FNV_OFFSET
+            half = 2
             if _is_cjk(cp):
                 h = (h ^ np.uint64(lower[cp])) * FNV_PRIME
                 i = j
+                half = 1
             else:
                 while True:
                     lo = lower[cp]
@@ -100,12 +109,14 @@ def _words_kernel(offsets, data, cls, lower):
                 hashes = np.concatenate((hashes, np.empty(cap - w, dtype=np.uint64)))
                 starts = np.concatenate((starts, np.empty(cap - w, dtype=np.int64)))
                 ends = np.concatenate((ends, np.empty(cap - w, dtype=np.int64)))
+                halves = np.concatenate((halves, np.empty(cap - w, dtype=np.uint8)))
             hashes[w] = _mix(h)
             starts[w] = start
             ends[w] = i
+            halves[w] = half
             w += 1
         ptr[d + 1] = w
-    return ptr, hashes[:w], starts[:w], ends[:w]
+    return ptr, hashes[:w], starts[:w], ends[:w], halves[:w]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -131,30 +142,69 @@ def _windows(words, a, nw, m, out):
 
 
 @nb.njit(cache=True, nogil=True)
-def _item_hashes_kernel(ptr, words, n):
-    """The index entries of eval items: every n-gram, or the whole item if shorter than n."""
+def _unit_windows(words, halves, a, nw, units, out, stop):
+    """The hash of every shortest run of words from each start in words[a:a+nw] that holds
+    ``units`` half words (a 13-gram: 13 words, or 26 Han/kana characters, or a mix), into
+    out[k]; stop[k] is the run's end (exclusive, relative to ``a``). The same polynomial
+    and salt as :func:`_windows` for a run of the same words."""
+    k = 0
+    e = 0
+    got = 0
+    h_prefix = np.empty(nw + 1, dtype=np.uint64)
+    h_prefix[0] = np.uint64(0)
+    for t in range(nw):
+        h_prefix[t + 1] = h_prefix[t] * _GOLDEN + words[a + t]
+    pw = np.empty(units + 1, dtype=np.uint64)  # a run has at most ``units`` words
+    pw[0] = np.uint64(1)
+    for t in range(units):
+        pw[t + 1] = pw[t] * _GOLDEN
+    for i in range(nw):
+        while e < nw and got < units:
+            got += halves[a + e]
+            e += 1
+        if got < units:
+            break
+        m = e - i
+        h = h_prefix[e] - h_prefix[i] * pw[m]
+        out[k] = _mix(h ^ (np.uint64(m) * np.uint64(0xD6E8FEB86659FD93)))
+        stop[k] = e
+        k += 1
+        got -= halves[a + i]
+    return k
+
+
+@nb.njit(cache=True, nogil=True)
+def _item_hashes_kernel(ptr, words, halves, units):
+    """The index entries of eval items: every ``units``-half-word window, or the whole item
+    if it holds fewer."""
     total = 0
     for d in range(len(ptr) - 1):
         m = ptr[d + 1] - ptr[d]
-        if m >= n:
-            total += m - n + 1
-        elif m > 0:
-            total += 1
+        if m > 0:
+            total += m
     out = np.empty(total, dtype=np.uint64)
     item = np.empty(total, dtype=np.int64)
+    stop = np.empty(max(total, 1), dtype=np.int64)
     t = 0
     for d in range(len(ptr) - 1):
         a = ptr[d]
         m = ptr[d + 1] - a
-        if m > 0:
-            k = _windows(words, a, m, min(n, m), out[t:])
-            item[t : t + k] = d
-            t += k
-    return out, item
+        if m == 0:
+            continue
+        size = 0
+        for j in range(a, a + m):
+            size += halves[j]
+        if size < units:
+            k = _windows(words, a, m, m, out[t:])
+        else:
+            k = _unit_windows(words, halves, a, m, units, out[t:], stop)
+        item[t : t + k] = d
+        t += k
+    return out[:t], item[:t]
 
 
 @nb.njit(cache=True, nogil=True)
-def _match_kernel(ptr, words, index, bits, shift, lengths):
+def _match_kernel(ptr, words, halves, index, bits, shift, units, lengths):
     """Per document: matched windows, the index position of the first match, and per word
     whether a matched window covers it (for excision). ``bits`` is a one-hash Bloom
     bitmap of the index (bit ``h >> shift``): most windows miss it, one memory access
@@ -168,12 +218,18 @@ def _match_kernel(ptr, words, index, bits, shift, lengths):
     for d in range(n_docs):
         most = max(most, ptr[d + 1] - ptr[d])
     buf = np.empty(max(most, 1), dtype=np.uint64)
+    stop = np.empty(max(most, 1), dtype=np.int64)
     for d in range(n_docs):
         a = ptr[d]
         nw = ptr[d + 1] - a
-        for li in range(len(lengths)):
-            m = lengths[li]
-            k = _windows(words, a, nw, m, buf)
+        for li in range(len(lengths) + 1):
+            if li == 0:  # the n-gram windows
+                k = _unit_windows(words, halves, a, nw, units, buf, stop)
+            else:  # items shorter than n, matched whole: runs of their word count
+                m = lengths[li - 1]
+                k = _windows(words, a, nw, m, buf)
+                for i in range(k):
+                    stop[i] = i + m
             for i in range(k):
                 g = buf[i]
                 b = g >> shift
@@ -184,8 +240,8 @@ def _match_kernel(ptr, words, index, bits, shift, lengths):
                     matched[d] += 1
                     if first[d] < 0:
                         first[d] = p
-                    for j in range(m):
-                        covered[a + i + j] = True
+                    for j in range(i, stop[i]):
+                        covered[a + j] = True
     return matched, first, covered
 
 
@@ -237,8 +293,11 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
     return unicode_tables()
 
 
-def words(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """NFKC-normalized texts and their words: (texts, ptr, hashes, byte starts, byte ends)."""
+def words(
+    texts: pa.Array,
+) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """NFKC-normalized texts and their words: (texts, ptr, hashes, byte starts, byte ends,
+    sizes in half words)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     texts = texts.cast(pa.large_string())
@@ -251,9 +310,8 @@ def words(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray
     offsets, data = arrow_buffers(norm)
     if len(offsets) <= 1:
         z = np.zeros(0, np.int64)
-        return norm, np.zeros(1, np.int64), np.zeros(0, np.uint64), z, z
-    ptr, h, s, e = _words_kernel(offsets, data, cls, lower)
-    return norm, ptr, h, s, e
+        return norm, np.zeros(1, np.int64), np.zeros(0, np.uint64), z, z, np.zeros(0, np.uint8)
+    return (norm, *_words_kernel(offsets, data, cls, lower))
 
 
 # ---------------------------------------------------------------------------------------
@@ -399,13 +457,16 @@ class Decontaminator(BaseFilter):
         base = 0
         total = 0
         short: set[int] = set()
+        units = 2 * ngram
         for fi, t in enumerate(texts):
-            _, ptr, wh, _, _ = words(t)
+            _, ptr, wh, _, _, halves = words(t)
             m = np.diff(ptr)
-            short.update(int(x) for x in np.unique(m[(m > 0) & (m < ngram)]))
             if int(m.max(initial=0)) == 0:
                 raise ConfigError(f"--decontaminate {files[fi]}: the eval set has no words")
-            h, item = _item_hashes_kernel(ptr, wh, ngram)
+            cum = np.concatenate(([0], np.cumsum(halves, dtype=np.int64)))
+            size = cum[ptr[1:]] - cum[ptr[:-1]]  # half words per item
+            short.update(int(x) for x in np.unique(m[(m > 0) & (size < units)]))
+            h, item = _item_hashes_kernel(ptr, wh, halves, units)
             total += len(h)
             if total > max_ngrams:
                 raise ConfigError(
@@ -425,7 +486,7 @@ class Decontaminator(BaseFilter):
         allh, allo = allh[order], allo[order]
         first = np.ones(len(allh), bool)
         first[1:] = allh[1:] != allh[:-1]
-        lengths = np.array(sorted({ngram, *short}, reverse=True), dtype=np.int64)
+        lengths = np.array(sorted(short, reverse=True), dtype=np.int64)
         items = EvalItems(
             files=list(files),
             file=np.concatenate(item_file) if item_file else np.zeros(0, np.int32),
@@ -470,12 +531,14 @@ class Decontaminator(BaseFilter):
     def match(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array | None, np.ndarray]:
         """Per document: matched n-grams (int64), the first matched eval item (-1: none),
         the excised texts (excise mode, None if nothing matched) and the share of words left."""
-        norm, ptr, wh, ws, we = words(texts)
+        norm, ptr, wh, ws, we, halves = words(texts)
         n = len(ptr) - 1
         if self._bits is None:
             self._bits = _bitmap(self.index)
         bits, shift = self._bits
-        matched, first, covered = _match_kernel(ptr, wh, self.index, bits, shift, self.lengths)
+        matched, first, covered = _match_kernel(
+            ptr, wh, halves, self.index, bits, shift, 2 * self.ngram, self.lengths
+        )
         item = np.where(first >= 0, self.owner[np.maximum(first, 0)], -1) if n else first
         left = np.ones(n, np.float64)
         excised = None
