@@ -72,10 +72,13 @@ def main() -> None:
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--scratch", default=tempfile.gettempdir())
     ap.add_argument("--out", type=Path, help="also write the markdown report here")
+    ap.add_argument(
+        "--src", default=str(ROOT / "src"), help="thresher source tree to measure (PYTHONPATH)"
+    )
     a = ap.parse_args()
     if not Path(a.raw).is_file():
         sys.exit(f"--raw {a.raw}: no such file (python bench/corpus.py large ...)")
-    env = {"PYTHONPATH": str(ROOT / "src"), "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {"PYTHONPATH": a.src, "RAY_USAGE_STATS_ENABLED": "0"}
     mb = Path(a.raw).stat().st_size / 1e6
 
     with tempfile.TemporaryDirectory(prefix="auto-cost-", dir=a.scratch) as tmpd:
