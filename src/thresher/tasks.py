@@ -113,6 +113,7 @@ class ShardScan:
     rejects: list[Reject] = field(default_factory=list)
     lines: int = 0  # JSONL lines in the shard: resolves the next shard's first row
     tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per row
+    starts: np.ndarray | None = None  # file offset of each row's line (plain JSONL), or None
 
 
 def _filter_batch(ctx: StageContext, texts: pa.Array):
@@ -224,6 +225,7 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
     t0 = time.perf_counter()
     reader = ShardReader(shard, ctx.text_field, ctx.fields, max_row_bytes=ctx.max_row_bytes)
     rows, scores, status, tokens = [], [], [], []
+    starts: list[np.ndarray] | None = []
     spec = None
     if ctx.dedup != "none":
         from thresher.dedup.stage import DedupSpec, reset_shard
@@ -261,6 +263,8 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         if ctx.counter is not None:  # every document read: tokens read, and selection's lengths
             tokens.append(ctx.counter.count(texts))
         rows.append(batch.rows)
+        if starts is not None:
+            starts = None if batch.starts is None else [*starts, batch.starts]
         scores.append(sc)
         status.append(st)
         for f in ctx.fields:
@@ -281,7 +285,12 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         nbytes=nbytes,
         seconds=time.perf_counter() - t0,
         tokens=np.concatenate(tokens) if tokens else np.zeros(0, np.int64),
+        starts=None if starts is None else _concat_starts(starts),
     )
+
+
+def _concat_starts(starts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(starts) if starts else np.zeros(0, np.int64)
 
 
 @dataclass
@@ -296,6 +305,7 @@ class WriteTask:
     cluster: np.ndarray | None
     ctx: StageContext
     annotations: dict[str, pa.Array] = field(default_factory=dict)
+    starts: np.ndarray | None = None  # file offset of each row's line (ShardScan.starts)
 
 
 def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
@@ -395,8 +405,11 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     run = ctx.run_dir
     hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
     dropped = (task.status != ELIGIBLE) if ctx.write_dropped else np.zeros(len(task.rows), bool)
-    wanted = task.rows[task.selected | task.random | dropped]
-    recs = ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes).records(wanted)
+    mask = task.selected | task.random | dropped
+    wanted = task.rows[mask]
+    starts = None if task.starts is None else task.starts[mask]
+    reader = ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes)
+    recs = reader.records(wanted, starts)
     pos = {int(r): i for i, r in enumerate(wanted)}
     tf = ctx.text_field
     sel_rows = task.rows[task.selected]
