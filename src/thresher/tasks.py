@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.io.fs import configure as configure_storage
-from thresher.io.readers import DEFAULT_MAX_ROW_BYTES, Reject, ShardReader
+from thresher.io.readers import BATCH_BYTES, DEFAULT_MAX_ROW_BYTES, Reject, ShardReader
 from thresher.io.sources import Shard
 from thresher.io.writers import (
     atomic_write_bytes,
@@ -58,6 +58,8 @@ from thresher.rundir import (
 )
 from thresher.text.ngrams import NgramHasher
 from thresher.text.tokens import EstimateCounter
+
+SAMPLE_BATCH_BYTES = 2 * 1024 * 1024  # blocks of a fit sample (~5% faster per byte, too)
 
 
 @dataclass
@@ -152,9 +154,10 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
     n_read = 0
     dropped: Counter[str] = Counter()
     exhausted = True
-    for batch in ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes).batches(
-        limit=None
-    ):
+    # A sample stops mid-shard: small blocks waste less parsing past its last document.
+    block = BATCH_BYTES if n is None else SAMPLE_BATCH_BYTES
+    reader = ShardReader(shard, ctx.text_field, batch_bytes=block, max_row_bytes=ctx.max_row_bytes)
+    for batch in reader.batches(limit=None):
         texts = batch.texts
         n_read += len(texts)
         if ctx.filters or ctx.hygiene is not None:
@@ -414,6 +417,8 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     tf = ctx.text_field
     sel_rows = task.rows[task.selected]
     sel = _rewritten(_subset(recs, pos, sel_rows), tf, ctx.hygiene)
+    if ctx.fmt == "parquet" and isinstance(sel, list) and sel:
+        sel = records_to_table(sel)  # once: its text column is also what the KL counts read
     sel_counts = hasher.counts(_texts_of(sel, tf))
     rnd = _rewritten(_subset(recs, pos, task.rows[task.random]), tf, ctx.hygiene)
     rnd_counts = hasher.counts(_texts_of(rnd, tf))

@@ -437,7 +437,13 @@ class JsonlFormat(Format):
                 end = buf.find(b"\n", i) if 0 <= i < len(buf) else -1
                 if end < 0:
                     f.seek(s)
-                    buf, base, i = f.read(min(BATCH_BYTES, shard.end - s)), s, 0
+                    buf, base, i = f.read(max(0, min(BATCH_BYTES, shard.end - s))), s, 0
+                    if not buf:
+                        raise InputError(
+                            f"{shard.path}: line {r + 1} is past the end of the file in the "
+                            "write pass, but the scan read it (was the file changed during "
+                            "the run?)"
+                        )
                     end = buf.find(b"\n")
                     while end < 0:  # a line longer than a block, or the file's last line
                         more = f.read(min(BATCH_BYTES, shard.end - base - len(buf)))
