@@ -13,9 +13,8 @@ Ctrl-C is the driver's business: workers ignore SIGINT (a terminal sends it to
 the whole process group), so they print no tracebacks; the driver's
 ``KeyboardInterrupt`` stops the pool at once instead of waiting for running tasks.
 
-The driver is one of the workers: ``--workers N`` spawns N - 1 processes and the driver
-runs its share of the tasks itself, between collecting results (it would only wait
-otherwise). That is one interpreter fewer to start (~1.3 s of CPU: imports, numba's cached
+The driver is one of the workers: ``--workers N`` spawns N - 1 processes and a thread of
+the driver runs its share of the tasks (its main thread would only wait otherwise). That is one interpreter fewer to start (~1.3 s of CPU: imports, numba's cached
 kernels) and no pickling of that share's tasks and results. Which tasks it runs depends
 on timing; results still come back in task order, so output does not.
 
@@ -35,13 +34,13 @@ import ctypes
 import io
 import multiprocessing as mp
 import os
+import queue
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
 from multiprocessing import context as mp_context
 from multiprocessing import spawn, util
 from typing import Any
@@ -157,18 +156,30 @@ def _init_worker(
         _die_with_parent(parent_pid, pdeathsig)
 
 
-@dataclass
-class _Raised:
-    """A task the driver ran raised this: re-raised when its turn in task order comes."""
+class _DriverThread:
+    """One daemon thread of the driver that runs tasks handed to it, as one more worker.
 
-    error: Exception
+    A daemon: on Ctrl-C the driver exits without waiting for the task it is running (the
+    spawned workers are terminated; this thread ends with the process)."""
 
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="thresher-driver-worker", daemon=True).start()
 
-def _run_here(fn: Callable[[Any], Any], task: Any) -> Any:
-    try:
-        return fn(task)
-    except Exception as e:  # KeyboardInterrupt and SystemExit go up at once
-        return _Raised(e)
+    def submit(self, fn: Callable[[Any], Any], task: Any) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, fn, task))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            future, fn, task = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(task))
+            except BaseException as e:  # raised in the consumer, in task order
+                future.set_exception(e)
 
 
 class LocalEngine:
@@ -181,6 +192,7 @@ class LocalEngine:
         self.workers = workers or default_workers()
         self.processes = self.workers  # at most; fewer when there are fewer tasks (make_engine)
         self._pool: ProcessPoolExecutor | None = None
+        self._here: _DriverThread | None = None  # the driver's own worker thread
 
     @property
     def spawned(self) -> int:
@@ -228,46 +240,53 @@ class LocalEngine:
         yield from self._shared_map(fn, tasks)
 
     def _shared_map(self, fn: Callable[[Any], Any], tasks: list[Any]) -> Iterator[Any]:
-        """Tasks in order, run by the pool and by the driver: whenever the next result is
-        not in yet, the driver runs the next unclaimed task itself instead of waiting.
+        """Tasks in order, run by the pool and by a thread of the driver, each taking the
+        next task as soon as it is free (the kernels and Arrow's reader release the GIL).
 
-        The pool always has two tasks per process in flight (one running, one queued), so
-        it never waits for the driver; a window bounds how far ahead of the consumer tasks
-        are claimed, so results (score arrays) never pile up in memory.
+        The driver's main thread only hands out tasks and yields results, so a worker that
+        finishes gets its next task at once; no task waits queued behind a busy executor
+        while another is idle (at the end of a pass that would cost up to a whole task). A
+        window bounds how far ahead of the consumer tasks are handed out, so results (score
+        arrays) never pile up in memory.
         """
         pool = self._executor()
-        window = 2 * self.spawned + 2
+        here = self._driver_thread()
+        window = 2 * self.processes + 2
         futures: dict[int, Future] = {}
-        local: dict[int, Any] = {}
+        on_pool: set[Future] = set()  # running (or about to) in the spawned workers
+        on_here: Future | None = None  # running in the driver's thread
         claimed = 0
         try:
             for i in range(len(tasks)):
                 while True:
-                    in_flight = sum(1 for f in futures.values() if not f.done())
-                    while in_flight < 2 * self.spawned and claimed < min(len(tasks), i + window):
-                        futures[claimed] = pool.submit(fn, tasks[claimed])
+                    if on_here is not None and on_here.done():
+                        on_here = None
+                    on_pool = {f for f in on_pool if not f.done()}
+                    while claimed < min(len(tasks), i + window):
+                        if on_here is None:
+                            on_here = futures[claimed] = here.submit(fn, tasks[claimed])
+                        elif len(on_pool) < self.spawned:
+                            futures[claimed] = pool.submit(fn, tasks[claimed])
+                            on_pool.add(futures[claimed])
+                        else:
+                            break
                         claimed += 1
-                        in_flight += 1
-                    if i in local or (i in futures and futures[i].done()):
+                    if futures[i].done():
                         break
-                    if claimed < min(len(tasks), i + window):
-                        local[claimed] = _run_here(fn, tasks[claimed])  # the driver's share
-                        claimed += 1
-                        continue
-                    wait([futures[i]], return_when=FIRST_COMPLETED)
-                if i in local:
-                    result = local.pop(i)
-                    if isinstance(result, _Raised):  # raised in task order, as a worker's would
-                        raise result.error
-                    yield result
-                else:
-                    yield futures.pop(i).result()
+                    busy = [*on_pool, *([on_here] if on_here is not None else [])]
+                    wait([futures[i], *busy], return_when=FIRST_COMPLETED)
+                yield futures.pop(i).result()
         except KeyboardInterrupt:
             self.abort()
             raise
         finally:
             for f in futures.values():
                 f.cancel()
+
+    def _driver_thread(self) -> _DriverThread:
+        if self._here is None:
+            self._here = _DriverThread()
+        return self._here
 
     def abort(self) -> None:
         """Stop now: drop queued tasks and end the workers without waiting for running ones."""
