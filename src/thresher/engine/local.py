@@ -171,9 +171,13 @@ class _DriverThread:
         self._jobs.put((future, fn, task))
         return future
 
+    def stop(self) -> None:
+        """End the thread once it is done with what it was handed."""
+        self._jobs.put(None)
+
     def _loop(self) -> None:
-        while True:
-            future, fn, task = self._jobs.get()
+        while (job := self._jobs.get()) is not None:
+            future, fn, task = job
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -290,6 +294,7 @@ class LocalEngine:
 
     def abort(self) -> None:
         """Stop now: drop queued tasks and end the workers without waiting for running ones."""
+        self._stop_here()
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -308,12 +313,18 @@ class LocalEngine:
 
             futures_process._threads_wakeups.pop(manager, None)
 
+    def _stop_here(self) -> None:
+        here, self._here = self._here, None
+        if here is not None:
+            here.stop()
+
     def close(self) -> None:
         # Called from a ``finally`` while Ctrl-C unwinds the driver: do not wait for the
         # running tasks (a shard can take many seconds), stop them.
         if isinstance(sys.exc_info()[1], KeyboardInterrupt | SystemExit):
             self.abort()
             return
+        self._stop_here()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
