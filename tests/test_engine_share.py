@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -26,6 +27,7 @@ def test_driver_and_worker_share_the_tasks_results_and_errors_in_task_order():
         assert list(eng.map(int, tasks[:3])) == [0, 1, 2]  # the pool still works after
     finally:
         eng.close()
+    assert not [t for t in threading.enumerate() if t.name == "thresher-driver"]  # ended
 
 
 def _pid(_: int) -> int:

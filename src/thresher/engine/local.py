@@ -164,16 +164,20 @@ class _DriverThread:
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=self._loop, name="thresher-driver-worker", daemon=True).start()
+        self._thread = threading.Thread(target=self._loop, name="thresher-driver", daemon=True)
+        self._thread.start()
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Future:
         future: Future = Future()
         self._jobs.put((future, fn, task))
         return future
 
-    def stop(self) -> None:
-        """End the thread once it is done with what it was handed."""
+    def stop(self, wait: bool) -> None:
+        """End the thread once it is done with what it was handed (``wait``: until then:
+        a task left running after the run ended could still write into OUT)."""
         self._jobs.put(None)
+        if wait:
+            self._thread.join()
 
     def _loop(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -294,7 +298,7 @@ class LocalEngine:
 
     def abort(self) -> None:
         """Stop now: drop queued tasks and end the workers without waiting for running ones."""
-        self._stop_here()
+        self._stop_here(wait=False)
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -313,10 +317,10 @@ class LocalEngine:
 
             futures_process._threads_wakeups.pop(manager, None)
 
-    def _stop_here(self) -> None:
+    def _stop_here(self, wait: bool) -> None:
         here, self._here = self._here, None
         if here is not None:
-            here.stop()
+            here.stop(wait)
 
     def close(self) -> None:
         # Called from a ``finally`` while Ctrl-C unwinds the driver: do not wait for the
@@ -324,7 +328,7 @@ class LocalEngine:
         if isinstance(sys.exc_info()[1], KeyboardInterrupt | SystemExit):
             self.abort()
             return
-        self._stop_here()
+        self._stop_here(wait=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
