@@ -158,6 +158,8 @@ def thresher_cmd(
         "-m",
         "thresher.cli",
         "select",
+        "--method",
+        "dsir",  # not the default (auto) any more
         "--raw",
         str(raw),
         "--target",
@@ -303,7 +305,7 @@ def main() -> None:
     ap.add_argument(
         "--before-full-only",
         action="store_true",
-        help="run the before tree on the whole corpus with --workers only (a shorter bench)",
+        help="run the before tree on the whole corpus only (1 and --workers workers)",
     )
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--skip-kernel", action="store_true")
@@ -356,7 +358,7 @@ def main() -> None:
             (f"thresher{tag}", corpus, full_docs, size / 1e6, k_full, args.workers),
             (f"thresher{tag}", corpus, full_docs, size / 1e6, k_full, 1),
         ):
-            if tag and args.before_full_only and (raw != corpus or workers != args.workers):
+            if tag and args.before_full_only and raw != corpus:
                 continue
             out = tmp / f"t{abs(hash((name, mb, workers)))}"
             configs[f"{name}, {mb:.0f} MB, {workers} worker{'s' * (workers > 1)}"] = (
