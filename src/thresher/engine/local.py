@@ -14,9 +14,11 @@ the whole process group), so they print no tracebacks; the driver's
 ``KeyboardInterrupt`` stops the pool at once instead of waiting for running tasks.
 
 The driver is one of the workers: ``--workers N`` spawns N - 1 processes and a thread of
-the driver runs its share of the tasks (its main thread would only wait otherwise). That is one interpreter fewer to start (~1.3 s of CPU: imports, numba's cached
-kernels) and no pickling of that share's tasks and results. Which tasks it runs depends
-on timing; results still come back in task order, so output does not.
+the driver runs its share of the tasks (its main thread would only wait otherwise). That
+is one interpreter fewer to start (~1.2 s of CPU: imports, numba's first cached kernel)
+and no pickling of that share's tasks and results. Which tasks it runs depends on timing;
+results still come back in task order, so output does not. A stage's task may therefore
+run in a non-main thread of the driver (one task at a time there).
 
 Workers do not re-run the user's script. Python's spawn start method makes each child
 import the parent's ``__main__`` (as ``__mp_main__``), so a plain script that calls
