@@ -93,6 +93,20 @@ class Measure:
     pss: float
     rss: float
     timings: dict = field(default_factory=dict)  # thresher's manifest stages
+    digest: str = ""  # of the run's selected/ and docs/ files: same output or not
+    load: float = 0.0  # 1-minute load average when the run ended
+
+
+def output_digest(out: Path) -> str:
+    """sha256 over the bytes of every file under OUT/selected and OUT/docs, in name order."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for sub in ("selected", "docs"):
+        for p in sorted((out / sub).rglob("*")):
+            if p.is_file():
+                h.update(p.relative_to(out).as_posix().encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def run_measured(cmd: list[str], env: dict | None = None, manifest: Path | None = None) -> Measure:
@@ -126,7 +140,8 @@ def run_measured(cmd: list[str], env: dict | None = None, manifest: Path | None 
             f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}"
         )
     timings = json.loads(manifest.read_text())["timings"] if manifest else {}
-    return Measure(wall, cpu, peak, peak_rss, timings)
+    digest = output_digest(manifest.parent) if manifest else ""
+    return Measure(wall, cpu, peak, peak_rss, timings, digest, os.getloadavg()[0])
 
 
 def count_docs(path: Path) -> int:
@@ -143,6 +158,8 @@ def thresher_cmd(
         "-m",
         "thresher.cli",
         "select",
+        "--method",
+        "dsir",  # not the default (auto) any more
         "--raw",
         str(raw),
         "--target",
@@ -248,6 +265,15 @@ def kernel_mb_per_core(raw: Path, mb: int = 200) -> dict:
     }
 
 
+def ratios(base: list[Measure], new: list[Measure], what: str) -> str:
+    """base/new of the medians, with the min and max of the per-round ratios."""
+    med = statistics.median(getattr(m, what) for m in base) / statistics.median(
+        getattr(m, what) for m in new
+    )
+    per = [getattr(x, what) / getattr(y, what) for x, y in zip(base, new, strict=True)]
+    return f"{med:.2f}x [{min(per):.2f}-{max(per):.2f}]"
+
+
 def stats(values: list[float]) -> str:
     """median [min-max]"""
     return f"{statistics.median(values):.1f} [{min(values):.1f}-{max(values):.1f}]"
@@ -279,7 +305,7 @@ def main() -> None:
     ap.add_argument(
         "--before-full-only",
         action="store_true",
-        help="run the before tree on the whole corpus with --workers only (a shorter bench)",
+        help="run the before tree on the whole corpus only (1 and --workers workers)",
     )
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--skip-kernel", action="store_true")
@@ -332,7 +358,7 @@ def main() -> None:
             (f"thresher{tag}", corpus, full_docs, size / 1e6, k_full, args.workers),
             (f"thresher{tag}", corpus, full_docs, size / 1e6, k_full, 1),
         ):
-            if tag and args.before_full_only and (raw != corpus or workers != args.workers):
+            if tag and args.before_full_only and raw != corpus:
                 continue
             out = tmp / f"t{abs(hash((name, mb, workers)))}"
             configs[f"{name}, {mb:.0f} MB, {workers} worker{'s' * (workers > 1)}"] = (
@@ -354,7 +380,11 @@ def main() -> None:
         for name, (_, _, fn) in configs.items():
             m = fn()  # type: ignore[operator]
             results[name].append(m)
-            print(f"  round {rnd + 1}: {name}: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU", flush=True)
+            print(
+                f"  round {rnd + 1}: {name}: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, "
+                f"load {m.load:.2f}, output {m.digest or '-'}",
+                flush=True,
+            )
     load_end = load()
 
     say(
@@ -402,17 +432,29 @@ def main() -> None:
             continue
         say(
             f"- thresher{tag} {w} workers vs 1 on {size / 1e6:.0f} MB: end to end "
-            f"**{rate[full] / rate[one]:.2f}x**, scan stage **{scan(one) / scan(full):.2f}x**"
+            f"**{ratios(results[one], results[full], 'wall')}** (wall), scan stage "
+            f"**{scan(one) / scan(full):.2f}x**; CPU {w} workers / 1: "
+            f"{statistics.median(m.cpu for m in results[full]) / statistics.median(m.cpu for m in results[one]):.2f}"
         )
     if args.before_src:
         for n in ("{mb:.0f} MB, {w} workers", "{mb:.0f} MB, 1 worker"):
             for mb in (ref_mb, size / 1e6):
                 key = n.format(mb=mb, w=w)
-                if f"thresher (before), {key}" in rate and f"thresher, {key}" in rate:
+                a, b = f"thresher, {key}", f"thresher (before), {key}"
+                if a in rate and b in rate:
                     say(
-                        f"- after vs before, {key}: "
-                        f"**{rate[f'thresher, {key}'] / rate[f'thresher (before), {key}']:.2f}x**"
+                        f"- after vs before, {key}: wall **{ratios(results[b], results[a], 'wall')}** "
+                        f"faster, CPU **{ratios(results[b], results[a], 'cpu')}** less "
+                        "(ratio of medians [min-max of the per-round ratios])"
                     )
+    say("\nSame output (digest of selected/ and docs/ per run):")
+    digests: dict[str, set[str]] = {}
+    for name, ms in results.items():
+        for m in ms:
+            if m.digest:
+                digests.setdefault(name.split(", ")[1], set()).add(m.digest)
+    for size_key, ds in digests.items():
+        say(f"- {size_key}: {len(ds)} distinct output(s) over every tree, worker count and round")
     if not args.skip_kernel:
         kern = kernel_mb_per_core(corpus)
         say(

@@ -907,6 +907,7 @@ def write(run: Run) -> None:
                     cluster=None if run.cluster is None else run.cluster[o : o + m],
                     ctx=run.ctx,
                     annotations=sc.annotations,
+                    starts=sc.starts,
                 )
             )
             o += m

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.io.fs import configure as configure_storage
-from thresher.io.readers import DEFAULT_MAX_ROW_BYTES, Reject, ShardReader
+from thresher.io.readers import BATCH_BYTES, DEFAULT_MAX_ROW_BYTES, Reject, ShardReader
 from thresher.io.sources import Shard
 from thresher.io.writers import (
     atomic_write_bytes,
@@ -58,6 +58,8 @@ from thresher.rundir import (
 )
 from thresher.text.ngrams import NgramHasher
 from thresher.text.tokens import EstimateCounter
+
+SAMPLE_BATCH_BYTES = 2 * 1024 * 1024  # blocks of a fit sample (~5% faster per byte, too)
 
 
 @dataclass
@@ -113,6 +115,7 @@ class ShardScan:
     rejects: list[Reject] = field(default_factory=list)
     lines: int = 0  # JSONL lines in the shard: resolves the next shard's first row
     tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per row
+    starts: np.ndarray | None = None  # file offset of each row's line (plain JSONL), or None
 
 
 def _filter_batch(ctx: StageContext, texts: pa.Array):
@@ -151,9 +154,10 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool]) -> Sample:
     n_read = 0
     dropped: Counter[str] = Counter()
     exhausted = True
-    for batch in ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes).batches(
-        limit=None
-    ):
+    # A sample stops mid-shard: small blocks waste less parsing past its last document.
+    block = BATCH_BYTES if n is None else SAMPLE_BATCH_BYTES
+    reader = ShardReader(shard, ctx.text_field, batch_bytes=block, max_row_bytes=ctx.max_row_bytes)
+    for batch in reader.batches(limit=None):
         texts = batch.texts
         n_read += len(texts)
         if ctx.filters or ctx.hygiene is not None:
@@ -224,6 +228,7 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
     t0 = time.perf_counter()
     reader = ShardReader(shard, ctx.text_field, ctx.fields, max_row_bytes=ctx.max_row_bytes)
     rows, scores, status, tokens = [], [], [], []
+    starts: list[np.ndarray] | None = []
     spec = None
     if ctx.dedup != "none":
         from thresher.dedup.stage import DedupSpec, reset_shard
@@ -261,6 +266,8 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         if ctx.counter is not None:  # every document read: tokens read, and selection's lengths
             tokens.append(ctx.counter.count(texts))
         rows.append(batch.rows)
+        if starts is not None:
+            starts = None if batch.starts is None else [*starts, batch.starts]
         scores.append(sc)
         status.append(st)
         for f in ctx.fields:
@@ -281,7 +288,12 @@ def _scan(shard: Shard, ctx: StageContext) -> ShardScan:
         nbytes=nbytes,
         seconds=time.perf_counter() - t0,
         tokens=np.concatenate(tokens) if tokens else np.zeros(0, np.int64),
+        starts=None if starts is None else _concat_starts(starts),
     )
+
+
+def _concat_starts(starts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(starts) if starts else np.zeros(0, np.int64)
 
 
 @dataclass
@@ -296,6 +308,7 @@ class WriteTask:
     cluster: np.ndarray | None
     ctx: StageContext
     annotations: dict[str, pa.Array] = field(default_factory=dict)
+    starts: np.ndarray | None = None  # file offset of each row's line (ShardScan.starts)
 
 
 def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
@@ -395,12 +408,17 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     run = ctx.run_dir
     hasher = NgramHasher(ctx.num_buckets, ctx.ngrams)
     dropped = (task.status != ELIGIBLE) if ctx.write_dropped else np.zeros(len(task.rows), bool)
-    wanted = task.rows[task.selected | task.random | dropped]
-    recs = ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes).records(wanted)
+    mask = task.selected | task.random | dropped
+    wanted = task.rows[mask]
+    starts = None if task.starts is None else task.starts[mask]
+    reader = ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes)
+    recs = reader.records(wanted, starts)
     pos = {int(r): i for i, r in enumerate(wanted)}
     tf = ctx.text_field
     sel_rows = task.rows[task.selected]
     sel = _rewritten(_subset(recs, pos, sel_rows), tf, ctx.hygiene)
+    if ctx.fmt == "parquet" and isinstance(sel, list) and sel:
+        sel = records_to_table(sel)  # once: its text column is also what the KL counts read
     sel_counts = hasher.counts(_texts_of(sel, tf))
     rnd = _rewritten(_subset(recs, pos, task.rows[task.random]), tf, ctx.hygiene)
     rnd_counts = hasher.counts(_texts_of(rnd, tf))

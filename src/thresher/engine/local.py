@@ -13,6 +13,13 @@ Ctrl-C is the driver's business: workers ignore SIGINT (a terminal sends it to
 the whole process group), so they print no tracebacks; the driver's
 ``KeyboardInterrupt`` stops the pool at once instead of waiting for running tasks.
 
+The driver is one of the workers: ``--workers N`` spawns N - 1 processes and a thread of
+the driver runs its share of the tasks (its main thread would only wait otherwise). That
+is one interpreter fewer to start (~1.2 s of CPU: imports, numba's first cached kernel)
+and no pickling of that share's tasks and results. Which tasks it runs depends on timing;
+results still come back in task order, so output does not. A stage's task may therefore
+run in a non-main thread of the driver (one task at a time there).
+
 Workers do not re-run the user's script. Python's spawn start method makes each child
 import the parent's ``__main__`` (as ``__mp_main__``), so a plain script that calls
 ``thresher.select`` without an ``if __name__ == "__main__":`` guard would call it again in
@@ -29,12 +36,13 @@ import ctypes
 import io
 import multiprocessing as mp
 import os
+import queue
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import context as mp_context
 from multiprocessing import spawn, util
 from typing import Any
@@ -150,6 +158,40 @@ def _init_worker(
         _die_with_parent(parent_pid, pdeathsig)
 
 
+class _DriverThread:
+    """One daemon thread of the driver that runs tasks handed to it, as one more worker.
+
+    A daemon: on Ctrl-C the driver exits without waiting for the task it is running (the
+    spawned workers are terminated; this thread ends with the process)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="thresher-driver", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[Any], Any], task: Any) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, fn, task))
+        return future
+
+    def stop(self, wait: bool) -> None:
+        """End the thread once it is done with what it was handed (``wait``: until then:
+        a task left running after the run ended could still write into OUT)."""
+        self._jobs.put(None)
+        if wait:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, task = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(task))
+            except BaseException as e:  # raised in the consumer, in task order
+                future.set_exception(e)
+
+
 class LocalEngine:
     """Spawned worker processes (safe with numba/pyarrow threads, unlike fork)."""
 
@@ -160,6 +202,12 @@ class LocalEngine:
         self.workers = workers or default_workers()
         self.processes = self.workers  # at most; fewer when there are fewer tasks (make_engine)
         self._pool: ProcessPoolExecutor | None = None
+        self._here: _DriverThread | None = None  # the driver's own worker thread
+
+    @property
+    def spawned(self) -> int:
+        """Worker processes to start: the driver is the other one."""
+        return self.processes - 1
 
     def warm_up(self, fn: Callable[[int], Any]) -> None:
         """Start the workers now and run ``fn(i)`` on each (imports, kernel compilation).
@@ -167,9 +215,9 @@ class LocalEngine:
         Spawned workers take ~1-2 s to start: doing it while the driver plans and reads
         the target takes that off the critical path. Results are not waited for.
         """
-        if self.processes > 1:
+        if self.spawned > 0:
             pool = self._executor()
-            for i in range(self.processes):
+            for i in range(self.spawned):
                 pool.submit(fn, i)
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -186,7 +234,7 @@ class LocalEngine:
             counter = ctx.Array("q", 2)
             set_progress_counter(counter)
             self._pool = ProcessPoolExecutor(
-                max_workers=self.processes,
+                max_workers=self.spawned,
                 mp_context=ctx,
                 initializer=_init_worker,
                 initargs=(os.getpid(), main, counter),
@@ -195,33 +243,64 @@ class LocalEngine:
 
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
         tasks = list(tasks)
-        if self.processes == 1 or len(tasks) <= 1:
+        if self.spawned == 0 or len(tasks) <= 1:
             for t in tasks:
                 yield fn(t)
             return
+        yield from self._shared_map(fn, tasks)
+
+    def _shared_map(self, fn: Callable[[Any], Any], tasks: list[Any]) -> Iterator[Any]:
+        """Tasks in order, run by the pool and by a thread of the driver, each taking the
+        next task as soon as it is free (the kernels and Arrow's reader release the GIL).
+
+        The driver's main thread only hands out tasks and yields results, so a worker that
+        finishes gets its next task at once; no task waits queued behind a busy executor
+        while another is idle (at the end of a pass that would cost up to a whole task). A
+        window bounds how far ahead of the consumer tasks are handed out, so results (score
+        arrays) never pile up in memory.
+        """
         pool = self._executor()
-        # Submit a bounded window so results (score arrays) never pile up in memory.
-        window = self.processes * 2
-        futures = [pool.submit(fn, t) for t in tasks[:window]]
-        nxt = len(futures)
+        here = self._driver_thread()
+        window = 2 * self.processes + 2
+        futures: dict[int, Future] = {}
+        on_pool: set[Future] = set()  # running (or about to) in the spawned workers
+        on_here: Future | None = None  # running in the driver's thread
+        claimed = 0
         try:
             for i in range(len(tasks)):
-                result = futures[i].result()
-                futures[i] = None  # type: ignore[call-overload]
-                if nxt < len(tasks):
-                    futures.append(pool.submit(fn, tasks[nxt]))
-                    nxt += 1
-                yield result
+                while True:
+                    if on_here is not None and on_here.done():
+                        on_here = None
+                    on_pool = {f for f in on_pool if not f.done()}
+                    while claimed < min(len(tasks), i + window):
+                        if on_here is None:
+                            on_here = futures[claimed] = here.submit(fn, tasks[claimed])
+                        elif len(on_pool) < self.spawned:
+                            futures[claimed] = pool.submit(fn, tasks[claimed])
+                            on_pool.add(futures[claimed])
+                        else:
+                            break
+                        claimed += 1
+                    if futures[i].done():
+                        break
+                    busy = [*on_pool, *([on_here] if on_here is not None else [])]
+                    wait([futures[i], *busy], return_when=FIRST_COMPLETED)
+                yield futures.pop(i).result()
         except KeyboardInterrupt:
             self.abort()
             raise
         finally:
-            for f in futures:
-                if f is not None:
-                    f.cancel()
+            for f in futures.values():
+                f.cancel()
+
+    def _driver_thread(self) -> _DriverThread:
+        if self._here is None:
+            self._here = _DriverThread()
+        return self._here
 
     def abort(self) -> None:
         """Stop now: drop queued tasks and end the workers without waiting for running ones."""
+        self._stop_here(wait=False)
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -240,12 +319,18 @@ class LocalEngine:
 
             futures_process._threads_wakeups.pop(manager, None)
 
+    def _stop_here(self, wait: bool) -> None:
+        here, self._here = self._here, None
+        if here is not None:
+            here.stop(wait)
+
     def close(self) -> None:
         # Called from a ``finally`` while Ctrl-C unwinds the driver: do not wait for the
         # running tasks (a shard can take many seconds), stop them.
         if isinstance(sys.exc_info()[1], KeyboardInterrupt | SystemExit):
             self.abort()
             return
+        self._stop_here(wait=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -71,6 +71,7 @@ class ShardReader:
                     batch.texts.slice(0, keep),
                     batch.rows[:keep],
                     {k: v[:keep] for k, v in batch.fields.items()},
+                    None if batch.starts is None else batch.starts[:keep],
                 )
             seen += len(batch)
             advance(docs=len(batch))  # progress: documents read (bytes: by the format)
@@ -91,12 +92,20 @@ class ShardReader:
         return rec
 
     # -- pass 2: whole records of chosen rows -----------------------------------------
-    def records(self, wanted: np.ndarray) -> pa.Table | list[dict]:
+    def records(
+        self, wanted: np.ndarray, starts: np.ndarray | None = None
+    ) -> pa.Table | list[dict]:
         """Whole records of the ``wanted`` rows (sorted), as a table (Parquet) or dicts (JSONL).
 
-        Every wanted row must be one the scan accepted; one that no longer parses is an
-        InputError naming file and line (the file changed under the run).
+        ``starts``: the file offset of each wanted row's line, as the scan found them
+        (:attr:`Batch.starts`); then only those lines are read (plain JSONL), not the whole
+        shard split into lines again. Every wanted row must be one the scan accepted; one
+        that no longer parses is an InputError naming file and line (the file changed
+        under the run).
         """
+        at = getattr(self.format, "records_at", None)
+        if starts is not None and at is not None:
+            return at(self, np.asarray(wanted, np.int64), np.asarray(starts, np.int64))
         return self.format.records(self, wanted)
 
 

@@ -81,6 +81,8 @@ class Batch:
     texts: pa.Array
     rows: np.ndarray
     fields: dict[str, list] = field(default_factory=dict)
+    # Byte offset in the file of each row's line (plain JSONL): the write pass reads only those.
+    starts: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -112,6 +112,15 @@ class Block:
     data: bytes
     nl: np.ndarray
     oversized: list[tuple[int, bytes]] = field(default_factory=list)
+    offset: int = -1  # file offset of data[0] when data is the file's bytes as they are
+
+    def starts(self, k: np.ndarray) -> np.ndarray | None:
+        """File offsets of lines ``k`` (None when the block's bytes are not the file's)."""
+        if self.offset < 0:
+            return None
+        k = np.asarray(k, dtype=np.int64)
+        begin = np.where(k > 0, self.nl[np.maximum(k - 1, 0)] + 1, 0) if len(self.nl) else k
+        return self.offset + begin.astype(np.int64)
 
     @property
     def lines(self) -> int:
@@ -234,6 +243,7 @@ class JsonlFormat(Format):
         pending_len = 0
         skipping = False  # inside an oversized line: drop bytes up to the next newline
         errors = self.codec.errors if self.codec else (OSError,)
+        plain = self.codec is None  # blocks know their file offsets (the write pass seeks)
         raws: list = []
         consumed = 0  # input bytes (compressed, for a codec) counted for progress so far
 
@@ -292,6 +302,8 @@ class JsonlFormat(Format):
                         whole = b"".join(pending)
                     blk = _block(row, whole, max_row_bytes)
                     tail = chunk[cut:]
+                    if plain and not blk.oversized:
+                        blk.offset = shard.end - remaining - len(tail) - len(whole)
                     pending, pending_len = ([tail], len(tail)) if tail else ([], 0)
                     row += blk.lines
                     progress()
@@ -304,7 +316,10 @@ class JsonlFormat(Format):
                     )
                 progress()
                 if pending and not skipping:
-                    yield _block(row, b"".join(pending) + b"\n", max_row_bytes)
+                    blk = _block(row, b"".join(pending) + b"\n", max_row_bytes)
+                    if plain and not blk.oversized:
+                        blk.offset = shard.end - remaining - pending_len
+                    yield blk
         except errors as e:
             kind = self.codec.name if self.codec else "file"
             raise InputError(
@@ -321,6 +336,8 @@ class JsonlFormat(Format):
             for row, head in blk.oversized:
                 reader.reject(row, f"row_too_large: > {limit} bytes", head)
             batch = self._exact(reader, blk) if reader.fields else self._fast(reader, blk)
+            if batch is not None:
+                batch.starts = blk.starts(batch.rows - blk.row)
             if len(reader.rejects) - mark > 1:
                 reader.rejects[mark:] = sorted(reader.rejects[mark:], key=lambda r: r.row)
             if batch is not None:
@@ -407,6 +424,39 @@ class JsonlFormat(Format):
             f"{path}: line {int(wanted[pos]) + 1} is past the end of the file in the write "
             "pass, but the scan read it (was the file changed during the run?)"
         )
+
+    def records_at(self, reader: ShardReader, wanted: np.ndarray, starts: np.ndarray) -> list[dict]:
+        """Records of the ``wanted`` rows (sorted) read at their lines' file offsets, which
+        the scan recorded: the lines between are copied but never split or counted."""
+        shard, tf = reader.shard, reader.text_field
+        out: list[dict] = []
+        buf, base = b"", 0  # buf holds the file's bytes from offset base
+        with open_input(shard.path, span=(shard.start, shard.end)) as f:
+            for r, s in zip(wanted.tolist(), starts.tolist(), strict=True):
+                i = s - base
+                end = buf.find(b"\n", i) if 0 <= i < len(buf) else -1
+                if end < 0:
+                    f.seek(s)
+                    buf, base, i = f.read(max(0, min(BATCH_BYTES, shard.end - s))), s, 0
+                    if not buf:
+                        raise InputError(
+                            f"{shard.path}: line {r + 1} is past the end of the file in the "
+                            "write pass, but the scan read it (was the file changed during "
+                            "the run?)"
+                        )
+                    end = buf.find(b"\n")
+                    while end < 0:  # a line longer than a block, or the file's last line
+                        more = f.read(min(BATCH_BYTES, shard.end - base - len(buf)))
+                        buf += more
+                        end = buf.find(b"\n", len(buf) - len(more)) if more else len(buf)
+                rec, why = parse_row(buf[i:end], tf)
+                if rec is None:
+                    raise InputError(
+                        f"{shard.path}: line {r + 1}: {why} in the write pass, but the scan "
+                        "read it (was the file changed during the run?)"
+                    )
+                out.append(rec)
+        return out
 
     def rows(self, path: str, wanted: Iterable[int]) -> Iterator[tuple[int, dict]]:
         want = np.unique(np.fromiter(wanted, dtype=np.int64))
