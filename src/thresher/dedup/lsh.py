@@ -170,6 +170,29 @@ def _union_pairs(parent, a, b):
 # --------------------------------------------------------------------------- helpers
 
 
+def _libc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to release
+        return None
+
+
+_MALLOC_TRIM = _libc_trim()
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc ``malloc_trim``).
+
+    The reduce frees arrays of ~10 MB per partition; glibc raises its mmap threshold
+    after such frees and then keeps later ones in the heap, where freed pages stay
+    resident: ~35 B per document more at 750k documents, measured.  No-op elsewhere.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 def _records(doc_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """``(n*bands, 2 + key_words)`` uint64 records ``[band, key..., doc]``."""
     n, bands, kw = keys.shape
@@ -457,6 +480,7 @@ class BandSpill:
             stats["edges"] += int(e)
             stats["rejected"] += int(r)
             del rec, dense
+            release_freed_memory()
         if verify:
             del sigs
             tmp = os.path.join(self.dir, "all-sigs.tmp")

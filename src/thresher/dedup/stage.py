@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.dedup.exact import exact_hashes
-from thresher.dedup.lsh import BandSpill, union_clusters
+from thresher.dedup.lsh import BandSpill, release_freed_memory, union_clusters
 from thresher.dedup.minhash import MinHashParams, band_keys, signatures
 
 PARTITIONS = 16
@@ -110,4 +110,6 @@ def resolve(
     del shard
     dup[keys] = roots != np.arange(len(roots), dtype=roots.dtype)
     cluster[keys] = keys[roots]
+    del keys, roots
+    release_freed_memory()
     return dup, cluster
