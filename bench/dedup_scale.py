@@ -24,6 +24,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -159,10 +160,39 @@ def datatrove_run(dt_python: str, path: str, work: str, workers: int) -> dict:
     return r
 
 
+def _cell(r: dict, key: str, digits: int = 0) -> str:
+    """The (median) value, with ``[min-max]`` when the run was repeated."""
+    v = f"{r[key]:.{digits}f}"
+    if r.get("n", 1) > 1:
+        v += f" [{r['min'][key]:.{digits}f}-{r['max'][key]:.{digits}f}]"
+    return v
+
+
 def row(system: str, mb: int, r: dict) -> str:
-    cells = [system, mb, r.get("read", "-"), r["kept"], f"{r['wall']:.0f}", f"{r['cpu']:.0f}"]
-    cells += [f"{mb / r['wall']:.1f}", f"{r['pss_mb']:.0f}", f"{r['anon_mb']:.0f}", r["procs"]]
+    cells = [system, mb, r.get("read", "-"), r["kept"], _cell(r, "wall"), _cell(r, "cpu")]
+    cells += [f"{mb / r['wall']:.1f}", _cell(r, "pss_mb"), _cell(r, "anon_mb"), r["procs"]]
+    cells.append(r.get("n", 1))
     return " | ".join(map(str, cells))
+
+
+def median_run(runs: list[dict]) -> dict:
+    """Medians (and min, max) of the measured values of repeated runs of one configuration."""
+    keys = ("wall", "cpu", "pss_mb", "anon_mb")
+    out = dict(runs[0], n=len(runs))
+    out.update({k: statistics.median(r[k] for r in runs) for k in keys})
+    out["min"] = {k: min(r[k] for r in runs) for k in keys}
+    out["max"] = {k: max(r[k] for r in runs) for k in keys}
+    return out
+
+
+def growth(anon: dict[int, tuple[int, float]]) -> None:
+    """Peak anonymous PSS growth per added document between the smallest and each size."""
+    sizes = sorted(anon)
+    for mb in sizes[1:]:
+        (d0, a0), (d1, a1) = anon[sizes[0]], anon[mb]
+        per_doc = (a1 - a0) * 2**20 / max(1, d1 - d0)
+        print(f"peak anon PSS growth {sizes[0]} -> {mb} MB: {a1 - a0:+.0f} MB, "
+              f"{per_doc:+.0f} B per added document", flush=True)  # fmt: skip
 
 
 REDUCE = r"""
@@ -206,6 +236,8 @@ def main() -> None:
     ap.add_argument("--dt-size", type=int, default=250, help="MB run by both systems (0: no)")
     ap.add_argument("--dt-python", default="/work/main/.venv-datatrove/bin/python")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=1, help="runs per thresher local size")
+    ap.add_argument("--repeat-up-to", type=int, default=2500, help="MB: larger sizes run once")
     ap.add_argument("--tag", default="out", help="run directory name (under --big's directory)")
     ap.add_argument("--reduce-only", default=None, help="a kept spill dir: reduce memory only")
     a = ap.parse_args()
@@ -221,21 +253,30 @@ def main() -> None:
     }
     print(f"load average at start: {os.getloadavg()}")
     head = "system | input MB | docs | kept | wall s | CPU s | MB/s | peak PSS MB (tree) | "
-    head += "peak anon PSS MB | processes"
-    print(head + "\n" + " | ".join(["---"] * 10), flush=True)
+    head += "peak anon PSS MB | processes | runs"
+    print(head + "\n" + " | ".join(["---"] * 11), flush=True)
+    anon: dict[int, tuple[int, float]] = {}  # MB -> (docs, median peak anon PSS MB)
     for mb in sizes:
-        r = thresher_run(path_of[mb], os.path.join(work, a.tag), a.workers, "local")
-        print(row(f"thresher local, {a.workers} workers", mb, r), flush=True)
+        n = a.repeats if mb <= a.repeat_up_to else 1
+        runs = [thresher_run(path_of[mb], os.path.join(work, a.tag), a.workers, "local")]
+        runs += [thresher_run(path_of[mb], os.path.join(work, a.tag), a.workers, "local")
+                 for _ in range(n - 1)]  # fmt: skip
+        print(row(f"thresher local, {a.workers} workers", mb, median_run(runs)), flush=True)
+        anon[mb] = (runs[0]["read"], median_run(runs)["anon_mb"])
+        print(f"  (load average after: {os.getloadavg()[0]:.1f})", flush=True)
+    growth(anon)
     if a.ray_size:
         p = path_of.get(a.ray_size) or prefix(
             a.big, a.ray_size, f"{a.big[:-6]}-{a.ray_size}MB.jsonl"
         )
         r = thresher_run(p, os.path.join(work, a.tag), a.workers, "ray")
         print(row(f"thresher ray, {a.workers} workers", a.ray_size, r), flush=True)
+        print(f"  (load average after: {os.getloadavg()[0]:.1f})", flush=True)
     if a.dt_size:
         p = prefix(a.big, a.dt_size, f"{a.big[:-6]}-{a.dt_size}MB.jsonl")
         r = thresher_run(p, os.path.join(work, a.tag), a.workers, "local")
         print(row(f"thresher local, {a.workers} workers", a.dt_size, r), flush=True)
+        print(f"  (load average after: {os.getloadavg()[0]:.1f})", flush=True)
         r = datatrove_run(a.dt_python, p, work, a.workers)
         print(row(f"datatrove MinHash, {a.workers} workers", a.dt_size, r), flush=True)
     print(f"load average at end: {os.getloadavg()}")
