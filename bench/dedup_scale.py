@@ -210,6 +210,53 @@ print(json.dumps({"docs": len(keys), "dups": st["duplicates"], "sec": time.perf_
 """
 
 
+PHASES = r"""
+import collections, os, sys, threading, time
+sys.path.insert(0, sys.argv[4])
+from dedup_vs_datatrove import _read_kb, _tree
+import thresher.pipeline as P
+from thresher import api
+raw, out, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+phase, peaks, done = ["start"], collections.Counter(), threading.Event()
+def sample():
+    while not done.is_set():
+        for p in _tree(os.getpid()):
+            a = _read_kb(f"/proc/{p}/smaps_rollup", ("Pss_Anon",)).get("Pss_Anon", 0)
+            who = "driver" if p == os.getpid() else f"worker {p}"
+            peaks[(phase[0], who)] = max(peaks[(phase[0], who)], a)
+        time.sleep(0.05)
+for name in ("scan", "dedup", "select", "write", "manifest"):
+    def wrap(run, _f=getattr(P, name), _n=name):
+        phase[0] = _n
+        try:
+            return _f(run)
+        finally:
+            phase[0] = "after " + _n
+    setattr(P, name, wrap)
+threading.Thread(target=sample, daemon=True).start()
+m = api.deduplicate(raw=raw, out=out, workers=workers, overwrite=True)
+done.set()
+print(f"docs {m['counts']['read']}")
+for ph in ("scan", "dedup", "select", "write", "manifest"):
+    d = {w: v // 1024 for (q, w), v in peaks.items() if q == ph}
+    ws = sorted((v for w, v in d.items() if w != "driver"), reverse=True)[:2]
+    print(f"{ph} | {d.get('driver', '-')} | {' / '.join(map(str, ws)) or '-'}")
+"""
+
+
+def phases(paths: dict[int, str], work: str, workers: int) -> None:
+    """Peak anonymous PSS of the driver and of the two largest workers, per pipeline phase
+    (in-process wrappers of the phases, sampled every 50 ms), one run per size."""
+    for mb, path in paths.items():
+        out = os.path.join(work, "out-phases")
+        cmd = [sys.executable, "-c", PHASES, path, out, str(workers), HERE]
+        r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        lines = r.stdout.strip().splitlines()[-6:]
+        print(f"\n{mb} MB, {lines[0]}\n\nphase | driver anon MB | workers anon MB\n--- | --- | ---")
+        print("\n".join(lines[1:]), flush=True)
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def reduce_only(spill: str, sizes: list[int]) -> None:
     """The reduce alone (exact + verified MinHash clustering) on a kept spill directory,
     once per ``max_records`` (a huge value = no partition split, the code before)."""
@@ -240,6 +287,7 @@ def main() -> None:
     ap.add_argument("--repeat-up-to", type=int, default=2500, help="MB: larger sizes run once")
     ap.add_argument("--tag", default="out", help="run directory name (under --big's directory)")
     ap.add_argument("--reduce-only", default=None, help="a kept spill dir: reduce memory only")
+    ap.add_argument("--phases", action="store_true", help="per-phase peak memory of --sizes")
     a = ap.parse_args()
     if a.reduce_only:
         reduce_only(a.reduce_only, [10**12, 500_000])
@@ -252,6 +300,10 @@ def main() -> None:
         for mb in sizes
     }
     print(f"load average at start: {os.getloadavg()}")
+    if a.phases:
+        phases(path_of, work, a.workers)
+        print(f"load average at end: {os.getloadavg()}")
+        return
     head = "system | input MB | docs | kept | wall s | CPU s | MB/s | peak PSS MB (tree) | "
     head += "peak anon PSS MB | processes | runs"
     print(head + "\n" + " | ".join(["---"] * 11), flush=True)
