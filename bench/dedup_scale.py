@@ -24,6 +24,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -159,10 +160,39 @@ def datatrove_run(dt_python: str, path: str, work: str, workers: int) -> dict:
     return r
 
 
+def _cell(r: dict, key: str, digits: int = 0) -> str:
+    """The (median) value, with ``[min-max]`` when the run was repeated."""
+    v = f"{r[key]:.{digits}f}"
+    if r.get("n", 1) > 1:
+        v += f" [{r['min'][key]:.{digits}f}-{r['max'][key]:.{digits}f}]"
+    return v
+
+
 def row(system: str, mb: int, r: dict) -> str:
-    cells = [system, mb, r.get("read", "-"), r["kept"], f"{r['wall']:.0f}", f"{r['cpu']:.0f}"]
-    cells += [f"{mb / r['wall']:.1f}", f"{r['pss_mb']:.0f}", f"{r['anon_mb']:.0f}", r["procs"]]
+    cells = [system, mb, r.get("read", "-"), r["kept"], _cell(r, "wall"), _cell(r, "cpu")]
+    cells += [f"{mb / r['wall']:.1f}", _cell(r, "pss_mb"), _cell(r, "anon_mb"), r["procs"]]
+    cells.append(r.get("n", 1))
     return " | ".join(map(str, cells))
+
+
+def median_run(runs: list[dict]) -> dict:
+    """Medians (and min, max) of the measured values of repeated runs of one configuration."""
+    keys = ("wall", "cpu", "pss_mb", "anon_mb")
+    out = dict(runs[0], n=len(runs))
+    out.update({k: statistics.median(r[k] for r in runs) for k in keys})
+    out["min"] = {k: min(r[k] for r in runs) for k in keys}
+    out["max"] = {k: max(r[k] for r in runs) for k in keys}
+    return out
+
+
+def growth(anon: dict[int, tuple[int, float]]) -> None:
+    """Peak anonymous PSS growth per added document between the smallest and each size."""
+    sizes = sorted(anon)
+    for mb in sizes[1:]:
+        (d0, a0), (d1, a1) = anon[sizes[0]], anon[mb]
+        per_doc = (a1 - a0) * 2**20 / max(1, d1 - d0)
+        print(f"peak anon PSS growth {sizes[0]} -> {mb} MB: {a1 - a0:+.0f} MB, "
+              f"{per_doc:+.0f} B per added document", flush=True)  # fmt: skip
 
 
 REDUCE = r"""
@@ -178,6 +208,53 @@ m = BandSpill(f"{spill}/minhash", bands=p.bands, partitions=16, max_records=max_
 keys, cid, st = m.clusters(threshold=p.threshold, return_stats=True)
 print(json.dumps({"docs": len(keys), "dups": st["duplicates"], "sec": time.perf_counter() - t}))
 """
+
+
+PHASES = r"""
+import collections, os, sys, threading, time
+sys.path.insert(0, sys.argv[4])
+from dedup_vs_datatrove import _read_kb, _tree
+import thresher.pipeline as P
+from thresher import api
+raw, out, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+phase, peaks, done = ["start"], collections.Counter(), threading.Event()
+def sample():
+    while not done.is_set():
+        for p in _tree(os.getpid()):
+            a = _read_kb(f"/proc/{p}/smaps_rollup", ("Pss_Anon",)).get("Pss_Anon", 0)
+            who = "driver" if p == os.getpid() else f"worker {p}"
+            peaks[(phase[0], who)] = max(peaks[(phase[0], who)], a)
+        time.sleep(0.05)
+for name in ("scan", "dedup", "select", "write", "manifest"):
+    def wrap(run, _f=getattr(P, name), _n=name):
+        phase[0] = _n
+        try:
+            return _f(run)
+        finally:
+            phase[0] = "after " + _n
+    setattr(P, name, wrap)
+threading.Thread(target=sample, daemon=True).start()
+m = api.deduplicate(raw=raw, out=out, workers=workers, overwrite=True)
+done.set()
+print(f"docs {m['counts']['read']}")
+for ph in ("scan", "dedup", "select", "write", "manifest"):
+    d = {w: v // 1024 for (q, w), v in peaks.items() if q == ph}
+    ws = sorted((v for w, v in d.items() if w != "driver"), reverse=True)[:2]
+    print(f"{ph} | {d.get('driver', '-')} | {' / '.join(map(str, ws)) or '-'}")
+"""
+
+
+def phases(paths: dict[int, str], work: str, workers: int) -> None:
+    """Peak anonymous PSS of the driver and of the two largest workers, per pipeline phase
+    (in-process wrappers of the phases, sampled every 50 ms), one run per size."""
+    for mb, path in paths.items():
+        out = os.path.join(work, "out-phases")
+        cmd = [sys.executable, "-c", PHASES, path, out, str(workers), HERE]
+        r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        lines = r.stdout.strip().splitlines()[-6:]
+        print(f"\n{mb} MB, {lines[0]}\n\nphase | driver anon MB | workers anon MB\n--- | --- | ---")
+        print("\n".join(lines[1:]), flush=True)
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def reduce_only(spill: str, sizes: list[int]) -> None:
@@ -206,8 +283,11 @@ def main() -> None:
     ap.add_argument("--dt-size", type=int, default=250, help="MB run by both systems (0: no)")
     ap.add_argument("--dt-python", default="/work/main/.venv-datatrove/bin/python")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=1, help="runs per thresher local size")
+    ap.add_argument("--repeat-up-to", type=int, default=2500, help="MB: larger sizes run once")
     ap.add_argument("--tag", default="out", help="run directory name (under --big's directory)")
     ap.add_argument("--reduce-only", default=None, help="a kept spill dir: reduce memory only")
+    ap.add_argument("--phases", action="store_true", help="per-phase peak memory of --sizes")
     a = ap.parse_args()
     if a.reduce_only:
         reduce_only(a.reduce_only, [10**12, 500_000])
@@ -220,22 +300,35 @@ def main() -> None:
         for mb in sizes
     }
     print(f"load average at start: {os.getloadavg()}")
+    if a.phases:
+        phases(path_of, work, a.workers)
+        print(f"load average at end: {os.getloadavg()}")
+        return
     head = "system | input MB | docs | kept | wall s | CPU s | MB/s | peak PSS MB (tree) | "
-    head += "peak anon PSS MB | processes"
-    print(head + "\n" + " | ".join(["---"] * 10), flush=True)
+    head += "peak anon PSS MB | processes | runs"
+    print(head + "\n" + " | ".join(["---"] * 11), flush=True)
+    anon: dict[int, tuple[int, float]] = {}  # MB -> (docs, median peak anon PSS MB)
     for mb in sizes:
-        r = thresher_run(path_of[mb], os.path.join(work, a.tag), a.workers, "local")
-        print(row(f"thresher local, {a.workers} workers", mb, r), flush=True)
+        n = a.repeats if mb <= a.repeat_up_to else 1
+        runs = [thresher_run(path_of[mb], os.path.join(work, a.tag), a.workers, "local")]
+        runs += [thresher_run(path_of[mb], os.path.join(work, a.tag), a.workers, "local")
+                 for _ in range(n - 1)]  # fmt: skip
+        print(row(f"thresher local, {a.workers} workers", mb, median_run(runs)), flush=True)
+        anon[mb] = (runs[0]["read"], median_run(runs)["anon_mb"])
+        print(f"  (load average after: {os.getloadavg()[0]:.1f})", flush=True)
+    growth(anon)
     if a.ray_size:
         p = path_of.get(a.ray_size) or prefix(
             a.big, a.ray_size, f"{a.big[:-6]}-{a.ray_size}MB.jsonl"
         )
         r = thresher_run(p, os.path.join(work, a.tag), a.workers, "ray")
         print(row(f"thresher ray, {a.workers} workers", a.ray_size, r), flush=True)
+        print(f"  (load average after: {os.getloadavg()[0]:.1f})", flush=True)
     if a.dt_size:
         p = prefix(a.big, a.dt_size, f"{a.big[:-6]}-{a.dt_size}MB.jsonl")
         r = thresher_run(p, os.path.join(work, a.tag), a.workers, "local")
         print(row(f"thresher local, {a.workers} workers", a.dt_size, r), flush=True)
+        print(f"  (load average after: {os.getloadavg()[0]:.1f})", flush=True)
         r = datatrove_run(a.dt_python, p, work, a.workers)
         print(row(f"datatrove MinHash, {a.workers} workers", a.dt_size, r), flush=True)
     print(f"load average at end: {os.getloadavg()}")

@@ -984,15 +984,19 @@ def load_manifest(run_dir: str | os.PathLike) -> dict:
     return RunDir(run_dir).load_manifest()
 
 
-def read_docs(run_dir: str | os.PathLike) -> pa.Table:
-    """The decision table (one row per valid raw document), all parts concatenated."""
+def read_docs(run_dir: str | os.PathLike, dictionary: bool = False) -> pa.Table:
+    """The decision table (one row per valid raw document), all parts concatenated.
+
+    ``dictionary``: the string columns (source, status, rule) as dictionary arrays, ~4 B
+    per document instead of their text (the report of a many-million-document run)."""
     parts = RunDir(run_dir).docs_parts()
     if not parts:
         return DOCS_SCHEMA.empty_table()
     tables = []
+    as_dict = ["source", "status", "rule"] if dictionary else None
     for p in parts:
         with readable(p) as src:
-            pf = pq.ParquetFile(src)
+            pf = pq.ParquetFile(src, read_dictionary=as_dict)
             names = pf.schema_arrow.names
             table = pf.read(columns=[c for c in (*DOC_COLUMNS, "reason") if c in names])
         if "reason" in names and "rule" not in names:
