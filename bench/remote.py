@@ -78,9 +78,10 @@ def start_s3() -> tuple[subprocess.Popen, str]:
 
 
 def select_argv(raw: str, target: str, out: str, workers: int | None) -> list[str]:
+    # --method dsir, as measured: auto became the default later
     cmd = [
         sys.executable, "-m", "thresher.cli", "select", "--raw", raw, "--target", target,
-        "--out", out, "--k", "1000", "--no-report", "--overwrite",
+        "--out", out, "--method", "dsir", "--k", "1000", "--no-report", "--overwrite",
     ]  # fmt: skip
     if workers:
         cmd += ["--workers", str(workers)]
