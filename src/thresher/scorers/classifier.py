@@ -61,7 +61,6 @@ benchmarks can report the speed-up.
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -317,10 +316,9 @@ def _tfidf_rows(indptr, indices, counts, idf):
 
 def _fit_threads() -> int:
     """Threads for the driver's feature pass: the cores this process may use, at most 4."""
-    try:
-        return max(1, min(4, len(os.sched_getaffinity(0))))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, min(4, os.cpu_count() or 1))
+    from thresher.engine.local import default_workers
+
+    return min(4, default_workers())
 
 
 def _row_ranges(offsets: np.ndarray, k: int, min_bytes: int = 4 << 20) -> list[tuple[int, int]]:
