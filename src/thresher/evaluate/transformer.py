@@ -82,6 +82,25 @@ def _model(cfg: TransformerConfig):
     return TinyLM()
 
 
+def train_step(model, opt, data, ctx: int, batch_size: int, gen, device: str):
+    """One AdamW step on ``batch_size`` random windows of ``data`` (drawn with ``gen``):
+    next-byte cross-entropy, gradients clipped at norm 1. Returns the loss tensor."""
+    import torch
+    import torch.nn.functional as F
+
+    from thresher.evaluate.ngram import BASE
+
+    starts = torch.randint(0, len(data) - ctx - 1, (batch_size,), generator=gen)
+    chunk = data[starts[:, None] + torch.arange(ctx + 1)]
+    x, y = chunk[:, :-1].to(device), chunk[:, 1:].to(device)
+    loss = F.cross_entropy(model(x).reshape(-1, BASE), y.reshape(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss
+
+
 def train_and_eval(
     train: np.ndarray,
     heldout: np.ndarray,
@@ -152,15 +171,7 @@ def train_and_eval(
     for step in range(cfg.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        starts = torch.randint(0, len(data) - ctx - 1, (cfg.batch_size,), generator=gen)
-        idx = starts[:, None] + torch.arange(ctx + 1)
-        chunk = data[idx]
-        x, y = chunk[:, :-1].to(device), chunk[:, 1:].to(device)
-        loss = F.cross_entropy(model(x).reshape(-1, BASE), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = train_step(model, opt, data, ctx, cfg.batch_size, gen, device)
         held_ce = None
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             held_ce = evaluate()

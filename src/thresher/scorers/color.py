@@ -315,9 +315,8 @@ def _train(model, stream: np.ndarray, cfg, steps: int, lr: float, seed: int, dev
     import math
 
     import torch
-    import torch.nn.functional as F
 
-    from thresher.evaluate.ngram import BASE
+    from thresher.evaluate.transformer import train_step
 
     ctx = cfg.context
     if len(stream) < ctx + 2:
@@ -331,12 +330,5 @@ def _train(model, stream: np.ndarray, cfg, steps: int, lr: float, seed: int, dev
         warm = min(1.0, (step + 1) / max(1, cfg.warmup))
         for g in opt.param_groups:
             g["lr"] = lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-        starts = torch.randint(0, len(data) - ctx - 1, (cfg.batch_size,), generator=gen)
-        chunk = data[starts[:, None] + torch.arange(ctx + 1)]
-        x, y = chunk[:, :-1].to(device), chunk[:, 1:].to(device)
-        loss = F.cross_entropy(model(x).reshape(-1, BASE), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        train_step(model, opt, data, ctx, cfg.batch_size, gen, device)
     model.eval()
