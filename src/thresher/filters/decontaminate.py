@@ -46,6 +46,7 @@ DEFAULT_MIN_LEFT = 0.5
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_LENGTH_SALT = np.uint64(0xD6E8FEB86659FD93)  # times the window's word count
 
 
 # ---------------------------------------------------------------------------------------
@@ -133,7 +134,7 @@ def _windows(words, a, nw, m, out):
     h = np.uint64(0)
     for k in range(m):
         h = h * _GOLDEN + words[a + k]
-    salt = np.uint64(m) * np.uint64(0xD6E8FEB86659FD93)
+    salt = np.uint64(m) * _LENGTH_SALT
     out[0] = _mix(h ^ salt)
     for i in range(1, nw - m + 1):
         h = (h - words[a + i - 1] * top) * _GOLDEN + words[a + i + m - 1]
@@ -142,22 +143,29 @@ def _windows(words, a, nw, m, out):
 
 
 @nb.njit(cache=True, nogil=True)
-def _unit_windows(words, halves, a, nw, units, out, stop):
-    """The hash of every shortest run of words from each start in words[a:a+nw] that holds
-    ``units`` half words (a 13-gram: 13 words, or 26 Han/kana characters, or a mix), into
-    out[k]; stop[k] is the run's end (exclusive, relative to ``a``). The same polynomial
-    and salt as :func:`_windows` for a run of the same words."""
-    k = 0
-    e = 0
-    got = 0
-    h_prefix = np.empty(nw + 1, dtype=np.uint64)
-    h_prefix[0] = np.uint64(0)
-    for t in range(nw):
-        h_prefix[t + 1] = h_prefix[t] * _GOLDEN + words[a + t]
-    pw = np.empty(units + 1, dtype=np.uint64)  # a run has at most ``units`` words
+def _powers(units):
+    """``_GOLDEN ** m`` for m in 0..units: a run of ``units`` half words has at most that
+    many words."""
+    pw = np.empty(units + 1, dtype=np.uint64)
     pw[0] = np.uint64(1)
     for t in range(units):
         pw[t + 1] = pw[t] * _GOLDEN
+    return pw
+
+
+@nb.njit(cache=True, nogil=True)
+def _unit_windows(words, halves, a, nw, units, out, stop, h_prefix, pw):
+    """The hash of every shortest run of words from each start in words[a:a+nw] that holds
+    ``units`` half words (a 13-gram: 13 words, or 26 Han/kana characters, or a mix), into
+    out[k]; stop[k] is the run's end (exclusive, relative to ``a``). The same polynomial
+    and salt as :func:`_windows` for a run of the same words. ``h_prefix`` (>= nw + 1) is
+    scratch, ``pw`` is :func:`_powers` of ``units``."""
+    k = 0
+    e = 0
+    got = 0
+    h_prefix[0] = np.uint64(0)
+    for t in range(nw):
+        h_prefix[t + 1] = h_prefix[t] * _GOLDEN + words[a + t]
     for i in range(nw):
         while e < nw and got < units:
             got += halves[a + e]
@@ -166,7 +174,7 @@ def _unit_windows(words, halves, a, nw, units, out, stop):
             break
         m = e - i
         h = h_prefix[e] - h_prefix[i] * pw[m]
-        out[k] = _mix(h ^ (np.uint64(m) * np.uint64(0xD6E8FEB86659FD93)))
+        out[k] = _mix(h ^ (np.uint64(m) * _LENGTH_SALT))
         stop[k] = e
         k += 1
         got -= halves[a + i]
@@ -185,6 +193,8 @@ def _item_hashes_kernel(ptr, words, halves, units):
     out = np.empty(total, dtype=np.uint64)
     item = np.empty(total, dtype=np.int64)
     stop = np.empty(max(total, 1), dtype=np.int64)
+    h_prefix = np.empty(total + 1, dtype=np.uint64)
+    pw = _powers(units)
     t = 0
     for d in range(len(ptr) - 1):
         a = ptr[d]
@@ -197,7 +207,7 @@ def _item_hashes_kernel(ptr, words, halves, units):
         if size < units:
             k = _windows(words, a, m, m, out[t:])
         else:
-            k = _unit_windows(words, halves, a, m, units, out[t:], stop)
+            k = _unit_windows(words, halves, a, m, units, out[t:], stop, h_prefix, pw)
         item[t : t + k] = d
         t += k
     return out[:t], item[:t]
@@ -219,12 +229,14 @@ def _match_kernel(ptr, words, halves, index, bits, shift, units, lengths):
         most = max(most, ptr[d + 1] - ptr[d])
     buf = np.empty(max(most, 1), dtype=np.uint64)
     stop = np.empty(max(most, 1), dtype=np.int64)
+    h_prefix = np.empty(most + 1, dtype=np.uint64)
+    pw = _powers(units)
     for d in range(n_docs):
         a = ptr[d]
         nw = ptr[d + 1] - a
         for li in range(len(lengths) + 1):
             if li == 0:  # the n-gram windows
-                k = _unit_windows(words, halves, a, nw, units, buf, stop)
+                k = _unit_windows(words, halves, a, nw, units, buf, stop, h_prefix, pw)
             else:  # items shorter than n, matched whole: runs of their word count
                 m = lengths[li - 1]
                 k = _windows(words, a, nw, m, buf)
