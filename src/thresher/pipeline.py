@@ -25,10 +25,12 @@ engine.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import os
 import platform
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -585,6 +587,7 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
         for s, n in zip(run.shards, limits, strict=True)
     ]
     label = "fit raw" if full_pass else "sample raw"
+    _import_in_background(scorer.fit_imports)
     parts = list(run.say.track(run.engine.map(sample_task, tasks), len(tasks), label))
     n_docs = sum(p.n_docs for p in parts)
     if n_docs == 0:
@@ -603,6 +606,15 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
         _check_raw_copies(run, sample)
         scorer = scorer.fit(run.target_texts, sample)
     return scorer, raw_counts, None if full_pass else n_docs
+
+
+def _import_in_background(modules: tuple[str, ...]) -> None:
+    """Start importing what the fit will need while the driver waits for the workers (an
+    import the fit then makes waits for this one: Python's import lock is per module)."""
+    if modules:
+        threading.Thread(
+            target=lambda: [importlib.import_module(m) for m in modules], daemon=True
+        ).start()
 
 
 def _fit_sample_size(cfg: SelectConfig, scorer: Any) -> int:

@@ -205,8 +205,53 @@ def _scratch(offsets, num_buckets, span):
     return s16, s32, touched
 
 
+# A row's buckets come out sorted without a comparison sort: a bitmap of the buckets
+# (2**18 bits = 32 KB, in L1/L2) read back word by word, the set bits found with a de Bruijn
+# multiply. np.sort of ~2,400 buckets per document was 60% of the kernel (1.8 of 2.9 CPU s on
+# 20k documents); scipy and scikit-learn need sorted rows (unsorted, ``np.max(X)`` in
+# LogisticRegression sorts the whole matrix in place: 1.9 s).
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_BIT = np.zeros(64, dtype=np.int64)
+for _b in range(64):
+    _DEBRUIJN_BIT[((1 << _b) * 0x03F79D71B4CB0A89 % 2**64) >> 58] = _b
+SORT_BITMAP_MIN = 256  # fewer buckets than this: np.sort is as fast
+
+
+@nb.njit(inline="always", cache=True)
+def _lowest_bit(w, table):
+    """Index of the lowest set bit of ``w`` (non-zero)."""
+    low = w & (~w + np.uint64(1))
+    return table[(low * _DEBRUIJN) >> np.uint64(58)]
+
+
 @nb.njit(cache=True, nogil=True)
-def _char_csr_kernel(offsets, data, cls, lower, num_buckets, nmin, nmax):
+def _sort_touched(touched, t, bits, table):
+    """Sort ``touched[:t]`` (distinct buckets) in place; ``bits`` is all zero again after."""
+    if t < SORT_BITMAP_MIN:
+        touched[:t].sort()
+        return
+    lo = bits.shape[0]
+    hi = 0
+    for j in range(t):
+        q = touched[j]
+        w = q >> 6
+        bits[w] |= np.uint64(1) << np.uint64(q & 63)
+        lo = min(lo, w)
+        hi = max(hi, w)
+    m = 0
+    for w in range(lo, hi + 1):
+        word = bits[w]
+        if word == 0:
+            continue
+        bits[w] = 0
+        while word != 0:
+            touched[m] = (w << 6) + _lowest_bit(word, table)
+            m += 1
+            word &= word - np.uint64(1)
+
+
+@nb.njit(cache=True, nogil=True)
+def _char_csr_kernel(offsets, data, cls, lower, num_buckets, nmin, nmax, table):
     """Per-document (sorted) bucket indices and counts, CSR arrays."""
     n = len(offsets) - 1
     indptr = np.zeros(n + 1, dtype=np.int64)
@@ -218,6 +263,7 @@ def _char_csr_kernel(offsets, data, cls, lower, num_buckets, nmin, nmax):
     counts = np.empty(total, dtype=np.float32)
     ring = np.zeros(8, dtype=np.uint64)
     s16, s32, touched = _scratch(offsets, num_buckets, span)
+    bits = np.zeros((num_buckets + 63) // 64, dtype=np.uint64)
     m = 0
     for d in range(n):
         t, wide = _count_doc(
@@ -234,7 +280,7 @@ def _char_csr_kernel(offsets, data, cls, lower, num_buckets, nmin, nmax):
             s32,
             touched,
         )
-        touched[:t].sort()  # scipy's sort_indices would do it after, slower
+        _sort_touched(touched, t, bits, table)
         for j in range(t):
             q = touched[j]
             indices[m] = q
@@ -299,12 +345,20 @@ def _char_score_kernel(offsets, data, cls, lower, iw, nmin, nmax):
 
 @nb.njit(cache=True, nogil=True)
 def _tfidf_rows(indptr, indices, counts, idf):
-    """``log1p(count) * idf`` per non-zero, each row scaled to unit L2 norm (float64)."""
+    """``log1p(count) * idf`` per non-zero, each row scaled to unit L2 norm (float64).
+
+    log1p of small counts from a table of the same ``np.log1p`` values (the score kernel's):
+    3x faster on the 48M non-zeros of a 20k-document fit."""
+    table = np.empty(LOG1P_TABLE, dtype=np.float64)
+    for c in range(LOG1P_TABLE):
+        table[c] = np.log1p(np.float64(c))
     out = np.empty(counts.shape[0], dtype=np.float64)
     for r in range(indptr.shape[0] - 1):
         ss = 0.0
         for p in range(indptr[r], indptr[r + 1]):
-            v = np.log1p(np.float64(counts[p])) * idf[indices[p]]
+            c = counts[p]
+            lc = table[np.int64(c)] if c < LOG1P_TABLE else np.log1p(np.float64(c))
+            v = lc * idf[indices[p]]
             out[p] = v
             ss += v * v
         if ss > 0.0:
@@ -312,6 +366,16 @@ def _tfidf_rows(indptr, indices, counts, idf):
             for p in range(indptr[r], indptr[r + 1]):
                 out[p] *= inv
     return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _document_frequency(indices, num_buckets):
+    """Rows each bucket occurs in (a bucket occurs once per row): ``np.bincount`` without its
+    int32 -> int64 copy of the 48M indices, 5x faster."""
+    df = np.zeros(num_buckets, dtype=np.float64)
+    for i in range(indices.shape[0]):
+        df[indices[i]] += 1.0
+    return df
 
 
 def _fit_threads() -> int:
@@ -346,7 +410,7 @@ def char_csr(texts: pa.Array, num_buckets: int, lo: int, hi: int):
         parts = list(
             pool.map(
                 lambda r: _char_csr_kernel(
-                    offsets[r[0] : r[1] + 1], data, cls, lower, num_buckets, lo, hi
+                    offsets[r[0] : r[1] + 1], data, cls, lower, num_buckets, lo, hi, _DEBRUIJN_BIT
                 ),
                 cuts,
             )
@@ -379,6 +443,7 @@ class ClassifierScorer(BaseScorer):
     """Linear model on hashed n-gram features; higher means more target-like."""
 
     name = "classifier"
+    fit_imports = ("sklearn.linear_model",)
 
     def __init__(
         self,
@@ -473,8 +538,7 @@ class ClassifierScorer(BaseScorer):
     def _fit_idf(self, x, first: int = 0) -> None:
         """IDF of the raw sample (rows ``first:`` of ``x``): what is common in the corpus being
         scored weighs little."""
-        idx = x.indices[x.indptr[first] :]
-        df = np.bincount(idx, minlength=self.num_buckets).astype(np.float64)
+        df = _document_frequency(x.indices[x.indptr[first] :], self.num_buckets)
         self.idf = np.log((1.0 + x.shape[0] - first) / (1.0 + df)) + 1.0
 
     # ------------------------------------------------------------------ fit
@@ -514,6 +578,11 @@ class ClassifierScorer(BaseScorer):
         of the time (on 20k docs of the 1 GB bench corpus: 3.1 s against 9.5 s of CPU,
         correlation of the scores 1 - 1e-11, the same top 10%); sklearn's advice too.
         (Averaged SGD was faster still but lost up to 0.085 precision@k on the bench pools.)
+
+        Stopping tolerance 1e-2 (scikit-learn's default is 1e-4, liblinear's own for this
+        solver 0.1): on the same 20k documents the fit takes 2.6 s less CPU with the same top
+        10% of 30k held-out documents, and the bench pools' precision@k is the same on all
+        five targets (at 0.1 one target moves by 0.008).
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -524,6 +593,7 @@ class ClassifierScorer(BaseScorer):
             solver="liblinear",
             dual=dual,
             max_iter=1000,
+            tol=1e-2,
             random_state=self.seed,  # the dual visits the documents in a seeded random order
         )
 

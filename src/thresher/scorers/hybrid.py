@@ -94,6 +94,8 @@ class HybridScorer(BaseScorer):
         self.reference_size = int(reference_size)
         self.options = dict(options or {})
         self.components: list = []
+        # What its components' fits import (the classifier: scikit-learn); see BaseScorer.
+        self.fit_imports = ("sklearn.linear_model",) if "classifier" in self.combine else ()  # type: ignore[misc]
         self.ref_sorted: list[np.ndarray] = []
         self.ref_mean: np.ndarray | None = None
         self.ref_std: np.ndarray | None = None
