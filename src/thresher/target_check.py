@@ -27,6 +27,7 @@ naming them.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -293,24 +294,26 @@ def find_raw_copies(
     pair_hash, pair_doc = pair_hash[order], pair_doc[order]
     table = _table(np.unique(pair_hash))
     found: dict[int, int] = {}  # raw sample index -> target index
-    step = 4096
-    for lo in range(0, ns, step):
-        chunk = sample[lo : lo + step]
-        hashes, offs = _shingles_kernel(*string_buffers(chunk), ngram)
+
+    def screen(lo: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """A chunk's shingles and its candidates (the kernels release the GIL)."""
+        hashes, offs = _shingles_kernel(*string_buffers(sample[lo : lo + step]), ngram)
         hits = _hits(hashes, offs, table)
         sizes = np.diff(offs)
-        for i in np.flatnonzero((sizes > 0) & (hits >= SCREEN_SHARE * sizes)):
-            mine = np.unique(hashes[offs[i] : offs[i + 1]])
-            left = np.searchsorted(pair_hash, mine, "left")
-            cnt = np.searchsorted(pair_hash, mine, "right") - left
-            at = np.repeat(left - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
-            shared = np.bincount(pair_doc[at], minlength=nt)  # shingles shared per target doc
-            for t in np.argsort(-shared, kind="stable")[:3]:
-                inter = int(shared[t])
-                if inter and inter / (len(mine) + len(t_sets[t]) - inter) >= COPY_JACCARD:
-                    found[lo + int(i)] = int(t)
-                    break
+        return lo, hashes, offs, np.flatnonzero((sizes > 0) & (hits >= SCREEN_SHARE * sizes))
+
+    from thresher.engine.local import default_workers
+
+    # The driver runs this while the workers wait: chunks on one thread per core, the
+    # candidates verified in chunk order (the same result as one thread).
+    step, threads = 4096, min(4, default_workers())
+    starts = list(range(0, ns, step))
+    with ThreadPoolExecutor(threads) as pool:
+        for at in range(0, len(starts), threads):  # a bounded number of chunks in memory
+            for lo, hashes, offs, candidates in pool.map(screen, starts[at : at + threads]):
+                found.update(_verify(candidates, lo, hashes, offs, pair_hash, pair_doc, t_sets))
     hit = np.array(sorted(found), dtype=np.int64)
+
     out["copies"] = len(hit)
     out["target_docs_copied"] = len(set(found.values()))
     tw = target_where or [f"target doc {i + 1}" for i in range(nt)]
@@ -320,6 +323,33 @@ def find_raw_copies(
         for j in hit[:EXAMPLES].tolist()
     ]
     return out
+
+
+def _verify(
+    candidates: np.ndarray,
+    lo: int,
+    hashes: np.ndarray,
+    offs: np.ndarray,
+    pair_hash: np.ndarray,
+    pair_doc: np.ndarray,
+    t_sets: list[np.ndarray],
+) -> dict[int, int]:
+    """Exact Jaccard of each screened candidate (chunk row ``i``, sample row ``lo + i``)
+    against the three target documents it shares the most shingles with."""
+    found: dict[int, int] = {}
+    nt = len(t_sets)
+    for i in candidates:
+        mine = np.unique(hashes[offs[i] : offs[i + 1]])
+        left = np.searchsorted(pair_hash, mine, "left")
+        cnt = np.searchsorted(pair_hash, mine, "right") - left
+        at = np.repeat(left - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+        shared = np.bincount(pair_doc[at], minlength=nt)  # shingles shared per target doc
+        for t in np.argsort(-shared, kind="stable")[:3]:
+            inter = int(shared[t])
+            if inter and inter / (len(mine) + len(t_sets[t]) - inter) >= COPY_JACCARD:
+                found[lo + int(i)] = int(t)
+                break
+    return found
 
 
 def _snippet(text: str, n: int = 80) -> str:
