@@ -364,7 +364,7 @@ def _add_row(hidden: np.ndarray, rows: np.ndarray, r: int) -> None:
         hidden[d] += rows[r, d]
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _find_word(data, a, b, h, vocab_bytes, vocab_offsets, table) -> int:
     """The word id of ``data[a:b]`` (hash ``h``), or -1."""
     mask = table.shape[0] - 1
@@ -412,7 +412,7 @@ def _ngram_row(b: int, table: np.ndarray, shift: int, identity: bool, nwords: in
     return r
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, hidden):
     """Add the rows of the n-grams of ``<data[a:b]>`` (computeSubwords); return how many."""
     length = b - a + 2
@@ -445,7 +445,7 @@ def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nword
     return added
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _std_log(x) -> np.float32:
     # loss.cc: std_log(real x) = std::log(x + 1e-5), in double, returned as float
     return np.float32(math.log(np.float64(x) + 1e-5))
@@ -661,10 +661,7 @@ def predict(
     wanted probability is the top one when the top label is wanted, else 0); ``True`` is
     ``k=-1`` (every label above the threshold is scored, so a wanted runner-up counts).
     """
-    if isinstance(texts, pa.ChunkedArray):
-        chunks = texts.chunks
-    else:
-        chunks = [texts]
+    chunks = texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]
     n = len(texts)
     labels = np.empty(n, dtype=np.int32)
     probs = np.empty(n, dtype=np.float32)
