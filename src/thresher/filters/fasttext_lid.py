@@ -114,24 +114,6 @@ def _fnv1a(word: bytes) -> int:
     return h
 
 
-def _subword_buckets(word: bytes, minn: int, maxn: int, bucket: int) -> list[int]:
-    """``Dictionary::computeSubwords`` of ``<word>`` (bucket ids, before pruning)."""
-    w = b"<" + word + b">"
-    out = []
-    for i in range(len(w)):
-        if w[i] & 0xC0 == 0x80:
-            continue
-        j, n = i, 1
-        while j < len(w) and n <= maxn:
-            j += 1
-            while j < len(w) and w[j] & 0xC0 == 0x80:
-                j += 1
-            if n >= minn and not (n == 1 and (i == 0 or j == len(w))):
-                out.append(_fnv1a(w[i:j]) % bucket)
-            n += 1
-    return out
-
-
 def _read_quant_matrix(r: _Reader, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``QuantMatrix::load``; returns (rows as addcode adds them, codes, centroids per subq)."""
     qnorm = bool(r.scalar("u1"))
@@ -287,17 +269,12 @@ def load_model(path: str) -> FastTextModel:
             slot = (slot + 1) & (nslots - 1)
         table[slot] = i
     # a known word's rows (initNgrams): itself, then its n-grams; </s> has no n-grams
-    sub_offsets = np.zeros(nwords + 1, dtype=np.int64)
-    sub_rows: list[int] = []
-    for i in range(nwords):
-        sub_rows.append(i)
-        if words[i] != _EOS:
-            for b in _subword_buckets(words[i], minn, maxn, bucket):
-                if pruneidx_size < 0:
-                    sub_rows.append(nwords + b)
-                elif b in kept:
-                    sub_rows.append(kept[b])
-        sub_offsets[i + 1] = len(sub_rows)
+    vocab_bytes = np.frombuffer(b"".join(words), dtype=np.uint8)
+    eos_id = words.index(_EOS) if _EOS in words[:nwords] else -1
+    sub_offsets, sub_rows = _known_word_rows(
+        vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngram_table, ngram_shift,
+        pruneidx_size < 0, len(input_rows) - 1,
+    )  # fmt: skip
     left, right = _build_tree(counts[nwords:size])
     labels = tuple(
         w.decode("utf-8").removeprefix(_LABEL_PREFIX.decode()) for w in words[nwords:size]
@@ -309,12 +286,12 @@ def load_model(path: str) -> FastTextModel:
         bucket=bucket,
         nwords=nwords,
         labels=labels,
-        vocab_bytes=np.frombuffer(b"".join(words), dtype=np.uint8),
+        vocab_bytes=vocab_bytes,
         vocab_offsets=offsets,
         vocab_is_label=is_label,
         vocab_table=table,
         subword_offsets=sub_offsets,
-        subword_rows=np.array(sub_rows, dtype=np.int32),
+        subword_rows=sub_rows,
         ngram_table=ngram_table,
         ngram_shift=ngram_shift,
         ngram_identity=pruneidx_size < 0,
@@ -324,7 +301,7 @@ def load_model(path: str) -> FastTextModel:
         output_norms=np.ascontiguousarray(output_norms, dtype=np.float32),
         tree_left=left,
         tree_right=right,
-        eos_id=words.index(_EOS) if _EOS in words[:nwords] else -1,
+        eos_id=eos_id,
     )
 
 
@@ -343,6 +320,7 @@ def cached_model(path: str) -> FastTextModel:
 _FNV_OFFSET = 2166136261
 _FNV_PRIME = 16777619
 _LT, _GT = 0x3C, 0x3E  # "<" and ">", fastText's BOW and EOW
+_CACHED_WORD_BYTES = 48  # unknown words up to this long are remembered within a call
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -446,6 +424,61 @@ def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nword
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
+def _subword_rows(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nwords, none, out, at):
+    """Write the input rows of the n-grams of ``<data[a:b]>`` to ``out[at:]`` in
+    computeSubwords' order, pruned ones left out (pushHash); return how many."""
+    length = b - a + 2
+    k = at
+    inv_bucket = 1.0 / bucket
+    for i in range(length):
+        c = _LT if i == 0 else (_GT if i == length - 1 else data[a + i - 1])
+        if (c & 0xC0) == 0x80:
+            continue
+        h = np.uint64(_FNV_OFFSET)
+        j = i
+        n = 1
+        while j < length and n <= maxn:
+            c = _LT if j == 0 else (_GT if j == length - 1 else data[a + j - 1])
+            h = _fnv_step(h, c)
+            j += 1
+            while j < length:
+                c = _GT if j == length - 1 else data[a + j - 1]
+                if (c & 0xC0) != 0x80:
+                    break
+                h = _fnv_step(h, c)
+                j += 1
+            if n >= minn and not (n == 1 and (i == 0 or j == length)):
+                b_id = _mod(np.int64(h), bucket, inv_bucket)
+                out[k] = _ngram_row(b_id, ngrams, shift, identity, nwords, none)
+                k += out[k] != none
+            n += 1
+    return k - at
+
+
+@nb.njit(cache=True, nogil=True)
+def _known_word_rows(vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngrams, shift,
+                     identity, none):  # fmt: skip
+    """Dictionary::initNgrams for the words: (offsets, rows) of each word's own row and its
+    n-gram rows, in fastText's order (``</s>`` has no n-grams)."""
+    total = 0
+    for i in range(nwords):
+        total += 1 + (offsets[i + 1] - offsets[i] + 2) * maxn
+    out = np.empty(total, dtype=np.int32)
+    sub_offsets = np.zeros(nwords + 1, dtype=np.int64)
+    k = 0
+    for i in range(nwords):
+        out[k] = i
+        k += 1
+        if i != eos_id:
+            k += _subword_rows(
+                vocab_bytes, offsets[i], offsets[i + 1], minn, maxn, bucket, ngrams, shift,
+                identity, nwords, none, out, k,
+            )  # fmt: skip
+        sub_offsets[i + 1] = k
+    return sub_offsets, out[:k].copy()
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def _std_log(x) -> np.float32:
     # loss.cc: std_log(real x) = std::log(x + 1e-5), in double, returned as float
     return np.float32(math.log(np.float64(x) + 1e-5))
@@ -492,6 +525,17 @@ def _predict_column(
     leaf_score = np.empty(osz, dtype=np.float32)
     thr = _std_log(np.float32(0.0))  # threshold 0.0, as the filter asks
     label_prefix = np.array([95, 95, 108, 97, 98, 101, 108, 95, 95], dtype=np.uint8)
+    none = rows.shape[0] - 1
+    # Unknown words recur (a term, a command name): their n-gram rows are computed once per
+    # call and kept, in order, so a repeat only adds them (the same sums in the same order).
+    cache_mask = (1 << 16) - 1
+    cache_table = np.full(cache_mask + 1, -1, dtype=np.int64)
+    max_entries = 1 << 14
+    ent_start = np.empty(max_entries, dtype=np.int64)
+    ent_len = np.empty(max_entries, dtype=np.int64)
+    ent_rows = np.zeros(max_entries + 1, dtype=np.int64)
+    row_buf = np.empty(1 << 20, dtype=np.int32)
+    n_ent = 0
     eos = np.array([60, 47, 115, 62], dtype=np.uint8)
     for i in range(offsets.shape[0] - 1):
         s = np.int64(offsets[i])
@@ -548,10 +592,46 @@ def _predict_column(
                     if data[a + t] != label_prefix[t]:
                         is_label = False
                         break
-            if not is_label:
-                count += _add_subwords(
-                    data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, hidden
-                )
+            if is_label:
+                continue
+            length = p - a
+            if length <= _CACHED_WORD_BYTES:
+                slot = np.int64(h) & cache_mask
+                found = -1
+                while cache_table[slot] != -1:
+                    ent = cache_table[slot]
+                    if ent_len[ent] == length:
+                        q = ent_start[ent]
+                        same = True
+                        for t in range(length):
+                            if data[q + t] != data[a + t]:
+                                same = False
+                                break
+                        if same:
+                            found = ent
+                            break
+                    slot = (slot + 1) & cache_mask
+                if found < 0 and n_ent < max_entries:
+                    at = ent_rows[n_ent]
+                    if at + (length + 2) * maxn <= row_buf.shape[0]:
+                        k = _subword_rows(
+                            data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords,
+                            none, row_buf, at,
+                        )  # fmt: skip
+                        ent_start[n_ent] = a
+                        ent_len[n_ent] = length
+                        ent_rows[n_ent + 1] = at + k
+                        cache_table[slot] = n_ent
+                        found = n_ent
+                        n_ent += 1
+                if found >= 0:
+                    for t in range(ent_rows[found], ent_rows[found + 1]):
+                        _add_row(hidden, rows, row_buf[t])
+                    count += ent_rows[found + 1] - ent_rows[found]
+                    continue
+            count += _add_subwords(
+                data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, hidden
+            )
         # the </s> that ends the line (the newline appended to the text, or the literal one)
         if eos_id >= 0:
             for t in range(sub_offsets[eos_id], sub_offsets[eos_id + 1]):
