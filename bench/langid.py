@@ -1,38 +1,31 @@
-"""Language id on a sample of each document: agreement with whole-document identification, and
-what it costs in a run.
+"""Language id: the numba lid.176 kernel against fasttext-predict, and what ``--lang`` costs in
+a run.
 
-Two measurements (each measured configuration in its own fresh process):
+Two measurements, every measured configuration in its own fresh process (bench/_harness.py:
+interleaved rounds, median with min and max, CPU of the process tree, load average):
 
 ``agreement``: on the multilingual labeled pool (bench/corpus.py labeled: en, de, fr, es, it,
-ja, pt, ca, nb, id, zh), identify every document whole (the old behaviour) and with each
-sampling configuration; per language, the share of documents whose kept/dropped decision is
-the same, at the default min score (0.65), for three filters:
+ja, pt, ca, nb, id, zh), identify every whole document with fasttext-predict (the fastText C++
+code, one ``predict(line + "\\n", 1, 0.0)`` call per document, the line being
+``LanguageFilter._prepare(text)``) and with the kernel (``LanguageFilter.predict`` on the Arrow
+column); per language, the share of identical top labels, of bit-identical probabilities, and
+of identical kept/dropped decisions at the default min score (0.65) for ``--lang en``, ``--lang
+auto`` with a target in the document's language, and "any language". Also the CPU time of the
+identification alone per document and per character (median of ``--repeats`` processes).
 
-* ``en``: ``--lang en`` (keep English above the min score);
-* ``own``: ``--lang auto`` with a target in the document's language (keep that language);
-* ``any``: no language named (keep any language above the min score).
-
-With a min score >= 0.5 only the top language can pass, so the three decisions follow from the
-top language and its score, which one prediction gives. Also the time per document (median of
-``--repeats`` fresh processes).
-
-``speed``: ``thresher select`` on ~1 GB of real text with 2 workers: dsir, classifier and
-classifier + ``--lang auto`` (optionally the same with the code before this change, from
-``--before-src``), run interleaved, ``--repeats`` times each, median (min-max) wall seconds and
-the load average at start and end.
+``speed``: ``thresher select --method classifier`` with and without ``--lang auto`` (and
+optionally ``--lang auto`` with the code of ``--before-src``), ``--workers 2``, interleaved,
+``--repeats`` rounds: wall and CPU seconds of the process tree, and the ratios.
 
     python bench/langid.py agreement --pool /work/bench-data/pool.jsonl
-    python bench/langid.py speed --raw /work/bench-data/raw-1gb.jsonl --workers 2
+    python bench/langid.py speed --raw raw-200mb.jsonl --workers 2 --before-src OLD/src
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,52 +33,68 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import (  # noqa: E402
+    Config,
+    commands_block,
+    emit,
+    md_table,
+    ratio_table,
+    report_header,
+    run_interleaved,
+    stat,
+    summary_table,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 MIN_SCORE = 0.65  # thresher's default --lang-min-score
-
-# name -> LanguageFilter options; "whole" is the behaviour before sampling
-CONFIGS: dict[str, dict] = {
-    "whole": {"sample_chars": None},
-    "prefix 1000 (no fallback)": {"sample_chars": 1000, "sample_slices": 1, "confident": 0.0},
-    "16 slices 1000 (no fallback)": {"sample_chars": 1000, "sample_slices": 16, "confident": 0.0},
-    "8 slices 600, whole if < 0.9": {"sample_chars": 600, "sample_slices": 8, "confident": 0.9},
-    "16 slices 1000, whole if < 0.8": {
-        "sample_chars": 1000,
-        "sample_slices": 16,
-        "confident": 0.8,
-    },
-    "16 slices 1000, whole if < 0.9 (default)": {
-        "sample_chars": 1000,
-        "sample_slices": 16,
-        "confident": 0.9,
-    },
-}
+BACKENDS = ("fasttext-predict", "kernel")
 
 
-def _predict_child(pool: str, options: str, out: str) -> None:
-    """In a fresh process: identify every pool document with ``options``; save labels, time."""
-    sys.path.insert(0, str(SRC))
-    from thresher.filters.langid import LanguageFilter
+def _predict_child(pool: str, backend: str, out: str) -> None:
+    """In a fresh process: identify every pool document whole; save labels, scores, CPU time."""
+    import pyarrow as pa
+
+    from thresher.filters.langid import LanguageFilter, default_model_path
 
     texts = [json.loads(line)["text"] for line in Path(pool).read_bytes().splitlines()]
-    filt = LanguageFilter(None, min_score=MIN_SCORE, **json.loads(options))
-    filt.predict(["warm up the model"])
-    t0 = time.process_time()
-    langs, scores = filt.predict(texts)
-    seconds = time.process_time() - t0
-    np.savez(out, langs=langs.astype(str), scores=scores, seconds=seconds)
+    filt = LanguageFilter(None, min_score=MIN_SCORE)
+    if backend == "kernel":
+        arr = pa.array(texts, type=pa.string())
+        filt.predict(arr[:1])  # load the model and the compiled kernel (measured below)
+        t0 = time.process_time()
+        langs, scores = filt.predict(arr)
+        seconds = time.process_time() - t0
+    else:
+        import fasttext  # fasttext-predict
+
+        ft = fasttext.load_model(default_model_path()).f
+        langs = np.empty(len(texts), dtype=object)
+        scores = np.zeros(len(texts), dtype=np.float32)
+        t0 = time.process_time()
+        for i, text in enumerate(texts):
+            found = ft.predict(filt._prepare(text) + "\n", 1, 0.0, "strict")
+            prob, label = found[0] if found else (0.0, "")
+            langs[i] = label.removeprefix("__label__")
+            scores[i] = min(float(prob), 1.0)
+        seconds = time.process_time() - t0
+    np.savez(out, langs=langs.astype(str), scores=scores)
+    emit(seconds=seconds)
 
 
-def _run_child(pool: str, options: dict, tmp: Path) -> tuple[np.ndarray, np.ndarray, float]:
-    out = tmp / "pred.npz"
-    subprocess.run(
-        [sys.executable, __file__, "_predict", pool, json.dumps(options), str(out)],
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-    )
-    z = np.load(out)
-    return z["langs"], z["scores"], float(z["seconds"])
+def _first_call_child() -> None:
+    """In a fresh process: the first kernel call (compiled code from numba's cache)."""
+    import pyarrow as pa
+
+    from thresher.filters.langid import LanguageFilter
+
+    filt = LanguageFilter(None)
+    t0 = time.perf_counter()
+    filt.model  # noqa: B018 - read the model file
+    t1 = time.perf_counter()
+    filt.predict(pa.array(["warm up"]))
+    emit(model_seconds=t1 - t0, first_call_seconds=time.perf_counter() - t1)
 
 
 def _decisions(langs: np.ndarray, scores: np.ndarray, gold: np.ndarray) -> dict[str, np.ndarray]:
@@ -96,116 +105,130 @@ def _decisions(langs: np.ndarray, scores: np.ndarray, gold: np.ndarray) -> dict[
 def agreement(args: argparse.Namespace) -> None:
     rows = [json.loads(line) for line in Path(args.pool).read_bytes().splitlines()]
     gold = np.array([r["lang"] for r in rows])
-    chars = np.array([len(r["text"]) for r in rows])
+    chars = int(sum(len(r["text"]) for r in rows))
     codes = sorted(set(gold), key=lambda g: (-int((gold == g).sum()), g))
-    load0 = os.getloadavg()
-    results: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for rep in range(args.repeats):  # interleaved: every configuration once per round
-            for name, options in CONFIGS.items():
-                if rep and name not in ("whole", args.default):
-                    continue  # the sweep's other points: one timing is enough
-                langs, scores, seconds = _run_child(args.pool, options, Path(tmp))
-                r = results.setdefault(name, {"langs": langs, "scores": scores, "seconds": []})
-                r["seconds"].append(seconds)
-    load1 = os.getloadavg()
-    whole = results["whole"]
-    base = _decisions(whole["langs"], whole["scores"], gold)
-    print(f"pool: {args.pool}: {len(rows):,} docs, {chars.sum() / 1e6:.1f} M chars")
-    print(f"load average at start {load0[0]:.2f}, at end {load1[0]:.2f}\n")
-    print("| configuration | us/doc (median, min-max) | speed-up | worst language |")
-    print("|---|---|---|---|")
-    t_whole = statistics.median(whole["seconds"])
-    for name, r in results.items():
-        dec = _decisions(r["langs"], r["scores"], gold)
-        worst = min(
-            float((dec[f][gold == g] == base[f][gold == g]).mean()) for g in codes for f in dec
-        )
-        sec = r["seconds"]
-        med = statistics.median(sec)
-        timing = f"{1e6 * med / len(rows):.0f} ({1e6 * min(sec) / len(rows):.0f}-"
-        timing += f"{1e6 * max(sec) / len(rows):.0f})"
-        print(f"| {name} | {timing} | {t_whole / med:.2f}x | {100 * worst:.2f}% |")
-    for name in [args.default]:
-        r = results[name]
-        dec = _decisions(r["langs"], r["scores"], gold)
-        same = (r["langs"] == whole["langs"]) & (np.abs(r["scores"] - whole["scores"]) < 1e-6)
-        print(f"\n{name}: identical decisions per language (%), against the whole document\n")
-        print(
-            "| language | docs | --lang en | --lang auto (own) | any language | score unchanged |"
-        )
-        print("|---|---|---|---|---|---|")
-        for g in codes:
-            m = gold == g
-            cells = [f"{100 * float((dec[f][m] == base[f][m]).mean()):.2f}" for f in dec]
-            print(f"| {g} | {int(m.sum()):,} | {' | '.join(cells)} | {100 * same[m].mean():.1f} |")
-        m = np.ones(len(gold), bool)
-        cells = [f"{100 * float((dec[f] == base[f]).mean()):.2f}" for f in dec]
-        print(f"| all | {len(gold):,} | {' | '.join(cells)} | {100 * same.mean():.1f} |")
+    env = {"PYTHONPATH": str(SRC)}
+    tmp = Path(tempfile.mkdtemp(prefix="langid-bench-"))
+    preds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
+    def keep(backend: str):
+        def after(run) -> None:
+            z = np.load(tmp / f"{backend}.npz")
+            preds[backend] = (z["langs"], z["scores"])
 
-def _select(src: str, raw: str, target: str, out: Path, extra: list[str], workers: int) -> float:
-    if out.exists():
-        shutil.rmtree(out)
-    cmd = [sys.executable, "-m", "thresher.cli", "select", "--target", target, "--raw", raw]
-    cmd += ["--out", str(out), "--fraction", "0.1", "--workers", str(workers), *extra]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": src}, capture_output=True)
-    seconds = time.perf_counter() - t0
-    shutil.rmtree(out)
-    return seconds
+        return after
+
+    configs = [
+        Config(
+            name=b,
+            argv=[sys.executable, __file__, "_predict", args.pool, b, str(tmp / f"{b}.npz")],
+            env=env,
+            after=keep(b),
+        )
+        for b in BACKENDS
+    ]
+    configs.append(Config("kernel first call", [sys.executable, __file__, "_first_call"], env=env))
+    res = run_interleaved(configs, repeats=args.repeats)
+    shutil.rmtree(tmp)
+    (ref_l, ref_s), (got_l, got_s) = preds["fasttext-predict"], preds["kernel"]
+    base, dec = _decisions(ref_l, ref_s, gold), _decisions(got_l, got_s, gold)
+    print(f"pool: {args.pool}: {len(rows):,} docs, {chars / 1e6:.1f} M chars\n")
+    print(report_header(res) + "\n")
+    timing = []
+    for b in BACKENDS:
+        sec = [r.metrics["seconds"] for r in res.runs[b]]
+        timing.append(
+            [
+                b,
+                stat([1e6 * s / len(rows) for s in sec]).fmt(".1f"),
+                stat([1e9 * s / chars for s in sec]).fmt(".1f"),
+                res.stat(b, "cpu").fmt(".1f"),
+            ]
+        )
+    print(md_table(["backend", "µs/doc", "ns/char", "process CPU s"], timing, align="lrrr"))
+    print()
+    print(ratio_table(res, [("fasttext-predict", "kernel")], key="metrics.seconds"))
+    first = res.runs["kernel first call"]
+    print(
+        f"\nkernel start-up per process: model file "
+        f"{stat([r.metrics['model_seconds'] for r in first]).fmt('.2f')} s, first call "
+        f"(numba cache load) {stat([r.metrics['first_call_seconds'] for r in first]).fmt('.2f')} s"
+    )
+    print("\nper language, kernel against fasttext-predict (% of documents)\n")
+    table = []
+    for g in [*codes, "all"]:
+        m = np.ones(len(gold), bool) if g == "all" else gold == g
+        cells = [f"{100 * float((dec[f][m] == base[f][m]).mean()):.2f}" for f in dec]
+        same_label = 100 * float((got_l[m] == ref_l[m]).mean())
+        same_bits = 100 * float((got_s[m] == ref_s[m]).mean())
+        table.append([g, f"{int(m.sum()):,}", f"{same_label:.2f}", f"{same_bits:.2f}", *cells])
+    print(
+        md_table(
+            [
+                "language",
+                "docs",
+                "top label",
+                "probability bit-identical",
+                "--lang en",
+                "--lang auto (own)",
+                "any language",
+            ],  # fmt: skip
+            table,
+            align="lrrrrrr",
+        )
+    )
+    diff = np.abs(got_s.astype(np.float64) - ref_s.astype(np.float64))
+    print(f"\nmax |probability difference|: {diff.max():.3g} over {len(rows):,} documents")
+    print("\n" + commands_block(res))
 
 
 def speed(args: argparse.Namespace) -> None:
-    runs = {
-        "dsir": (str(SRC), ["--method", "dsir"]),
-        "classifier": (str(SRC), ["--method", "classifier"]),
-        "classifier --lang auto": (str(SRC), ["--method", "classifier", "--lang", "auto"]),
-    }
-    if args.before_src:
-        runs["classifier --lang auto (before)"] = (
-            args.before_src,
-            ["--method", "classifier", "--lang", "auto"],
-        )
     out = Path(args.scratch) / "langid-bench-run"
-    load0 = os.getloadavg()
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    for rep in range(args.repeats):
-        for name, (src, extra) in runs.items():
-            t = _select(src, args.raw, args.target, out, extra, args.workers)
-            times[name].append(t)
-            print(f"round {rep + 1}: {name}: {t:.1f} s", file=sys.stderr, flush=True)
-    load1 = os.getloadavg()
-    mb = Path(args.raw).stat().st_size / 1e6
-    print(f"raw: {args.raw} ({mb:,.0f} MB), {args.workers} workers, {args.repeats} rounds")
-    print(f"load average at start {load0[0]:.2f}, at end {load1[0]:.2f}\n")
-    print("| run | wall s, median (min-max) | vs classifier | vs dsir |")
-    print("|---|---|---|---|")
-    med = {k: statistics.median(v) for k, v in times.items()}
-    for k, v in times.items():
-        print(
-            f"| {k} | {med[k]:.1f} ({min(v):.1f}-{max(v):.1f}) | "
-            f"{med[k] / med['classifier']:.2f}x | {med[k] / med['dsir']:.2f}x |"
-        )
-    # Per-round ratios (the runs of one round ran side by side).
-    ratios = [
-        t / c for t, c in zip(times["classifier --lang auto"], times["classifier"], strict=True)
+
+    def clean() -> None:
+        shutil.rmtree(out, ignore_errors=True)
+
+    def select(name: str, src: str, extra: list[str]) -> Config:
+        argv = [sys.executable, "-m", "thresher.cli", "select", "--target", args.target]
+        argv += ["--raw", args.raw, "--out", str(out), "--fraction", "0.1"]
+        argv += ["--workers", str(args.workers), "--method", "classifier", *extra]
+        return Config(name, argv, env={"PYTHONPATH": src}, before=clean, after=lambda r: clean())
+
+    configs = [
+        select("classifier", str(SRC), []),
+        select("classifier --lang auto", str(SRC), ["--lang", "auto"]),
     ]
-    print(
-        f"\nper round, classifier --lang auto / classifier: {', '.join(f'{r:.2f}' for r in ratios)}"
-    )
+    pairs = [("classifier --lang auto", "classifier")]
+    if args.before_src:
+        configs.append(
+            select("classifier --lang auto (before)", args.before_src, ["--lang", "auto"])
+        )
+        pairs += [
+            ("classifier --lang auto (before)", "classifier"),
+            ("classifier --lang auto (before)", "classifier --lang auto"),
+        ]
+    res = run_interleaved(configs, repeats=args.repeats, sample_memory=False)
+    mb = Path(args.raw).stat().st_size / 1e6
+    print(f"raw: {args.raw} ({mb:,.0f} MB), {args.workers} workers, {args.repeats} rounds\n")
+    print(report_header(res) + "\n")
+    print(summary_table(res, mb=mb) + "\n")
+    print(ratio_table(res, pairs, key="cpu") + "\n")
+    print(ratio_table(res, pairs, key="wall") + "\n")
+    print(commands_block(res))
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_predict":
         _predict_child(*sys.argv[2:5])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "_first_call":
+        _first_call_child()
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("agreement")
     a.add_argument("--pool", default="/work/bench-data/pool.jsonl")
     a.add_argument("--repeats", type=int, default=3)
-    a.add_argument("--default", default="16 slices 1000, whole if < 0.9 (default)")
     s = sub.add_parser("speed")
     s.add_argument("--raw", default="/work/bench-data/raw-1gb.jsonl")
     s.add_argument("--target", default=str(ROOT / "data" / "sample" / "target.jsonl"))

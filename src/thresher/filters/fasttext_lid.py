@@ -1,0 +1,800 @@
+"""fastText supervised-model inference (lid.176.ftz) in numba, over a whole Arrow string column.
+
+Why hand-written: ``fasttext-predict`` (the fastText C++ code behind a pybind wrapper) costs
+~170 ns per character on lid.176.ftz, and most of it is not arithmetic: each document is
+copied from Python into a ``std::string`` and a ``stringstream``, tokenized through an
+``istream``, and every word and every character n-gram of it becomes a heap-allocated
+``std::string``; there is one Python -> C++ call per document, and no batch call returns
+probabilities (``multilinePredict`` returns labels only). The model itself is tiny (16
+dimensions, product-quantized input rows, a hierarchical softmax over 176 labels), so a kernel
+that walks the UTF-8 bytes of an Arrow column in place, hashes n-grams incrementally and adds
+the rows as it goes does the same work many times faster, with no allocation per document.
+
+What it reproduces (fastText 0.9.2 as vendored in fasttext-predict 0.9.2.4: ``Dictionary::
+readWord``/``getLine``/``computeSubwords``/``pushHash``, ``Model::computeHidden``,
+``QuantMatrix``/``ProductQuantizer::addcode``/``mulcode``, ``HierarchicalSoftmaxLoss::
+buildTree``/``dfs``, ``FastText::predictLine``), step by step and in float32 in the same order,
+so the probabilities are bit-identical to ``model.f.predict(text + "\\n", k, 0.0)``:
+
+* tokens are split at `` \\n\\r\\t\\v\\f\\0``; the line ends with the ``</s>`` token (the
+  newline the caller appends; newlines inside the text count as spaces, as the language
+  filter replaces them); a literal ``</s>`` token ends the line, as in fastText;
+* a known word adds its own row and its n-gram rows; an unknown word adds the rows of the
+  character n-grams (``minn``..``maxn`` UTF-8 characters) of ``<word>``, hashed with FNV-1a
+  over sign-extended bytes (fastText's int8 quirk), ``% bucket``, mapped through the pruned
+  index (n-grams the quantization dropped add nothing); ``__label__`` tokens add nothing;
+* the hidden vector is the sum of the rows times ``float(1 / count)``;
+* the hierarchical softmax is walked depth-first from the root (left before right),
+  ``f = 1 / (1 + expf(-dot))``, scores summed as ``log(p + 1e-5)`` (exact ``log``, not the
+  lookup table), branches below ``log(1e-5)`` (threshold 0) pruned; with ``k=1`` also the
+  branches below the best leaf so far, exactly as fastText's heap does; the probability is
+  ``expf(score)``.
+
+Two exact shortcuts: an unknown word's n-gram rows are remembered within a call (a repeat adds
+the same rows in the same order), and a pruned n-gram is looked up without a branch (it adds
+the zero row, which changes no sum). Not supported (refused at load): unquantized ``.bin``
+models, losses other than ``hs``, ``wordNgrams`` > 1.
+
+Cost: ~30 ns per character against fasttext-predict's ~145 (4.8x, bench/results/langid.md);
+compiling the kernels the first time after an install takes ~4-5 s (``cache=True``: later
+processes load them in ~0.3 s), reading the model ~0.15 s per process.
+
+bench/langid.py measures it against fasttext-predict (agreement per language and time per
+document); tests/test_langid_kernel.py checks bit-identical results on real and odd text.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+import pyarrow as pa
+
+_MAGIC = 793712314
+_LABEL_PREFIX = b"__label__"
+_EOS = b"</s>"
+_LOSS_HS = 1
+_MODEL_SUP = 3
+_KSUB = 256  # ProductQuantizer: 8 bits per code
+
+_LOCK = threading.Lock()
+_CACHE: dict[str, FastTextModel] = {}
+
+
+@dataclass(frozen=True)
+class FastTextModel:
+    """The arrays of a quantized supervised fastText model with a hierarchical softmax.
+
+    ``input_rows`` is the input matrix dequantized row by row: ``norm * centroid`` products,
+    the very float32 values fastText's ``addcode`` adds (so the sums are identical) - one
+    cache line per row instead of a code lookup per 2 dimensions.
+    """
+
+    dim: int
+    minn: int
+    maxn: int
+    bucket: int
+    nwords: int
+    labels: tuple[str, ...]  # without the __label__ prefix, in the model's label order
+    vocab_bytes: np.ndarray  # uint8: the words, concatenated
+    vocab_offsets: np.ndarray  # int64 [size + 1]
+    vocab_is_label: np.ndarray  # bool [size]
+    vocab_table: np.ndarray  # int32 open-addressing table of word ids by FNV hash, -1 empty
+    subword_offsets: np.ndarray  # int64 [nwords + 1]: a known word's rows (itself + n-grams)
+    subword_rows: np.ndarray  # int32
+    ngram_table: np.ndarray  # int64 open-addressing table: bucket << 32 | input row, -1 empty
+    ngram_shift: int  # slot = (bucket * multiplier mod 2**32) >> shift
+    ngram_identity: bool  # an unpruned model: bucket b is input row nwords + b
+    input_rows: np.ndarray  # float32 [rows + 1, dim]: the last row is zeros (a pruned n-gram)
+    output: np.ndarray  # float32 [nlabels, dim]: the centroids when quantized (no norm)
+    output_quantized: bool
+    output_norms: np.ndarray  # float32 [nlabels]: mulcode multiplies the dot by it (1 if dense)
+    tree_left: np.ndarray  # int32 [2 * nlabels - 1]
+    tree_right: np.ndarray
+    eos_id: int  # word id of </s>, -1 when not in the vocabulary
+
+    @property
+    def nlabels(self) -> int:
+        return len(self.labels)
+
+
+# --------------------------------------------------------------------------- model file reader
+class _Reader:
+    def __init__(self, data: bytes, path: str):
+        self.data, self.pos, self.path = data, 0, path
+
+    def take(self, dtype: str, count: int = 1) -> np.ndarray:
+        arr = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.pos)
+        self.pos += arr.nbytes
+        return arr
+
+    def scalar(self, dtype: str) -> int | float:
+        return self.take(dtype)[0].item()
+
+
+def _fnv1a(word: bytes) -> int:
+    """fastText's ``Dictionary::hash``: FNV-1a over the bytes read as *signed* chars."""
+    h = 2166136261
+    for b in word:
+        h = ((h ^ (b | 0xFFFFFF00 if b >= 0x80 else b)) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def _read_quant_matrix(r: _Reader, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``QuantMatrix::load``; returns (rows as addcode adds them, codes, centroids per subq)."""
+    qnorm = bool(r.scalar("u1"))
+    m, n = int(r.scalar("<i8")), int(r.scalar("<i8"))
+    codesize = int(r.scalar("<i4"))
+    codes = r.take("u1", codesize)
+    pq_dim, nsubq, dsub, lastdsub = (int(r.scalar("<i4")) for _ in range(4))
+    centroids = r.take("<f4", pq_dim * _KSUB)
+    if n != dim or pq_dim != dim or codesize != m * nsubq:
+        raise ValueError(f"{r.path}: inconsistent quantized matrix ({m}x{n}, {nsubq} subq)")
+    norms = np.ones(m, dtype=np.float32)
+    if qnorm:
+        norm_codes = r.take("u1", m)
+        _npq_dim, _npq_nsubq, _npq_dsub, _npq_last = (int(r.scalar("<i4")) for _ in range(4))
+        norm_centroids = r.take("<f4", _npq_dim * _KSUB)
+        norms = norm_centroids[norm_codes.astype(np.int64) * _npq_last].astype(np.float32)
+    # get_centroids(m, i): (m * ksub + i) * dsub, the last subquantizer m * ksub * dsub + i * last
+    dense = np.empty((m, dim), dtype=np.float32)
+    codes2 = codes.reshape(m, nsubq).astype(np.int64)
+    for q in range(nsubq):
+        d = lastdsub if q == nsubq - 1 else dsub
+        base = q * _KSUB * dsub
+        idx = base + codes2[:, q : q + 1] * d + np.arange(d)
+        dense[:, q * dsub : q * dsub + d] = centroids[idx]
+    # addcode adds alpha * c[n] with alpha = norm: the same float32 product, made once here
+    rows = (norms[:, None] * dense).astype(np.float32)
+    return rows, dense, norms
+
+
+def _build_tree(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``HierarchicalSoftmaxLoss::buildTree`` (a Huffman tree over the label counts)."""
+    osz = len(counts)
+    size = 2 * osz - 1
+    left = np.full(size, -1, dtype=np.int32)
+    right = np.full(size, -1, dtype=np.int32)
+    count = [10**15] * size  # fastText's 1e15 sentinel, as int64
+    for i in range(osz):
+        count[i] = int(counts[i])
+    leaf, node = osz - 1, osz
+    for i in range(osz, size):
+        mini = [0, 0]
+        for j in range(2):
+            if leaf >= 0 and count[leaf] < count[node]:
+                mini[j] = leaf
+                leaf -= 1
+            else:
+                mini[j] = node
+                node += 1
+        left[i], right[i] = mini
+        count[i] = count[mini[0]] + count[mini[1]]
+    return left, right
+
+
+_MULT1, _MULT2 = 0x9E3779B1, 0x85EBCA77  # the two slot hashes of the n-gram table
+
+
+def _ngram_table(buckets: list[int], rows: list[int]) -> tuple[np.ndarray, int]:
+    """A cuckoo table of ``bucket << 32 | row`` (empty: -1) and its slot shift.
+
+    Each kept n-gram bucket sits in one of its two slots, so the kernel looks at both and picks
+    the match without a branch: whether an n-gram survived the pruning is unpredictable, and
+    a mispredicted branch per n-gram cost more than the lookup itself.
+    """
+    rng = np.random.default_rng(0)
+    bits = max(4, (3 * len(buckets)).bit_length())
+    while True:
+        shift = 32 - bits
+        table = np.full(1 << bits, -1, dtype=np.int64)
+        ok = True
+        for b, r in zip(buckets, rows, strict=True):
+            item = (b << 32) | r
+            for _ in range(500):
+                key = item >> 32
+                s1 = ((key * _MULT1) & 0xFFFFFFFF) >> shift
+                s2 = ((key * _MULT2) & 0xFFFFFFFF) >> shift
+                if table[s1] == -1 or table[s2] == -1:
+                    table[s1 if table[s1] == -1 else s2] = item
+                    item = -1
+                    break
+                slot = s1 if rng.random() < 0.5 else s2
+                item, table[slot] = int(table[slot]), item
+            if item != -1:
+                ok = False
+                break
+        if ok:
+            return table, shift
+        bits += 1
+
+
+def load_model(path: str) -> FastTextModel:
+    """Read a quantized supervised fastText model file (``.ftz``) such as lid.176.ftz.
+
+    Only what lid.176 uses is supported (supervised, hierarchical softmax, word n-grams 1,
+    quantized input): anything else is refused with the reason, not mispredicted.
+    """
+    with open(path, "rb") as f:
+        r = _Reader(f.read(), path)
+    magic, version = int(r.scalar("<i4")), int(r.scalar("<i4"))
+    if magic != _MAGIC or version > 12:
+        raise ValueError(f"{path}: not a fastText model file (magic {magic}, version {version})")
+    dim, _ws, _epoch, _min_count, _neg, word_ngrams, loss, model, bucket, minn, maxn, _lr = (
+        int(x) for x in r.take("<i4", 12)
+    )
+    r.take("<f8", 1)  # t (sampling threshold): training only
+    if model != _MODEL_SUP or loss != _LOSS_HS or word_ngrams != 1 or version < 12:
+        raise ValueError(
+            f"{path}: unsupported fastText model (model {model}, loss {loss}, wordNgrams "
+            f"{word_ngrams}, version {version}): only supervised hs models with wordNgrams 1"
+        )
+    size, nwords, nlabels = (int(r.scalar("<i4")) for _ in range(3))
+    _ntokens, pruneidx_size = int(r.scalar("<i8")), int(r.scalar("<i8"))
+    data = r.data
+    words: list[bytes] = []
+    counts = np.empty(size, dtype=np.int64)
+    is_label = np.empty(size, dtype=np.bool_)
+    pos = r.pos
+    for i in range(size):
+        end = data.index(b"\0", pos)
+        words.append(data[pos:end])
+        counts[i] = int.from_bytes(data[end + 1 : end + 9], "little", signed=True)
+        is_label[i] = data[end + 9] == 1
+        pos = end + 10
+    r.pos = pos
+    prune = r.take("<i4", 2 * max(pruneidx_size, 0)).reshape(-1, 2)
+    quant_input = bool(r.scalar("u1"))
+    if not quant_input:
+        raise ValueError(f"{path}: the input matrix is not quantized (a .bin model): use .ftz")
+    input_rows, _, _ = _read_quant_matrix(r, dim)
+    input_rows = np.vstack([input_rows, np.zeros((1, dim), dtype=np.float32)])
+    qout = bool(r.scalar("u1"))
+    if qout:
+        _, output_dense, output_norms = _read_quant_matrix(r, dim)
+    else:
+        m, n = int(r.scalar("<i8")), int(r.scalar("<i8"))
+        output_dense = r.take("<f4", m * n).reshape(m, n).copy()
+        output_norms = np.ones(m, dtype=np.float32)
+    if r.pos != len(data):
+        raise ValueError(f"{path}: {len(data) - r.pos} unread bytes at the end of the model")
+
+    # n-gram bucket -> input row (pushHash): every bucket when unpruned, the kept ones when
+    # pruned, in a table small enough for the L2 cache (a dense array of 2M buckets is not)
+    kept = dict(zip(prune[:, 0].tolist(), (nwords + prune[:, 1]).tolist(), strict=True))
+    ngram_table, ngram_shift = _ngram_table(list(kept), list(kept.values()))
+
+    # the vocabulary: an open-addressing table over fastText's own word hash
+    nslots = 1 << max(4, (2 * size).bit_length())
+    table = np.full(nslots, -1, dtype=np.int32)
+    offsets = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum([len(w) for w in words], out=offsets[1:])
+    for i, w in enumerate(words):
+        slot = _fnv1a(w) & (nslots - 1)
+        while table[slot] != -1:
+            slot = (slot + 1) & (nslots - 1)
+        table[slot] = i
+    # a known word's rows (initNgrams): itself, then its n-grams; </s> has no n-grams
+    vocab_bytes = np.frombuffer(b"".join(words), dtype=np.uint8)
+    eos_id = words.index(_EOS) if _EOS in words[:nwords] else -1
+    sub_offsets, sub_rows = _known_word_rows(
+        vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngram_table, ngram_shift,
+        pruneidx_size < 0, len(input_rows) - 1,
+    )  # fmt: skip
+    left, right = _build_tree(counts[nwords:size])
+    labels = tuple(
+        w.decode("utf-8").removeprefix(_LABEL_PREFIX.decode()) for w in words[nwords:size]
+    )
+    return FastTextModel(
+        dim=dim,
+        minn=minn,
+        maxn=maxn,
+        bucket=bucket,
+        nwords=nwords,
+        labels=labels,
+        vocab_bytes=vocab_bytes,
+        vocab_offsets=offsets,
+        vocab_is_label=is_label,
+        vocab_table=table,
+        subword_offsets=sub_offsets,
+        subword_rows=sub_rows,
+        ngram_table=ngram_table,
+        ngram_shift=ngram_shift,
+        ngram_identity=pruneidx_size < 0,
+        input_rows=input_rows,
+        output=np.ascontiguousarray(output_dense, dtype=np.float32),
+        output_quantized=qout,
+        output_norms=np.ascontiguousarray(output_norms, dtype=np.float32),
+        tree_left=left,
+        tree_right=right,
+        eos_id=eos_id,
+    )
+
+
+def cached_model(path: str) -> FastTextModel:
+    """``load_model`` once per process and path (the arrays are read-only, shared by threads)."""
+    model = _CACHE.get(path)
+    if model is None:
+        with _LOCK:
+            model = _CACHE.get(path)
+            if model is None:
+                model = _CACHE[path] = load_model(path)
+    return model
+
+
+# --------------------------------------------------------------------------------- the kernels
+_FNV_OFFSET = 2166136261
+_FNV_PRIME = 16777619
+_LT, _GT = 0x3C, 0x3E  # "<" and ">", fastText's BOW and EOW
+_CACHED_WORD_BYTES = 48  # unknown words up to this long are remembered within a call
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _fnv_step(h: int, b: int) -> int:
+    # fastText hashes ``uint32_t(int8_t(c))``: a byte >= 0x80 is sign-extended
+    x = np.uint64(b) if b < 0x80 else np.uint64(b) | np.uint64(0xFFFFFF00)
+    return ((h ^ x) * np.uint64(_FNV_PRIME)) & np.uint64(0xFFFFFFFF)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _is_space(b: int) -> bool:
+    # Dictionary::readWord's separators; "\n" too (the filter reads newlines as spaces)
+    return b == 32 or b == 10 or b == 13 or b == 9 or b == 11 or b == 12 or b == 0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _add_row(hidden: np.ndarray, rows: np.ndarray, r: int) -> None:
+    for d in range(hidden.shape[0]):
+        hidden[d] += rows[r, d]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _find_word(data, a, b, h, vocab_bytes, vocab_offsets, table) -> int:
+    """The word id of ``data[a:b]`` (hash ``h``), or -1."""
+    mask = table.shape[0] - 1
+    slot = np.int64(h) & mask
+    n = b - a
+    while table[slot] != -1:
+        w = table[slot]
+        s = vocab_offsets[w]
+        if vocab_offsets[w + 1] - s == n:
+            same = True
+            for t in range(n):
+                if vocab_bytes[s + t] != data[a + t]:
+                    same = False
+                    break
+            if same:
+                return w
+        slot = (slot + 1) & mask
+    return -1
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _mod(h: int, d: int, inv_d: float) -> int:
+    """``h % d`` for 0 <= h < 2**32 without a 64-bit division (tens of cycles, three times per
+    character): the quotient from a float64 reciprocal is off by at most one, then fixed."""
+    r = h - np.int64(np.float64(h) * inv_d) * d
+    if r < 0:
+        r += d
+    elif r >= d:
+        r -= d
+    return r
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _ngram_row(b: int, table: np.ndarray, shift: int, identity: bool, nwords: int, none: int):
+    """The input row of n-gram bucket ``b`` (pushHash), or ``none`` when pruned away."""
+    if identity:
+        return nwords + b
+    v1 = table[((b * _MULT1) & 0xFFFFFFFF) >> shift]
+    v2 = table[((b * _MULT2) & 0xFFFFFFFF) >> shift]
+    r = none
+    if (v1 >> 32) == b:
+        r = v1 & 0xFFFFFFFF
+    if (v2 >> 32) == b:
+        r = v2 & 0xFFFFFFFF
+    return r
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, hidden):
+    """Add the rows of the n-grams of ``<data[a:b]>`` (computeSubwords); return how many."""
+    length = b - a + 2
+    added = 0
+    inv_bucket = 1.0 / bucket
+    none = rows.shape[0] - 1  # the zero row: adding it changes nothing, and needs no branch
+    for i in range(length):
+        c = _LT if i == 0 else (_GT if i == length - 1 else data[a + i - 1])
+        if (c & 0xC0) == 0x80:
+            continue
+        h = np.uint64(_FNV_OFFSET)
+        j = i
+        n = 1
+        while j < length and n <= maxn:
+            c = _LT if j == 0 else (_GT if j == length - 1 else data[a + j - 1])
+            h = _fnv_step(h, c)
+            j += 1
+            while j < length:
+                c = _GT if j == length - 1 else data[a + j - 1]
+                if (c & 0xC0) != 0x80:
+                    break
+                h = _fnv_step(h, c)
+                j += 1
+            if n >= minn and not (n == 1 and (i == 0 or j == length)):
+                b_id = _mod(np.int64(h), bucket, inv_bucket)
+                r = _ngram_row(b_id, ngrams, shift, identity, nwords, none)
+                _add_row(hidden, rows, r)
+                added += r != none
+            n += 1
+    return added
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _subword_rows(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nwords, none, out, at):
+    """Write the input rows of the n-grams of ``<data[a:b]>`` to ``out[at:]`` in
+    computeSubwords' order, pruned ones left out (pushHash); return how many."""
+    length = b - a + 2
+    k = at
+    inv_bucket = 1.0 / bucket
+    for i in range(length):
+        c = _LT if i == 0 else (_GT if i == length - 1 else data[a + i - 1])
+        if (c & 0xC0) == 0x80:
+            continue
+        h = np.uint64(_FNV_OFFSET)
+        j = i
+        n = 1
+        while j < length and n <= maxn:
+            c = _LT if j == 0 else (_GT if j == length - 1 else data[a + j - 1])
+            h = _fnv_step(h, c)
+            j += 1
+            while j < length:
+                c = _GT if j == length - 1 else data[a + j - 1]
+                if (c & 0xC0) != 0x80:
+                    break
+                h = _fnv_step(h, c)
+                j += 1
+            if n >= minn and not (n == 1 and (i == 0 or j == length)):
+                b_id = _mod(np.int64(h), bucket, inv_bucket)
+                out[k] = _ngram_row(b_id, ngrams, shift, identity, nwords, none)
+                k += out[k] != none
+            n += 1
+    return k - at
+
+
+@nb.njit(cache=True, nogil=True)
+def _known_word_rows(vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngrams, shift,
+                     identity, none):  # fmt: skip
+    """Dictionary::initNgrams for the words: (offsets, rows) of each word's own row and its
+    n-gram rows, in fastText's order (``</s>`` has no n-grams)."""
+    total = 0
+    for i in range(nwords):
+        total += 1 + (offsets[i + 1] - offsets[i] + 2) * maxn
+    out = np.empty(total, dtype=np.int32)
+    sub_offsets = np.zeros(nwords + 1, dtype=np.int64)
+    k = 0
+    for i in range(nwords):
+        out[k] = i
+        k += 1
+        if i != eos_id:
+            k += _subword_rows(
+                vocab_bytes, offsets[i], offsets[i + 1], minn, maxn, bucket, ngrams, shift,
+                identity, nwords, none, out, k,
+            )  # fmt: skip
+        sub_offsets[i + 1] = k
+    return sub_offsets, out[:k].copy()
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _std_log(x) -> np.float32:
+    # loss.cc: std_log(real x) = std::log(x + 1e-5), in double, returned as float
+    return np.float32(math.log(np.float64(x) + 1e-5))
+
+
+@nb.njit(cache=True, nogil=True)
+def _predict_column(
+    offsets,
+    data,
+    is_null,
+    max_chars,
+    k_all,
+    wanted,
+    minn,
+    maxn,
+    bucket,
+    nwords,
+    vocab_bytes,
+    vocab_offsets,
+    vocab_is_label,
+    table,
+    sub_offsets,
+    sub_rows,
+    ngrams,
+    shift,
+    identity,
+    rows,
+    output,
+    output_norms,
+    tree_left,
+    tree_right,
+    eos_id,
+    out_label,
+    out_prob,
+    out_wanted,
+):
+    """Predict every document of one Arrow string column (offsets into data)."""
+    dim = rows.shape[1]
+    osz = output.shape[0]
+    root = 2 * osz - 2
+    hidden = np.zeros(dim, dtype=np.float32)
+    stack_node = np.empty(2 * osz + 2, dtype=np.int64)
+    stack_score = np.empty(2 * osz + 2, dtype=np.float32)
+    leaf_score = np.empty(osz, dtype=np.float32)
+    thr = _std_log(np.float32(0.0))  # threshold 0.0, as the filter asks
+    label_prefix = np.array([95, 95, 108, 97, 98, 101, 108, 95, 95], dtype=np.uint8)
+    none = rows.shape[0] - 1
+    # Unknown words recur (a term, a command name): their n-gram rows are computed once per
+    # call and kept, in order, so a repeat only adds them (the same sums in the same order).
+    cache_mask = (1 << 16) - 1
+    cache_table = np.full(cache_mask + 1, -1, dtype=np.int64)
+    max_entries = 1 << 14
+    ent_start = np.empty(max_entries, dtype=np.int64)
+    ent_len = np.empty(max_entries, dtype=np.int64)
+    ent_rows = np.zeros(max_entries + 1, dtype=np.int64)
+    row_buf = np.empty(1 << 20, dtype=np.int32)
+    n_ent = 0
+    eos = np.array([60, 47, 115, 62], dtype=np.uint8)
+    for i in range(offsets.shape[0] - 1):
+        s = np.int64(offsets[i])
+        e = np.int64(offsets[i + 1])
+        if is_null[i]:
+            e = s
+        # max_chars: cut at the last space before the limit when it is past half of it
+        if max_chars >= 0 and e - s > max_chars:
+            nch = 0
+            last_sp = np.int64(-1)
+            last_sp_ch = -1
+            cut = e
+            for p in range(s, e):
+                b = data[p]
+                if (b & 0xC0) != 0x80:
+                    if nch == max_chars:
+                        cut = p
+                        break
+                    if b == 32:
+                        last_sp = p
+                        last_sp_ch = nch
+                    nch += 1
+            if cut < e:
+                e = last_sp if last_sp_ch > max_chars // 2 else cut
+        hidden[:] = 0
+        count = 0
+        p = s
+        while p < e:
+            if _is_space(data[p]):
+                p += 1
+                continue
+            a = p
+            h = np.uint64(_FNV_OFFSET)
+            while p < e and not _is_space(data[p]):
+                h = _fnv_step(h, data[p])
+                p += 1
+            is_eos = p - a == 4
+            if is_eos:
+                for t in range(4):
+                    if data[a + t] != eos[t]:
+                        is_eos = False
+            if is_eos:  # a literal </s> ends fastText's line (its row is added below)
+                break
+            wid = _find_word(data, a, p, h, vocab_bytes, vocab_offsets, table)
+            if wid >= 0:
+                if not vocab_is_label[wid]:
+                    for t in range(sub_offsets[wid], sub_offsets[wid + 1]):
+                        _add_row(hidden, rows, sub_rows[t])
+                    count += sub_offsets[wid + 1] - sub_offsets[wid]
+                continue
+            is_label = p - a >= 9
+            if is_label:
+                for t in range(9):
+                    if data[a + t] != label_prefix[t]:
+                        is_label = False
+                        break
+            if is_label:
+                continue
+            length = p - a
+            if length <= _CACHED_WORD_BYTES:
+                slot = np.int64(h) & cache_mask
+                found = -1
+                while cache_table[slot] != -1:
+                    ent = cache_table[slot]
+                    if ent_len[ent] == length:
+                        q = ent_start[ent]
+                        same = True
+                        for t in range(length):
+                            if data[q + t] != data[a + t]:
+                                same = False
+                                break
+                        if same:
+                            found = ent
+                            break
+                    slot = (slot + 1) & cache_mask
+                if found < 0 and n_ent < max_entries:
+                    at = ent_rows[n_ent]
+                    if at + (length + 2) * maxn <= row_buf.shape[0]:
+                        k = _subword_rows(
+                            data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords,
+                            none, row_buf, at,
+                        )  # fmt: skip
+                        ent_start[n_ent] = a
+                        ent_len[n_ent] = length
+                        ent_rows[n_ent + 1] = at + k
+                        cache_table[slot] = n_ent
+                        found = n_ent
+                        n_ent += 1
+                if found >= 0:
+                    for t in range(ent_rows[found], ent_rows[found + 1]):
+                        _add_row(hidden, rows, row_buf[t])
+                    count += ent_rows[found + 1] - ent_rows[found]
+                    continue
+            count += _add_subwords(
+                data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, hidden
+            )
+        # the </s> that ends the line (the newline appended to the text, or the literal one)
+        if eos_id >= 0:
+            for t in range(sub_offsets[eos_id], sub_offsets[eos_id + 1]):
+                _add_row(hidden, rows, sub_rows[t])
+            count += sub_offsets[eos_id + 1] - sub_offsets[eos_id]
+        if count == 0:  # fastText predicts nothing for an empty input
+            out_label[i] = -1
+            out_prob[i] = 0.0
+            out_wanted[i] = 0.0
+            continue
+        inv = np.float32(1.0 / count)
+        for d in range(dim):
+            hidden[d] = hidden[d] * inv
+        # hierarchical softmax, depth first, left before right (HierarchicalSoftmaxLoss::dfs)
+        best = np.float32(-np.inf)
+        best_label = -1
+        if k_all:
+            leaf_score[:] = np.nan
+        sp = 0
+        stack_node[0] = root
+        stack_score[0] = np.float32(0.0)
+        sp = 1
+        while sp > 0:
+            sp -= 1
+            node = stack_node[sp]
+            score = stack_score[sp]
+            if score < thr:
+                continue
+            if not k_all and best_label >= 0 and score < best:
+                continue
+            if tree_left[node] == -1 and tree_right[node] == -1:
+                if k_all:
+                    leaf_score[node] = score
+                    if best_label < 0 or score > best:
+                        best = score
+                        best_label = node
+                else:  # the heap of one: a leaf at least as good replaces the best
+                    best = score
+                    best_label = node
+                continue
+            r = node - osz
+            dot = np.float32(0.0)
+            for d in range(dim):
+                dot += hidden[d] * output[r, d]
+            dot = dot * output_norms[r]
+            f = np.float32(1.0 / np.float64(np.float32(1.0) + math.exp(-dot)))
+            stack_node[sp] = tree_right[node]
+            stack_score[sp] = score + _std_log(f)
+            stack_node[sp + 1] = tree_left[node]
+            stack_score[sp + 1] = score + _std_log(np.float32(1.0 - np.float64(f)))
+            sp += 2
+        prob = min(np.float32(math.exp(best)), np.float32(1.0))
+        out_label[i] = best_label
+        out_prob[i] = prob
+        if not k_all:
+            out_wanted[i] = prob if wanted[best_label] else np.float32(0.0)
+        else:
+            w = np.float32(0.0)
+            for lab in range(osz):
+                if wanted[lab] and not np.isnan(leaf_score[lab]):
+                    w = max(w, min(np.float32(math.exp(leaf_score[lab])), np.float32(1.0)))
+            out_wanted[i] = w
+
+
+# ------------------------------------------------------------------------------------ the API
+def _column_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(int64 offsets, data, is_null) of a string / large_string array, honouring its slice."""
+    if pa.types.is_string(arr.type):
+        odtype = np.int32
+    elif pa.types.is_large_string(arr.type):
+        odtype = np.int64
+    else:
+        raise TypeError(f"language id needs a string column, not {arr.type}")
+    _, obuf, dbuf = arr.buffers()
+    n = len(arr)
+    if obuf is None:  # an empty array
+        offsets = np.zeros(n + 1, dtype=np.int64)
+    else:
+        offsets = np.frombuffer(obuf, dtype=odtype, count=arr.offset + n + 1)[arr.offset :]
+    # one kernel signature for string and large_string (a second compile costs ~2 s)
+    offsets = offsets.astype(np.int64)
+    data = np.frombuffer(dbuf, dtype=np.uint8) if dbuf is not None else np.zeros(0, np.uint8)
+    if arr.null_count:
+        is_null = arr.is_null().to_numpy(zero_copy_only=False)
+    else:
+        is_null = np.zeros(n, dtype=np.bool_)
+    return offsets, data, is_null
+
+
+def predict(
+    model: FastTextModel,
+    texts: pa.Array | pa.ChunkedArray,
+    *,
+    max_chars: int | None = None,
+    wanted: np.ndarray | None = None,
+    all_labels: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """fastText's prediction for each text, as ``model.f.predict(text + "\\n", k, 0.0)``.
+
+    Each text is cut to ``max_chars`` characters (at the last space before the limit when it
+    is past half of it) and its newlines read as spaces: the language filter's whole-document
+    line. Null texts are empty texts.
+
+    Returns the top label index (int32, -1 when fastText predicts nothing), its probability
+    (float32, capped at 1) and the best probability among ``wanted`` labels (a bool mask over
+    ``model.labels``; ``None``: every label). ``all_labels=False`` is fastText's ``k=1`` (the
+    wanted probability is the top one when the top label is wanted, else 0); ``True`` is
+    ``k=-1`` (every label above the threshold is scored, so a wanted runner-up counts).
+    """
+    chunks = texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]
+    n = len(texts)
+    labels = np.empty(n, dtype=np.int32)
+    probs = np.empty(n, dtype=np.float32)
+    wanted_probs = np.empty(n, dtype=np.float32)
+    want = np.ones(model.nlabels, dtype=np.bool_) if wanted is None else np.asarray(wanted, bool)
+    start = 0
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        if pa.types.is_large_string(chunk.type) or pa.types.is_string(chunk.type):
+            col = chunk
+        else:
+            col = chunk.cast(pa.string())
+        offsets, data, is_null = _column_buffers(col)
+        end = start + len(chunk)
+        _predict_column(
+            offsets,
+            data,
+            is_null,
+            -1 if max_chars is None else int(max_chars),
+            bool(all_labels),
+            want,
+            model.minn,
+            model.maxn,
+            model.bucket,
+            model.nwords,
+            model.vocab_bytes,
+            model.vocab_offsets,
+            model.vocab_is_label,
+            model.vocab_table,
+            model.subword_offsets,
+            model.subword_rows,
+            model.ngram_table,
+            model.ngram_shift,
+            model.ngram_identity,
+            model.input_rows,
+            model.output,
+            model.output_norms,
+            model.tree_left,
+            model.tree_right,
+            model.eos_id,
+            labels[start:end],
+            probs[start:end],
+            wanted_probs[start:end],
+        )
+        start = end
+    return labels, probs, wanted_probs
