@@ -69,6 +69,7 @@ from thresher.rundir import (
 from thresher.scorers import make_scorer
 from thresher.select.budget import by_key, fill
 from thresher.select.select import gumbel_noise, select_indices
+from thresher.spill import DRIVER_DIR, release_freed_memory, spill, spill_scans
 from thresher.tasks import (
     DUPLICATE,
     ELIGIBLE,
@@ -681,10 +682,13 @@ def scan(run: Run) -> None:
     n_rejected = sum(len(s.rejects) for s in run.scans)
     if n_valid + n_rejected == 0:
         raise InputError(f"{', '.join(run.cfg.raw)}: input is empty (no documents)")
-    run.scores = np.concatenate([s.scores for s in run.scans]).astype(np.float64)
+    # Per-document arrays of the whole run live in mapped files, not the driver's heap.
+    folder = run.run_dir.work / DRIVER_DIR
+    run.scores = spill(folder / "scores64.npy", [s.scores for s in run.scans], np.float64)
     if run.counter is not None:
-        run.lengths = np.concatenate([s.tokens for s in run.scans]).astype(np.int64)
+        run.lengths = spill(folder / "lengths.npy", [s.tokens for s in run.scans], np.int64)
     run.status = np.concatenate([s.status for s in run.scans])
+    spill_scans(run.scans, folder)
 
 
 def _input_bytes(run: Run) -> int:
@@ -740,8 +744,11 @@ def dedup(run: Run) -> None:
 
         offsets = np.cumsum([0] + [len(s.rows) for s in run.scans])[:-1].astype(np.int64)
         spec = DedupSpec(cfg.dedup, cfg.dedup_threshold, cfg.dedup_ngram)
-        dup, run.cluster = resolve(run.ctx.run_dir.dedup, spec, offsets, len(run.scores))
+        dup, cluster = resolve(run.ctx.run_dir.dedup, spec, offsets, len(run.scores))
         run.status[dup & (run.status == ELIGIBLE)] = DUPLICATE
+        run.cluster = spill(run.run_dir.work / DRIVER_DIR / "cluster.npy", [cluster], np.int64)
+        del dup, cluster
+        release_freed_memory()
 
 
 # ---------------------------------------------------------------------------------------
@@ -917,6 +924,7 @@ def write(run: Run) -> None:
         for _, sc_, rc_ in run.say.track(done, len(tasks), "write", nbytes=_input_bytes(run)):
             run.sel_counts += sc_
             run.rnd_counts += rc_
+        release_freed_memory()  # the driver's own write tasks' buffers, before the report
         if cfg.format == "parquet":
             unify_parquet_parts(run.run_dir.selected_parts())
         if run.target_rejects:
