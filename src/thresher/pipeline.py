@@ -898,26 +898,7 @@ def write(run: Run) -> None:
     assert run.engine is not None and run.ctx is not None and run.status is not None
     assert run.selected is not None and run.random is not None and run.scores is not None
     with run.timer.stage("write"):
-        tasks = []
-        o = 0
-        for sh, sc in zip(run.shards, run.scans, strict=True):
-            m = len(sc.rows)
-            tasks.append(
-                WriteTask(
-                    shard=sh,
-                    rows=sc.rows,
-                    scores=sc.scores,
-                    status=run.status[o : o + m],
-                    reasons=sc.reasons,
-                    selected=run.selected[o : o + m],
-                    random=run.random[o : o + m],
-                    cluster=None if run.cluster is None else run.cluster[o : o + m],
-                    ctx=run.ctx,
-                    annotations=sc.annotations,
-                    starts=sc.starts,
-                )
-            )
-            o += m
+        tasks = write_tasks(run)
         run.sel_counts = np.zeros(cfg.num_buckets, np.int64)
         run.rnd_counts = np.zeros(cfg.num_buckets, np.int64)
         done = run.engine.map(write_task, tasks)
@@ -929,6 +910,33 @@ def write(run: Run) -> None:
             unify_parquet_parts(run.run_dir.selected_parts())
         if run.target_rejects:
             _write_rejects(run.run_dir.target_rejects, run.target_rejects)
+
+
+def write_tasks(run: Run) -> list[WriteTask]:
+    """A task per shard with its slices of the per-document arrays (never a whole one)."""
+    assert run.ctx is not None and run.status is not None
+    assert run.selected is not None and run.random is not None
+    tasks = []
+    o = 0
+    for sh, sc in zip(run.shards, run.scans, strict=True):
+        m = len(sc.rows)
+        tasks.append(
+            WriteTask(
+                shard=sh,
+                rows=sc.rows,
+                scores=sc.scores,
+                status=run.status[o : o + m],
+                reasons=sc.reasons,
+                selected=run.selected[o : o + m],
+                random=run.random[o : o + m],
+                cluster=None if run.cluster is None else run.cluster[o : o + m],
+                ctx=run.ctx,
+                annotations=sc.annotations,
+                starts=sc.starts,
+            )
+        )
+        o += m
+    return tasks
 
 
 # ---------------------------------------------------------------------------------------
