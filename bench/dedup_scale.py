@@ -288,6 +288,10 @@ def main() -> None:
     ap.add_argument("--tag", default="out", help="run directory name (under --big's directory)")
     ap.add_argument("--reduce-only", default=None, help="a kept spill dir: reduce memory only")
     ap.add_argument("--phases", action="store_true", help="per-phase peak memory of --sizes")
+    ap.add_argument(
+        "--before", default=None, help="a src/ of other code: each local run also with it, "
+        "interleaved (before, this code, before, ...)"
+    )  # fmt: skip
     a = ap.parse_args()
     if a.reduce_only:
         reduce_only(a.reduce_only, [10**12, 500_000])
@@ -308,14 +312,28 @@ def main() -> None:
     head += "peak anon PSS MB | processes | runs"
     print(head + "\n" + " | ".join(["---"] * 11), flush=True)
     anon: dict[int, tuple[int, float]] = {}  # MB -> (docs, median peak anon PSS MB)
+    anon_before: dict[int, tuple[int, float]] = {}
+    here = os.environ.get("PYTHONPATH", "")
     for mb in sizes:
         n = a.repeats if mb <= a.repeat_up_to else 1
-        runs = [thresher_run(path_of[mb], os.path.join(work, a.tag), a.workers, "local")]
-        runs += [thresher_run(path_of[mb], os.path.join(work, a.tag), a.workers, "local")
-                 for _ in range(n - 1)]  # fmt: skip
+        runs, before = [], []
+        for _ in range(n):
+            if a.before:
+                os.environ["PYTHONPATH"] = a.before
+                before.append(
+                    thresher_run(path_of[mb], os.path.join(work, a.tag), a.workers, "local")
+                )
+                os.environ["PYTHONPATH"] = here
+            runs.append(thresher_run(path_of[mb], os.path.join(work, a.tag), a.workers, "local"))
+        if before:
+            print(row(f"before: thresher local, {a.workers} workers", mb, median_run(before)))
+            anon_before[mb] = (before[0]["read"], median_run(before)["anon_mb"])
         print(row(f"thresher local, {a.workers} workers", mb, median_run(runs)), flush=True)
         anon[mb] = (runs[0]["read"], median_run(runs)["anon_mb"])
         print(f"  (load average after: {os.getloadavg()[0]:.1f})", flush=True)
+    if anon_before:
+        print("before:")
+        growth(anon_before)
     growth(anon)
     if a.ray_size:
         p = path_of.get(a.ray_size) or prefix(

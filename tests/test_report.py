@@ -173,3 +173,61 @@ def test_report_groups_drops_by_rule(tmp_path: Path) -> None:
         table.drop_columns(["rule", "value"]).append_column("reason", pa.array(old_reasons)), part
     )
     assert read_docs(out).column("rule").to_pylist() == rule_list
+
+
+def test_report_reads_the_decision_table_in_batches(run: Path, tmp_path: Path) -> None:
+    """The report streams docs/: what it shows is the same whatever the batch size (and as
+    computed on the whole table), and the memory it allocates does not grow with the table
+    (50x the rows: the same peak)."""
+    import tracemalloc
+
+    import numpy as np
+
+    from thresher.report.docstats import DocStats
+    from thresher.rundir import read_docs
+
+    docs = read_docs(run)
+    scores = docs.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+    status = np.array(docs.column("status").to_pylist())
+    selected = np.array(docs.column("selected").to_pylist())
+    eligible = status == "eligible"
+    finite = scores[eligible & np.isfinite(scores)]
+    assert len(finite) > 50
+    small, one = DocStats(run, batch_rows=7), DocStats(run)  # ~90 batches; one
+    elig = np.flatnonzero(eligible & np.isfinite(scores))
+    order = elig[np.argsort(-scores[elig], kind="stable")]
+    sel_idx = np.flatnonzero(eligible & selected)
+    for st in (small, one):
+        assert st.top.indices() == order[:5].tolist()
+        assert st.lowest.indices() == order[::-1][:5].tolist()
+        assert st.low_selected.indices() == sel_idx[np.argsort(scores[sel_idx])[:3]].tolist()
+        assert st.sources == Counter(docs.column("source").to_pylist())
+        assert (st.n_selected, st.n_finite) == (len(sel_idx), len(finite))
+        # The histogram's ends are np.percentile's, exactly, though no batch holds all scores.
+        lo, hi = st.clip_range()
+        assert (lo, hi) == tuple(np.percentile(finite, [0.5, 99.5]).tolist())
+        bins = np.linspace(lo, hi, 50)
+        want = np.histogram(np.clip(scores[eligible & selected], lo, hi), bins)[0]
+        assert st.score_counts(bins, lo, hi)[1].tolist() == want.tolist()
+    # A decision table of 50 parts of the same rows: the same batches, 50x as many.
+    big = tmp_path / "big"
+    shutil.copytree(run / "docs", big / "docs")
+    part = next((big / "docs").glob("part-*.parquet"))
+    for i in range(1, 50):
+        shutil.copy(part, part.with_name(f"part-{i:05d}-copy.parquet"))
+
+    def peak(path: Path) -> tuple[int, DocStats]:
+        tracemalloc.start()
+        st = DocStats(path, batch_rows=256)
+        st.clip_range()
+        st.rows_at([0, st.n - 1])
+        p = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return p, st
+
+    base_peak, base = peak(run)
+    big_peak, large = peak(big)
+    assert large.n == 50 * base.n and large.n_selected == 50 * base.n_selected
+    assert large.clip_range() == tuple(np.percentile(np.tile(finite, 50), [0.5, 99.5]).tolist())
+    # One float64 column of the whole table alone would be 8 B x 30,000 rows = 240 KB.
+    assert big_peak - base_peak < 2 * large.n, (base_peak, big_peak)

@@ -71,6 +71,7 @@ from thresher.rundir import (
 from thresher.scorers import make_scorer
 from thresher.select.budget import by_key, fill
 from thresher.select.select import gumbel_noise, select_indices
+from thresher.spill import DRIVER_DIR, release_freed_memory, spill, spill_scans
 from thresher.tasks import (
     DUPLICATE,
     ELIGIBLE,
@@ -693,10 +694,13 @@ def scan(run: Run) -> None:
     n_rejected = sum(len(s.rejects) for s in run.scans)
     if n_valid + n_rejected == 0:
         raise InputError(f"{', '.join(run.cfg.raw)}: input is empty (no documents)")
-    run.scores = np.concatenate([s.scores for s in run.scans]).astype(np.float64)
+    # Per-document arrays of the whole run live in mapped files, not the driver's heap.
+    folder = run.run_dir.work / DRIVER_DIR
+    run.scores = spill(folder / "scores64.npy", [s.scores for s in run.scans], np.float64)
     if run.counter is not None:
-        run.lengths = np.concatenate([s.tokens for s in run.scans]).astype(np.int64)
+        run.lengths = spill(folder / "lengths.npy", [s.tokens for s in run.scans], np.int64)
     run.status = np.concatenate([s.status for s in run.scans])
+    spill_scans(run.scans, folder)
 
 
 def _input_bytes(run: Run) -> int:
@@ -752,8 +756,11 @@ def dedup(run: Run) -> None:
 
         offsets = np.cumsum([0] + [len(s.rows) for s in run.scans])[:-1].astype(np.int64)
         spec = DedupSpec(cfg.dedup, cfg.dedup_threshold, cfg.dedup_ngram)
-        dup, run.cluster = resolve(run.ctx.run_dir.dedup, spec, offsets, len(run.scores))
+        dup, cluster = resolve(run.ctx.run_dir.dedup, spec, offsets, len(run.scores))
         run.status[dup & (run.status == ELIGIBLE)] = DUPLICATE
+        run.cluster = spill(run.run_dir.work / DRIVER_DIR / "cluster.npy", [cluster], np.int64)
+        del dup, cluster
+        release_freed_memory()
 
 
 # ---------------------------------------------------------------------------------------
@@ -903,36 +910,45 @@ def write(run: Run) -> None:
     assert run.engine is not None and run.ctx is not None and run.status is not None
     assert run.selected is not None and run.random is not None and run.scores is not None
     with run.timer.stage("write"):
-        tasks = []
-        o = 0
-        for sh, sc in zip(run.shards, run.scans, strict=True):
-            m = len(sc.rows)
-            tasks.append(
-                WriteTask(
-                    shard=sh,
-                    rows=sc.rows,
-                    scores=sc.scores,
-                    status=run.status[o : o + m],
-                    reasons=sc.reasons,
-                    selected=run.selected[o : o + m],
-                    random=run.random[o : o + m],
-                    cluster=None if run.cluster is None else run.cluster[o : o + m],
-                    ctx=run.ctx,
-                    annotations=sc.annotations,
-                    starts=sc.starts,
-                )
-            )
-            o += m
+        tasks = write_tasks(run)
         run.sel_counts = np.zeros(cfg.num_buckets, np.int64)
         run.rnd_counts = np.zeros(cfg.num_buckets, np.int64)
         done = run.engine.map(write_task, tasks)
         for _, sc_, rc_ in run.say.track(done, len(tasks), "write", nbytes=_input_bytes(run)):
             run.sel_counts += sc_
             run.rnd_counts += rc_
+        release_freed_memory()  # the driver's own write tasks' buffers, before the report
         if cfg.format == "parquet":
             unify_parquet_parts(run.run_dir.selected_parts())
         if run.target_rejects:
             _write_rejects(run.run_dir.target_rejects, run.target_rejects)
+
+
+def write_tasks(run: Run) -> list[WriteTask]:
+    """A task per shard with its slices of the per-document arrays (never a whole one)."""
+    assert run.ctx is not None and run.status is not None
+    assert run.selected is not None and run.random is not None
+    tasks = []
+    o = 0
+    for sh, sc in zip(run.shards, run.scans, strict=True):
+        m = len(sc.rows)
+        tasks.append(
+            WriteTask(
+                shard=sh,
+                rows=sc.rows,
+                scores=sc.scores,
+                status=run.status[o : o + m],
+                reasons=sc.reasons,
+                selected=run.selected[o : o + m],
+                random=run.random[o : o + m],
+                cluster=None if run.cluster is None else run.cluster[o : o + m],
+                ctx=run.ctx,
+                annotations=sc.annotations,
+                starts=sc.starts,
+            )
+        )
+        o += m
+    return tasks
 
 
 # ---------------------------------------------------------------------------------------

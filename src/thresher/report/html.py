@@ -18,13 +18,13 @@ from thresher.io.fs import out_path
 from thresher.io.writers import atomic_write_bytes
 from thresher.report import plots
 from thresher.report.auto import auto_section, target_check_section
+from thresher.report.docstats import BATCH_ROWS, DocStats
 from thresher.report.rundata import drop_reasons, fetch_records, raw_sample, text_field
 from thresher.rundir import (
     COLUMN_PREFIX,
     RunDir,
     iter_selected,
     load_manifest,
-    read_docs,
     read_rejects,
     selected_columns,
     writing,
@@ -41,13 +41,14 @@ FULL_TEXT = 4_000
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
-def write_report(run_dir: str | os.PathLike) -> Path:
-    """Write RUN_DIR/report.html from the run directory; return its path."""
+def write_report(run_dir: str | os.PathLike, batch_rows: int = BATCH_ROWS) -> Path:
+    """Write RUN_DIR/report.html from the run directory; return its path. The decision
+    table is read ``batch_rows`` rows at a time (:mod:`thresher.report.docstats`)."""
     run = out_path(run_dir)  # a local Path, or a RemotePath on a store
     t0 = time.perf_counter()
     manifest = load_manifest(run)
     plots.reset_ids()
-    body = _Body(run, manifest).render()
+    body = _Body(run, manifest, batch_rows).render()
     page = (
         _PAGE.replace("{title}", html.escape(f"thresher report: {run.resolve().name}"))
         .replace("{css}", _CSS)
@@ -77,19 +78,11 @@ def _fmt(x: object, digits: int = 4) -> str:
 
 
 class _Body:
-    def __init__(self, run: Path, manifest: dict) -> None:
+    def __init__(self, run: Path, manifest: dict, batch_rows: int = BATCH_ROWS) -> None:
         self.run = run
         self.m = manifest
         self.tf = text_field(manifest)
-        self.docs = read_docs(run, dictionary=True)
-        self.status = _shared_strings(self.docs.column("status"))
-        self.scores = self.docs.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
-        self.selected = np.asarray(
-            self.docs.column("selected").to_numpy(zero_copy_only=False), bool
-        )
-        self.sources = _shared_strings(self.docs.column("source"))
-        self.rows = self.docs.column("row").to_numpy()
-        self.eligible = self.status == "eligible"
+        self.stats = DocStats(run, batch_rows)  # the decision table, read in batches
 
     # -- sections ---------------------------------------------------------------------
     def render(self) -> str:
@@ -192,17 +185,13 @@ class _Body:
 
     def _drop_rules(self) -> str:
         """Dropped documents grouped by the rule that dropped them, with the median value."""
-        rules = _shared_strings(self.docs.column("rule"))
-        values = self.docs.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
-        counts = Counter(
-            r for r, s in zip(rules, self.status, strict=True) if s != "eligible" and r
-        )
+        counts = self.stats.drop_rules
         if not counts:
             return ""
         rows = []
         for rule, n in counts.most_common(15):
-            v = values[(rules == rule) & ~np.isnan(values)]
-            median = _fmt(float(np.median(v))) if len(v) else "–"
+            v = self.stats.rule_median(rule)
+            median = _fmt(v) if v is not None else "–"
             rows.append(
                 f"<tr><td>{_e(rule)}</td><td class='n'>{n:,}</td><td class='n'>{_e(median)}</td></tr>"
             )
@@ -275,8 +264,6 @@ class _Body:
         return "".join(out)
 
     def scores_section(self) -> str:
-        sel = self.scores[self.eligible & self.selected]
-        other = self.scores[self.eligible & ~self.selected]
         cut = (self.m.get("metrics") or {}).get("score_cut")
         mode = (self.m.get("config") or {}).get("mode") or (
             "resample" if (self.m.get("config") or {}).get("method") == "dsir" else "topk"
@@ -290,9 +277,22 @@ class _Body:
         )
         return (
             "<section id='scores'><h2>Scores</h2>"
-            f"<div class='fig'>{plots.score_histogram(sel, other, cut, mode)}</div>"
+            f"<div class='fig'>{self._score_histogram(cut, mode)}</div>"
             f"<p class='note'>{_e(note)}</p></section>"
         )
+
+    def _score_histogram(self, cut: float | None, mode: str) -> str:
+        """plots.score_histogram of the eligible documents, counted batch by batch."""
+        st = self.stats
+        sizes = (st.n_selected, st.n_other)
+        if st.n_finite == 0:
+            return plots.binned_score_histogram(None, None, None, sizes, cut, mode)
+        lo, hi = st.clip_range()
+        if hi <= lo:
+            lo, hi = st.lo - 0.5, st.hi + 0.5
+        bins = np.linspace(lo, hi, 50)
+        other, sel = st.score_counts(bins, lo, hi)
+        return plots.binned_score_histogram(bins, other, sel, sizes, cut, mode)
 
     def kl_section(self) -> str:
         mt = self.m.get("metrics", {})
@@ -330,8 +330,8 @@ class _Body:
 
     def composition(self) -> str:
         figs = []
-        before_src = Counter(self.sources.tolist())
-        after_src = Counter(self.sources[self.selected].tolist())
+        before_src = self.stats.sources
+        after_src = self.stats.selected_sources
         if len(before_src) > 1:
             figs.append(plots.composition("by source file", before_src, after_src))
         fields = self._fields()
@@ -370,33 +370,22 @@ class _Body:
 
     # -- documents ----------------------------------------------------------------------
     def examples(self) -> str:
-        elig = np.flatnonzero(self.eligible & np.isfinite(self.scores))
-        order = elig[np.argsort(-self.scores[elig], kind="stable")]
+        st = self.stats
         groups: list[tuple[str, str, list[int]]] = []
         groups.append(
-            ("Top-scored", "the highest scores among eligible documents", order[:5].tolist())
+            ("Top-scored", "the highest scores among eligible documents", st.top.indices())
         )
-        sel_idx = np.flatnonzero(self.eligible & self.selected)
-        uns_idx = np.flatnonzero(self.eligible & ~self.selected)
-        low_sel = sel_idx[np.argsort(self.scores[sel_idx], kind="stable")[:3]].tolist()
-        high_uns = uns_idx[np.argsort(-self.scores[uns_idx], kind="stable")[:3]].tolist()
         groups.append(
             (
                 "Borderline",
                 "the lowest-scored selected and the highest-scored not selected documents",
-                low_sel + high_uns,
+                st.low_selected.indices() + st.high_other.indices(),
             )
         )
         groups.append(
-            (
-                "Lowest-scored",
-                "the lowest scores among eligible documents",
-                order[::-1][:5].tolist(),
-            )
+            ("Lowest-scored", "the lowest scores among eligible documents", st.lowest.indices())
         )
-        dropped = []
-        for st in ("filtered", "duplicate"):
-            dropped += np.flatnonzero(self.status == st)[:4].tolist()
+        dropped = st.dropped["filtered"] + st.dropped["duplicate"]
         if dropped:
             groups.append(
                 (
@@ -405,10 +394,11 @@ class _Body:
                     dropped,
                 )
             )
-        keys = [(self.sources[i], int(self.rows[i])) for _, _, idx in groups for i in idx]
-        recs = fetch_records(keys, [self.tf], self.m.get("cwd"), run=self.run)
         shown = [i for _, _, idx in groups for i in idx]
-        reasons = dict(zip(shown, drop_reasons(self.docs.take(shown)), strict=True))
+        docs = st.rows_at(shown)  # position -> its row of the decision table
+        keys = [(docs[i]["source"] or "", int(docs[i]["row"])) for i in shown]
+        recs = fetch_records(keys, [self.tf], self.m.get("cwd"), run=self.run)
+        reasons = dict(zip(docs, drop_reasons(_reason_table(docs.values())), strict=True))
         out = ["<section id='documents'><h2>Documents</h2>"]
         for title, desc, idx in groups:
             if not idx:
@@ -417,15 +407,18 @@ class _Body:
                 f"<h3>{_e(title)} <span class='note'>({_e(desc)})</span></h3><div class='docs'>"
             )
             for i in idx:
-                src, row = self.sources[i], int(self.rows[i])
+                d = docs[i]
+                src, row = d["source"] or "", int(d["row"])
                 rec = recs.get((src, row))
                 text = (rec or {}).get(self.tf) or "(text not available: raw input not found)"
+                status = d["status"] or ""
                 verdict = (
                     "selected"
-                    if self.selected[i]
-                    else (self.status[i] if self.status[i] != "eligible" else "not selected")
+                    if d["selected"]
+                    else (status if status != "eligible" else "not selected")
                 )
-                out.append(self._doc_card(src, row, self.scores[i], verdict, reasons[i], text))
+                score = float("nan") if d["score"] is None else d["score"]
+                out.append(self._doc_card(src, row, score, verdict, reasons[i], text))
             out.append("</div>")
         rejects = read_rejects(self.run, 5)
         if rejects:
@@ -600,19 +593,19 @@ class _Body:
         return f"<table><tr><th>learned from the target</th><th></th></tr>{body}</table>"
 
 
-def _shared_strings(col) -> np.ndarray:
-    """A string column of the decision table (one row per document) as an object array in
-    which equal values share one ``str``: 8 B per document instead of a Python string
-    each (~60 B); nulls read as ``""``."""
-    out = np.empty(len(col), dtype=object)
-    pos = 0
-    for chunk in col.chunks:
-        enc = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
-        labels = [v or "" for v in enc.dictionary.to_pylist()] + [""]  # the last: null
-        idx = enc.indices.fill_null(len(labels) - 1).to_numpy(zero_copy_only=False)
-        out[pos : pos + len(chunk)] = np.asarray(labels, dtype=object)[idx]
-        pos += len(chunk)
-    return out
+def _reason_table(docs) -> pa.Table:
+    """Rows of the decision table (dicts) as the columns :func:`drop_reasons` reads."""
+    docs = list(docs)
+    cols = {"rule": [d["rule"] for d in docs], "value": [d["value"] for d in docs]}
+    if docs and "cluster" in docs[0]:
+        cols["cluster"] = [d["cluster"] for d in docs]
+    return pa.table(
+        {
+            "rule": pa.array(cols["rule"], pa.string()),
+            "value": pa.array(cols["value"], pa.float64()),
+            **({"cluster": pa.array(cols["cluster"], pa.int64())} if "cluster" in cols else {}),
+        }
+    )
 
 
 def _label(v: object) -> str:

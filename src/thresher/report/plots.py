@@ -102,23 +102,41 @@ def funnel(counts: dict) -> str:
 
 
 def score_histogram(sel: np.ndarray, other: np.ndarray, cut: float | None, mode: str) -> str:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 3))
     both = np.concatenate([sel, other])
     both = both[np.isfinite(both)]
     if len(both) == 0:
-        ax.text(0.5, 0.5, "no scores", ha="center", transform=ax.transAxes)
-        return to_svg(fig)
+        return binned_score_histogram(None, None, None, (len(sel), len(other)), cut, mode)
     lo, hi = np.percentile(both, [0.5, 99.5]) if len(both) > 50 else (both.min(), both.max())
     if hi <= lo:
         lo, hi = both.min() - 0.5, both.max() + 0.5
     bins = np.linspace(lo, hi, 50)
+    counts = [np.histogram(np.clip(x, lo, hi), bins)[0] for x in (other, sel)]
+    return binned_score_histogram(bins, *counts, (len(sel), len(other)), cut, mode)
+
+
+def binned_score_histogram(
+    bins: np.ndarray | None,
+    other: np.ndarray | None,
+    sel: np.ndarray | None,
+    sizes: tuple[int, int],
+    cut: float | None,
+    mode: str,
+) -> str:
+    """The score histogram from counts per bin (not selected, selected), so that a caller
+    can count in batches; ``sizes``: (selected, not selected) documents; no bins: no scores."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3))
+    if bins is None or other is None or sel is None:
+        ax.text(0.5, 0.5, "no scores", ha="center", transform=ax.transAxes)
+        return to_svg(fig)
+    mid = (bins[:-1] + bins[1:]) / 2  # one point per bin, weighted by its count
     ax.hist(
-        [np.clip(other, lo, hi), np.clip(sel, lo, hi)],
+        [mid, mid],
         bins=bins,
+        weights=[other, sel],
         stacked=True,
         color=[OTHER, SELECTED],
-        label=[f"not selected ({len(other):,})", f"selected ({len(sel):,})"],
+        label=[f"not selected ({sizes[1]:,})", f"selected ({sizes[0]:,})"],
     )
     if cut is not None and np.isfinite(cut):
         ax.axvline(cut, color="black", linestyle="--", linewidth=1)
