@@ -231,3 +231,17 @@ def test_report_reads_the_decision_table_in_batches(run: Path, tmp_path: Path) -
     assert large.clip_range() == tuple(np.percentile(np.tile(finite, 50), [0.5, 99.5]).tolist())
     # One float64 column of the whole table alone would be 8 B x 30,000 rows = 240 KB.
     assert big_peak - base_peak < 2 * large.n, (base_peak, big_peak)
+
+
+def test_composition_chart_orders_tied_values_by_name() -> None:
+    """The same counts give the same chart in every process: ties are not left to the order
+    of a set of strings (Python's per-process hash seed)."""
+    from thresher.report.plots import composition_order
+
+    names = [f"source-{i:02d}.jsonl" for i in range(20)]
+    before = {n: 5 for n in reversed(names)}  # all tied, inserted in reverse
+    after = {"source-07.jsonl": 4, "zz-top.jsonl": 30}
+    order = composition_order(before, after)
+    assert order[0] == "zz-top.jsonl"  # 30
+    assert order[1] == "source-07.jsonl"  # 5 + 4
+    assert order[2:] == [n for n in names if n != "source-07.jsonl"]

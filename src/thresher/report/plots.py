@@ -155,12 +155,20 @@ def binned_score_histogram(
     return to_svg(fig)
 
 
+def composition_order(before: dict[str, float], after: dict[str, float]) -> list[str]:
+    """Values by total count, ties by name: a set's order would follow Python's per-process
+    string hash seed, and the same run would draw a different chart in another process."""
+    return sorted(
+        set(before) | set(after), key=lambda k: (-(before.get(k, 0) + after.get(k, 0)), k)
+    )
+
+
 def composition(
     title: str, before: dict[str, float], after: dict[str, float], top: int = 12
 ) -> str:
     """Side-by-side shares (in %) of each value before and after selection."""
     plt = _plt()
-    keys = sorted(set(before) | set(after), key=lambda k: -(before.get(k, 0) + after.get(k, 0)))
+    keys = composition_order(before, after)
     if len(keys) > top:
         rest = keys[top - 1 :]
         keys = keys[: top - 1]
