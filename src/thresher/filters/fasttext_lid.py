@@ -85,6 +85,8 @@ class FastTextModel:
     vocab_table: np.ndarray  # int32 open-addressing table of word ids by FNV hash, -1 empty
     subword_offsets: np.ndarray  # int64 [nwords + 1]: a known word's rows (itself + n-grams)
     subword_rows: np.ndarray  # int32
+    word_vectors: np.ndarray  # float32 [nwords, dim]: the sum of each known word's rows
+    word_counts: np.ndarray  # int64 [nwords]: how many rows that sum holds
     ngram_table: np.ndarray  # int64 open-addressing table: bucket << 32 | input row, -1 empty
     ngram_shift: int  # slot = (bucket * multiplier mod 2**32) >> shift
     ngram_identity: bool  # an unpruned model: bucket b is input row nwords + b
@@ -284,6 +286,7 @@ def load_model(path: str) -> FastTextModel:
         vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngram_table, ngram_shift,
         pruneidx_size < 0, len(input_rows) - 1,
     )  # fmt: skip
+    word_vectors = _word_vectors(sub_offsets, sub_rows, input_rows)
     left, right = _build_tree(counts[nwords:size])
     labels = tuple(
         w.decode("utf-8").removeprefix(_LABEL_PREFIX.decode()) for w in words[nwords:size]
@@ -301,6 +304,8 @@ def load_model(path: str) -> FastTextModel:
         vocab_table=table,
         subword_offsets=sub_offsets,
         subword_rows=sub_rows,
+        word_vectors=word_vectors,
+        word_counts=np.diff(sub_offsets),
         ngram_table=ngram_table,
         ngram_shift=ngram_shift,
         ngram_identity=pruneidx_size < 0,
@@ -487,6 +492,19 @@ def _known_word_rows(vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, n
     return sub_offsets, out[:k].copy()
 
 
+@nb.njit(cache=True, nogil=True)
+def _word_vectors(sub_offsets, sub_rows, rows):
+    """Each known word's rows summed in float32 from zero in fastText's order: the one vector
+    the kernel adds per occurrence (as it does for an unknown word's n-grams)."""
+    n = sub_offsets.shape[0] - 1
+    out = np.zeros((n, rows.shape[1]), dtype=np.float32)
+    for i in range(n):
+        for t in range(sub_offsets[i], sub_offsets[i + 1]):
+            for d in range(rows.shape[1]):
+                out[i, d] += rows[sub_rows[t], d]
+    return out
+
+
 @nb.njit(cache=True, nogil=True, inline="always")
 def _std_log(x) -> np.float32:
     # loss.cc: std_log(real x) = std::log(x + 1e-5), in double, returned as float
@@ -509,8 +527,8 @@ def _predict_column(
     vocab_offsets,
     vocab_is_label,
     table,
-    sub_offsets,
-    sub_rows,
+    word_vectors,
+    word_counts,
     ngrams,
     shift,
     identity,
@@ -535,15 +553,18 @@ def _predict_column(
     thr = _std_log(np.float32(0.0))  # threshold 0.0, as the filter asks
     label_prefix = np.array([95, 95, 108, 97, 98, 101, 108, 95, 95], dtype=np.uint8)
     none = rows.shape[0] - 1
-    # Unknown words recur (a term, a command name): their n-gram rows are computed once per
-    # call and kept, in order, so a repeat only adds them (the same sums in the same order).
+    # Every word adds ONE vector: its rows summed from zero in fastText's order (known words:
+    # word_vectors, made at load; unknown words: made here). Unknown words recur (a term, a
+    # command name): their vector is kept within the call, the table emptied when full; a
+    # kept vector is the very one a recomputation gives, so the batch split changes nothing.
     cache_mask = (1 << 16) - 1
-    cache_table = np.full(cache_mask + 1, -1, dtype=np.int64)
+    cache_table = np.full(cache_mask + 1, -1, dtype=np.int32)
     max_entries = 1 << 14
     ent_start = np.empty(max_entries, dtype=np.int64)
     ent_len = np.empty(max_entries, dtype=np.int64)
-    ent_rows = np.zeros(max_entries + 1, dtype=np.int64)
-    row_buf = np.empty(1 << 20, dtype=np.int32)
+    ent_count = np.empty(max_entries, dtype=np.int64)
+    ent_vec = np.empty((max_entries, dim), dtype=np.float32)
+    word_vec = np.empty(dim, dtype=np.float32)
     n_ent = 0
     eos = np.array([60, 47, 115, 62], dtype=np.uint8)
     for i in range(offsets.shape[0] - 1):
@@ -590,10 +611,9 @@ def _predict_column(
                 break
             wid = _find_word(data, a, p, h, vocab_bytes, vocab_offsets, table)
             if wid >= 0:
-                if not vocab_is_label[wid]:
-                    for t in range(sub_offsets[wid], sub_offsets[wid + 1]):
-                        _add_row(hidden, rows, sub_rows[t])
-                    count += sub_offsets[wid + 1] - sub_offsets[wid]
+                if wid < nwords:
+                    _add_row(hidden, word_vectors, wid)
+                    count += word_counts[wid]
                 continue
             is_label = p - a >= 9
             if is_label:
@@ -604,9 +624,9 @@ def _predict_column(
             if is_label:
                 continue
             length = p - a
+            found = -1
+            slot = np.int64(h) & cache_mask
             if length <= _CACHED_WORD_BYTES:
-                slot = np.int64(h) & cache_mask
-                found = -1
                 while cache_table[slot] != -1:
                     ent = cache_table[slot]
                     if ent_len[ent] == length:
@@ -620,32 +640,32 @@ def _predict_column(
                             found = ent
                             break
                     slot = (slot + 1) & cache_mask
-                if found < 0 and n_ent < max_entries:
-                    at = ent_rows[n_ent]
-                    if at + (length + 2) * maxn <= row_buf.shape[0]:
-                        k = _subword_rows(
-                            data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords,
-                            none, row_buf, at,
-                        )  # fmt: skip
-                        ent_start[n_ent] = a
-                        ent_len[n_ent] = length
-                        ent_rows[n_ent + 1] = at + k
-                        cache_table[slot] = n_ent
-                        found = n_ent
-                        n_ent += 1
-                if found >= 0:
-                    for t in range(ent_rows[found], ent_rows[found + 1]):
-                        _add_row(hidden, rows, row_buf[t])
-                    count += ent_rows[found + 1] - ent_rows[found]
-                    continue
-            count += _add_subwords(
-                data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, hidden
+            if found >= 0:
+                _add_row(hidden, ent_vec, found)
+                count += ent_count[found]
+                continue
+            word_vec[:] = 0
+            k = _add_subwords(
+                data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, word_vec
             )
+            for d in range(dim):
+                hidden[d] += word_vec[d]
+            count += k
+            if length <= _CACHED_WORD_BYTES:
+                if n_ent == max_entries:  # full: start again (the table stays sparse)
+                    cache_table[:] = -1
+                    n_ent = 0
+                    slot = np.int64(h) & cache_mask
+                ent_start[n_ent] = a
+                ent_len[n_ent] = length
+                ent_count[n_ent] = k
+                ent_vec[n_ent] = word_vec
+                cache_table[slot] = n_ent
+                n_ent += 1
         # the </s> that ends the line (the newline appended to the text, or the literal one)
         if eos_id >= 0:
-            for t in range(sub_offsets[eos_id], sub_offsets[eos_id + 1]):
-                _add_row(hidden, rows, sub_rows[t])
-            count += sub_offsets[eos_id + 1] - sub_offsets[eos_id]
+            _add_row(hidden, word_vectors, eos_id)
+            count += word_counts[eos_id]
         if count == 0:  # fastText predicts nothing for an empty input
             out_label[i] = -1
             out_prob[i] = 0.0
@@ -781,8 +801,8 @@ def predict(
             model.vocab_offsets,
             model.vocab_is_label,
             model.vocab_table,
-            model.subword_offsets,
-            model.subword_rows,
+            model.word_vectors,
+            model.word_counts,
             model.ngram_table,
             model.ngram_shift,
             model.ngram_identity,
