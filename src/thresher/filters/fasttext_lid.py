@@ -405,16 +405,39 @@ def _ngram_row(b: int, table: np.ndarray, shift: int, identity: bool, nwords: in
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, hidden):
-    """Add the rows of the n-grams of ``<data[a:b]>`` (computeSubwords); return how many."""
+def _flush_rows(buf, k, ngrams, shift, identity, nwords, none, rows, hidden) -> int:
+    """Add the rows of the n-gram buckets ``buf[:k]`` in order; return how many were kept.
+
+    Apart from the hashing loop: its branches (UTF-8 lengths, word ends) no longer sit
+    between the table and row loads, so the CPU overlaps the cache misses of many n-grams.
+    """
+    for t in range(k):
+        buf[t] = _ngram_row(buf[t], ngrams, shift, identity, nwords, none)
+    kept = 0
+    for t in range(k):
+        _add_row(hidden, rows, buf[t])
+        kept += buf[t] != none
+    return kept
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, hidden,
+                  buf):  # fmt: skip
+    """Add the rows of the n-grams of ``<data[a:b]>`` (computeSubwords); return how many.
+
+    The buckets are hashed into ``buf`` first and their rows added in batches, in order."""
     length = b - a + 2
     added = 0
+    k = 0
     inv_bucket = 1.0 / bucket
     none = rows.shape[0] - 1  # the zero row: adding it changes nothing, and needs no branch
     for i in range(length):
         c = _LT if i == 0 else (_GT if i == length - 1 else data[a + i - 1])
         if (c & 0xC0) == 0x80:
             continue
+        if k + maxn > buf.shape[0]:
+            added += _flush_rows(buf, k, ngrams, shift, identity, nwords, none, rows, hidden)
+            k = 0
         h = np.uint64(_FNV_OFFSET)
         j = i
         n = 1
@@ -429,12 +452,10 @@ def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nword
                 h = _fnv_step(h, c)
                 j += 1
             if n >= minn and not (n == 1 and (i == 0 or j == length)):
-                b_id = _mod(np.int64(h), bucket, inv_bucket)
-                r = _ngram_row(b_id, ngrams, shift, identity, nwords, none)
-                _add_row(hidden, rows, r)
-                added += r != none
+                buf[k] = _mod(np.int64(h), bucket, inv_bucket)
+                k += 1
             n += 1
-    return added
+    return added + _flush_rows(buf, k, ngrams, shift, identity, nwords, none, rows, hidden)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -557,14 +578,15 @@ def _predict_column(
     # word_vectors, made at load; unknown words: made here). Unknown words recur (a term, a
     # command name): their vector is kept within the call, the table emptied when full; a
     # kept vector is the very one a recomputation gives, so the batch split changes nothing.
-    cache_mask = (1 << 16) - 1
+    cache_mask = (1 << 18) - 1
     cache_table = np.full(cache_mask + 1, -1, dtype=np.int32)
-    max_entries = 1 << 14
+    max_entries = 1 << 16
     ent_start = np.empty(max_entries, dtype=np.int64)
     ent_len = np.empty(max_entries, dtype=np.int64)
     ent_count = np.empty(max_entries, dtype=np.int64)
     ent_vec = np.empty((max_entries, dim), dtype=np.float32)
     word_vec = np.empty(dim, dtype=np.float32)
+    ngram_buf = np.empty(1024, dtype=np.int64)
     n_ent = 0
     eos = np.array([60, 47, 115, 62], dtype=np.uint8)
     for i in range(offsets.shape[0] - 1):
@@ -646,8 +668,9 @@ def _predict_column(
                 continue
             word_vec[:] = 0
             k = _add_subwords(
-                data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, word_vec
-            )
+                data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, word_vec,
+                ngram_buf,
+            )  # fmt: skip
             for d in range(dim):
                 hidden[d] += word_vec[d]
             count += k
