@@ -87,8 +87,7 @@ class FastTextModel:
     subword_rows: np.ndarray  # int32
     word_vectors: np.ndarray  # float32 [nwords, dim]: the sum of each known word's rows
     word_counts: np.ndarray  # int64 [nwords]: how many rows that sum holds
-    ngram_table: np.ndarray  # int64 open-addressing table: bucket << 32 | input row, -1 empty
-    ngram_shift: int  # slot = (bucket * multiplier mod 2**32) >> shift
+    ngram_table: np.ndarray  # uint64 per 32 buckets: kept ones before << 32 | kept bitmap
     ngram_identity: bool  # an unpruned model: bucket b is input row nwords + b
     input_rows: np.ndarray  # float32 [rows + 1, dim]: the last row is zeros (a pruned n-gram)
     output: np.ndarray  # float32 [nlabels, dim]: the centroids when quantized (no norm)
@@ -178,40 +177,19 @@ def _build_tree(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return left, right
 
 
-_MULT1, _MULT2 = 0x9E3779B1, 0x85EBCA77  # the two slot hashes of the n-gram table
-
-
-def _ngram_table(buckets: list[int], rows: list[int]) -> tuple[np.ndarray, int]:
-    """A cuckoo table of ``bucket << 32 | row`` (empty: -1) and its slot shift.
-
-    Each kept n-gram bucket sits in one of its two slots, so the kernel looks at both and picks
-    the match without a branch: whether an n-gram survived the pruning is unpredictable, and
-    a mispredicted branch per n-gram cost more than the lookup itself.
+def _ngram_bitmap(buckets: np.ndarray, nbuckets: int) -> np.ndarray:
+    """Which n-gram buckets the pruning kept, as a rank bitmap: per 32 buckets one uint64, the
+    number of kept buckets before them << 32 | a bit per kept bucket. A kept bucket's row is
+    ``nwords + rank`` (the rows are stored in bucket order); 8 bytes per 32 buckets keep the
+    table in the L2 cache, and a pruned n-gram costs no branch.
     """
-    rng = np.random.default_rng(0)
-    bits = max(4, (3 * len(buckets)).bit_length())
-    while True:
-        shift = 32 - bits
-        table = np.full(1 << bits, -1, dtype=np.int64)
-        ok = True
-        for b, r in zip(buckets, rows, strict=True):
-            item = (b << 32) | r
-            for _ in range(500):
-                key = item >> 32
-                s1 = ((key * _MULT1) & 0xFFFFFFFF) >> shift
-                s2 = ((key * _MULT2) & 0xFFFFFFFF) >> shift
-                if table[s1] == -1 or table[s2] == -1:
-                    table[s1 if table[s1] == -1 else s2] = item
-                    item = -1
-                    break
-                slot = s1 if rng.random() < 0.5 else s2
-                item, table[slot] = int(table[slot]), item
-            if item != -1:
-                ok = False
-                break
-        if ok:
-            return table, shift
-        bits += 1
+    bits = np.zeros((nbuckets + 31) // 32, dtype=np.uint64)
+    np.bitwise_or.at(bits, buckets >> 5, np.uint64(1) << (buckets & 31).astype(np.uint64))
+    counts = np.bitwise_count(bits) if hasattr(np, "bitwise_count") else None
+    if counts is None:
+        counts = np.array([int(x).bit_count() for x in bits.tolist()], dtype=np.uint64)
+    before = np.concatenate([[0], np.cumsum(counts.astype(np.uint64))[:-1]]).astype(np.uint64)
+    return (before << np.uint64(32)) | bits
 
 
 def load_model(path: str) -> FastTextModel:
@@ -253,7 +231,6 @@ def load_model(path: str) -> FastTextModel:
     if not quant_input:
         raise ValueError(f"{path}: the input matrix is not quantized (a .bin model): use .ftz")
     input_rows, _, _ = _read_quant_matrix(r, dim)
-    input_rows = np.vstack([input_rows, np.zeros((1, dim), dtype=np.float32)])
     qout = bool(r.scalar("u1"))
     if qout:
         _, output_dense, output_norms = _read_quant_matrix(r, dim)
@@ -264,10 +241,17 @@ def load_model(path: str) -> FastTextModel:
     if r.pos != len(data):
         raise ValueError(f"{path}: {len(data) - r.pos} unread bytes at the end of the model")
 
-    # n-gram bucket -> input row (pushHash): every bucket when unpruned, the kept ones when
-    # pruned, in a table small enough for the L2 cache (a dense array of 2M buckets is not)
-    kept = dict(zip(prune[:, 0].tolist(), (nwords + prune[:, 1]).tolist(), strict=True))
-    ngram_table, ngram_shift = _ngram_table(list(kept), list(kept.values()))
+    # n-gram bucket -> input row (pushHash): every bucket when unpruned; when pruned, the kept
+    # rows are moved into bucket order, so a kept bucket's rank in the bitmap is its row
+    order = np.argsort(prune[:, 0], kind="stable")
+    if pruneidx_size >= 0:
+        if len(np.unique(prune[:, 0])) != len(prune) or not np.array_equal(
+            np.sort(prune[:, 1]), np.arange(len(prune))
+        ):
+            raise ValueError(f"{path}: the pruned n-gram index is not a permutation")
+        moved = input_rows[nwords + prune[order, 1]]
+        input_rows = np.vstack([input_rows[:nwords], moved, input_rows[nwords + len(prune) :]])
+    ngram_table = _ngram_bitmap(prune[order, 0].astype(np.int64), bucket)
 
     # the vocabulary: an open-addressing table over fastText's own word hash
     nslots = 1 << max(4, (2 * size).bit_length())
@@ -282,8 +266,9 @@ def load_model(path: str) -> FastTextModel:
     # a known word's rows (initNgrams): itself, then its n-grams; </s> has no n-grams
     vocab_bytes = np.frombuffer(b"".join(words), dtype=np.uint8)
     eos_id = words.index(_EOS) if _EOS in words[:nwords] else -1
+    input_rows = np.vstack([input_rows, np.zeros((1, dim), dtype=np.float32)])
     sub_offsets, sub_rows = _known_word_rows(
-        vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngram_table, ngram_shift,
+        vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngram_table,
         pruneidx_size < 0, len(input_rows) - 1,
     )  # fmt: skip
     word_vectors = _word_vectors(sub_offsets, sub_rows, input_rows)
@@ -307,7 +292,6 @@ def load_model(path: str) -> FastTextModel:
         word_vectors=word_vectors,
         word_counts=np.diff(sub_offsets),
         ngram_table=ngram_table,
-        ngram_shift=ngram_shift,
         ngram_identity=pruneidx_size < 0,
         input_rows=input_rows,
         output=np.ascontiguousarray(output_dense, dtype=np.float32),
@@ -390,29 +374,34 @@ def _mod(h: int, d: int, inv_d: float) -> int:
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _ngram_row(b: int, table: np.ndarray, shift: int, identity: bool, nwords: int, none: int):
-    """The input row of n-gram bucket ``b`` (pushHash), or ``none`` when pruned away."""
-    if identity:
-        return nwords + b
-    v1 = table[((b * _MULT1) & 0xFFFFFFFF) >> shift]
-    v2 = table[((b * _MULT2) & 0xFFFFFFFF) >> shift]
-    r = none
-    if (v1 >> 32) == b:
-        r = v1 & 0xFFFFFFFF
-    if (v2 >> 32) == b:
-        r = v2 & 0xFFFFFFFF
-    return r
+def _popcount32(x: int) -> int:
+    x = x - ((x >> 1) & 0x55555555)
+    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F
+    return ((x * 0x01010101) & 0xFFFFFFFF) >> 24
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _flush_rows(buf, k, ngrams, shift, identity, nwords, none, rows, hidden) -> int:
+def _ngram_row(b: int, table: np.ndarray, identity: bool, nwords: int, none: int):
+    """The input row of n-gram bucket ``b`` (pushHash), or ``none`` when pruned away."""
+    if identity:
+        return nwords + b
+    v = np.int64(table[b >> 5])
+    bit = b & 31
+    bits = v & 0xFFFFFFFF
+    rank = (v >> 32) + _popcount32(bits & ((np.int64(1) << bit) - 1))
+    return nwords + rank if (bits >> bit) & 1 else none
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _flush_rows(buf, k, ngrams, identity, nwords, none, rows, hidden) -> int:
     """Add the rows of the n-gram buckets ``buf[:k]`` in order; return how many were kept.
 
     Apart from the hashing loop: its branches (UTF-8 lengths, word ends) no longer sit
     between the table and row loads, so the CPU overlaps the cache misses of many n-grams.
     """
     for t in range(k):
-        buf[t] = _ngram_row(buf[t], ngrams, shift, identity, nwords, none)
+        buf[t] = _ngram_row(buf[t], ngrams, identity, nwords, none)
     kept = 0
     for t in range(k):
         _add_row(hidden, rows, buf[t])
@@ -421,7 +410,7 @@ def _flush_rows(buf, k, ngrams, shift, identity, nwords, none, rows, hidden) -> 
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, hidden,
+def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, identity, nwords, rows, hidden,
                   buf):  # fmt: skip
     """Add the rows of the n-grams of ``<data[a:b]>`` (computeSubwords); return how many.
 
@@ -436,7 +425,7 @@ def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nword
         if (c & 0xC0) == 0x80:
             continue
         if k + maxn > buf.shape[0]:
-            added += _flush_rows(buf, k, ngrams, shift, identity, nwords, none, rows, hidden)
+            added += _flush_rows(buf, k, ngrams, identity, nwords, none, rows, hidden)
             k = 0
         h = np.uint64(_FNV_OFFSET)
         j = i
@@ -455,11 +444,11 @@ def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nword
                 buf[k] = _mod(np.int64(h), bucket, inv_bucket)
                 k += 1
             n += 1
-    return added + _flush_rows(buf, k, ngrams, shift, identity, nwords, none, rows, hidden)
+    return added + _flush_rows(buf, k, ngrams, identity, nwords, none, rows, hidden)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _subword_rows(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nwords, none, out, at):
+def _subword_rows(data, a, b, minn, maxn, bucket, ngrams, identity, nwords, none, out, at):
     """Write the input rows of the n-grams of ``<data[a:b]>`` to ``out[at:]`` in
     computeSubwords' order, pruned ones left out (pushHash); return how many."""
     length = b - a + 2
@@ -484,14 +473,14 @@ def _subword_rows(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nword
                 j += 1
             if n >= minn and not (n == 1 and (i == 0 or j == length)):
                 b_id = _mod(np.int64(h), bucket, inv_bucket)
-                out[k] = _ngram_row(b_id, ngrams, shift, identity, nwords, none)
+                out[k] = _ngram_row(b_id, ngrams, identity, nwords, none)
                 k += out[k] != none
             n += 1
     return k - at
 
 
 @nb.njit(cache=True, nogil=True)
-def _known_word_rows(vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngrams, shift,
+def _known_word_rows(vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngrams,
                      identity, none):  # fmt: skip
     """Dictionary::initNgrams for the words: (offsets, rows) of each word's own row and its
     n-gram rows, in fastText's order (``</s>`` has no n-grams)."""
@@ -506,7 +495,7 @@ def _known_word_rows(vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, n
         k += 1
         if i != eos_id:
             k += _subword_rows(
-                vocab_bytes, offsets[i], offsets[i + 1], minn, maxn, bucket, ngrams, shift,
+                vocab_bytes, offsets[i], offsets[i + 1], minn, maxn, bucket, ngrams,
                 identity, nwords, none, out, k,
             )  # fmt: skip
         sub_offsets[i + 1] = k
@@ -551,7 +540,6 @@ def _predict_column(
     word_vectors,
     word_counts,
     ngrams,
-    shift,
     identity,
     rows,
     output,
@@ -668,7 +656,7 @@ def _predict_column(
                 continue
             word_vec[:] = 0
             k = _add_subwords(
-                data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, word_vec,
+                data, a, p, minn, maxn, bucket, ngrams, identity, nwords, rows, word_vec,
                 ngram_buf,
             )  # fmt: skip
             for d in range(dim):
@@ -827,7 +815,6 @@ def predict(
             model.word_vectors,
             model.word_counts,
             model.ngram_table,
-            model.ngram_shift,
             model.ngram_identity,
             model.input_rows,
             model.output,
