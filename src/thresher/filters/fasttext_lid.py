@@ -561,7 +561,6 @@ def _predict_column(
     leaf_score = np.empty(osz, dtype=np.float32)
     thr = _std_log(np.float32(0.0))  # threshold 0.0, as the filter asks
     label_prefix = np.array([95, 95, 108, 97, 98, 101, 108, 95, 95], dtype=np.uint8)
-    none = rows.shape[0] - 1
     # Every word adds ONE vector: its rows summed from zero in fastText's order (known words:
     # word_vectors, made at load; unknown words: made here). Unknown words recur (a term, a
     # command name): their vector is kept within the call, the table emptied when full; a
