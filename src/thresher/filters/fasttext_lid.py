@@ -13,8 +13,8 @@ the rows as it goes does the same work many times faster, with no allocation per
 What it reproduces (fastText 0.9.2 as vendored in fasttext-predict 0.9.2.4: ``Dictionary::
 readWord``/``getLine``/``computeSubwords``/``pushHash``, ``Model::computeHidden``,
 ``QuantMatrix``/``ProductQuantizer::addcode``/``mulcode``, ``HierarchicalSoftmaxLoss::
-buildTree``/``dfs``, ``FastText::predictLine``), step by step and in float32 in the same order,
-so the probabilities are bit-identical to ``model.f.predict(text + "\\n", k, 0.0)``:
+buildTree``/``dfs``, ``FastText::predictLine``), step by step and in float32, so the answer is
+that of ``model.f.predict(text + "\\n", k, 0.0)`` up to float32 rounding (below):
 
 * tokens are split at `` \\n\\r\\t\\v\\f\\0``; the line ends with the ``</s>`` token (the
   newline the caller appends; newlines inside the text count as spaces, as the language
@@ -30,17 +30,27 @@ so the probabilities are bit-identical to ``model.f.predict(text + "\\n", k, 0.0
   branches below the best leaf so far, exactly as fastText's heap does; the probability is
   ``expf(score)``.
 
-Two exact shortcuts: an unknown word's n-gram rows are remembered within a call (a repeat adds
-the same rows in the same order), and a pruned n-gram is looked up without a branch (it adds
-the zero row, which changes no sum). Not supported (refused at load): unquantized ``.bin``
-models, losses other than ``hs``, ``wordNgrams`` > 1.
+The one departure: fastText adds a word's rows to the running hidden sum one by one (~3 rows
+per character); the kernel adds ONE vector per word, the word's rows summed in float32 from
+zero in fastText's order (known words: made at load; unknown words: made on first sight and
+kept within the call, forgotten when 65,536 are kept). The float32 roundings differ, so the
+probabilities are not bit-identical: on the 16,541-document bench pool the top label and the
+keep/drop decisions are fastText's for every document and the largest probability difference
+is 2.2e-6 (tests/test_langid_kernel.py asserts <= 1e-5). A word's vector does not depend on
+what else is in the call, so the answers are the same bytes for any batch split. Two more
+speed-ups change no sum: an unknown word's n-gram buckets are hashed first and their rows
+looked up and added in a batch (the cache misses overlap), and the pruned n-gram index is a
+rank bitmap (500 KB, in the L2 cache) over rows stored in bucket order, a pruned n-gram adding
+the zero row without a branch. Not supported (refused at load): unquantized ``.bin`` models,
+losses other than ``hs``, ``wordNgrams`` > 1.
 
-Cost: ~30 ns per character against fasttext-predict's ~145 (4.8x, bench/results/langid.md);
-compiling the kernels the first time after an install takes ~4-5 s (``cache=True``: later
-processes load them in ~0.3 s), reading the model ~0.15 s per process.
+Cost: ~16-18 ns per character against fasttext-predict's ~145-160 (~9x, bench/results/
+langid.md; ~30 ns before the per-word vectors); compiling the kernels the first time after an
+install takes ~4-5 s (``cache=True``: later processes load them in ~0.3 s), reading the model
+~0.5 s per process.
 
 bench/langid.py measures it against fasttext-predict (agreement per language and time per
-document); tests/test_langid_kernel.py checks bit-identical results on real and odd text.
+document); tests/test_langid_kernel.py checks the answers against fastText on real and odd text.
 """
 
 from __future__ import annotations
