@@ -44,7 +44,7 @@ rank bitmap (500 KB, in the L2 cache) over rows stored in bucket order, a pruned
 the zero row without a branch. Not supported (refused at load): unquantized ``.bin`` models,
 losses other than ``hs``, ``wordNgrams`` > 1.
 
-Cost: ~16-18 ns per character against fasttext-predict's ~145-160 (~9x, bench/results/
+Cost: ~16-18 ns per character against fasttext-predict's ~145-160 (~9-10x, bench/results/
 langid.md; ~30 ns before the per-word vectors); compiling the kernels the first time after an
 install takes ~4-5 s (``cache=True``: later processes load them in ~0.3 s), reading the model
 ~0.5 s per process.
