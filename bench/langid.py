@@ -13,7 +13,8 @@ of identical kept/dropped decisions at the default min score (0.65) for ``--lang
 auto`` with a target in the document's language, and "any language". Also the CPU time of the
 identification alone per document and per character (median of ``--repeats`` processes).
 
-``speed``: ``thresher select --method classifier`` with and without ``--lang auto`` (and
+``speed``: ``thresher select --method classifier`` with and without ``--lang auto``, and
+``--method dsir`` (the cheapest scorer, the yardstick of the --lang auto goal) (and
 optionally ``--lang auto`` with the code of ``--before-src``), ``--workers 2``, interleaved,
 ``--repeats`` rounds: wall and CPU seconds of the process tree, and the ratios.
 
@@ -188,17 +189,18 @@ def speed(args: argparse.Namespace) -> None:
     def clean() -> None:
         shutil.rmtree(out, ignore_errors=True)
 
-    def select(name: str, src: str, extra: list[str]) -> Config:
+    def select(name: str, src: str, extra: list[str], method: str = "classifier") -> Config:
         argv = [sys.executable, "-m", "thresher.cli", "select", "--target", args.target]
         argv += ["--raw", args.raw, "--out", str(out), "--fraction", "0.1"]
-        argv += ["--workers", str(args.workers), "--method", "classifier", *extra]
+        argv += ["--workers", str(args.workers), "--method", method, *extra]
         return Config(name, argv, env={"PYTHONPATH": src}, before=clean, after=lambda r: clean())
 
     configs = [
         select("classifier", str(SRC), []),
         select("classifier --lang auto", str(SRC), ["--lang", "auto"]),
+        select("dsir", str(SRC), [], method="dsir"),
     ]
-    pairs = [("classifier --lang auto", "classifier")]
+    pairs = [("classifier --lang auto", "classifier"), ("classifier --lang auto", "dsir")]
     if args.before_src:
         configs.append(
             select("classifier --lang auto (before)", args.before_src, ["--lang", "auto"])

@@ -1,6 +1,8 @@
 """The numba lid.176 kernel against fastText itself (fasttext-predict, the C++ code): the same
-top label and the same float32 probability, bit for bit, on every real document of the sample
-(Debian documentation in en, de, es, fr, it, pt, ja, zh, ...) and on odd input."""
+top label, a probability within 1e-5, and the same keep/drop decision at the default min score
+on every real document of the sample (Debian documentation in en, de, es, fr, it, pt, ja, zh,
+...) and on odd input. Not bit for bit: the kernel adds one summed vector per word where
+fastText adds the word's rows one by one, so the float32 roundings differ (~1e-6)."""
 
 from __future__ import annotations
 
@@ -34,15 +36,25 @@ def _top(found: list[list]) -> tuple[list[str], np.ndarray]:
     return labels, np.array([f[0][0] if f else 0.0 for f in found], dtype=np.float32)
 
 
-def test_every_sample_document_is_identified_exactly_as_fasttext(
-    raw_records, target_records, reference
-):
+TOLERANCE = 1e-5  # the largest |probability difference| allowed against fastText
+MIN_SCORE = np.float32(0.65)  # the default --lang-min-score
+
+
+def _assert_as_fasttext(got: np.ndarray, ref: np.ndarray) -> None:
+    """Within the tolerance, and on the same side of the default min score."""
+    got, ref = np.asarray(got, np.float32), np.asarray(ref, np.float32)
+    assert np.abs(got.astype(np.float64) - ref).max(initial=0.0) <= TOLERANCE
+    assert np.array_equal(got > MIN_SCORE, ref > MIN_SCORE)
+
+
+def test_every_sample_document_is_identified_as_fasttext(raw_records, target_records, reference):
     texts = [r["text"] for r in raw_records] + [r["text"] for r in target_records]
     assert len({r["lang"] for r in raw_records}) >= 8
     langs, scores = LanguageFilter(None).predict(pa.array(texts, type=pa.string()))
     ref_langs, ref_scores = _top(reference(texts, 1))
     assert list(langs) == ref_langs
-    assert np.array_equal(scores, ref_scores)  # bit-identical float32 (so within 1e-5)
+    _assert_as_fasttext(scores, ref_scores)
+    assert not np.array_equal(scores, ref_scores)  # (the roundings do differ: not vacuous)
 
 
 def test_wanted_runner_up_scores_are_fasttexts_k_all(raw_records, reference):
@@ -56,8 +68,10 @@ def test_wanted_runner_up_scores_are_fasttexts_k_all(raw_records, reference):
         [max([p for p, lab in x if lab in ("en", "de")], default=0.0) for x in found],
         dtype=np.float32,
     )
-    assert list(langs) == ref_langs and np.array_equal(scores, ref_scores)
-    assert np.array_equal(wanted, ref_wanted)
+    assert list(langs) == ref_langs
+    _assert_as_fasttext(scores, ref_scores)
+    _assert_as_fasttext(wanted, ref_wanted)
+    assert np.array_equal(wanted == 0, ref_wanted == 0)
     assert 0 < (wanted != scores).sum() < len(texts)  # runner-ups do occur here
 
 
@@ -85,14 +99,14 @@ ODD = [
 ]
 
 
-def test_odd_text_is_identified_exactly_as_fasttext(reference):
+def test_odd_text_is_identified_as_fasttext(reference):
     model = fasttext_lid.cached_model(default_model_path())
     for max_chars in (100_000, 1000, 37):
         idx, scores, _ = fasttext_lid.predict(model, pa.array(ODD), max_chars=max_chars)
         ref_langs, ref_scores = _top(reference(ODD, 1, max_chars))
         got = [model.labels[i] if i >= 0 else "" for i in idx]
         assert got == ref_langs, max_chars
-        assert np.array_equal(scores, ref_scores), max_chars
+        _assert_as_fasttext(scores, ref_scores)
     # fastText always reads the closing </s>, so even an empty text gets an answer
     assert (idx >= 0).all() and len(set(idx.tolist())) > 3
 
@@ -108,7 +122,8 @@ def test_max_chars_counts_characters_and_cuts_at_a_space(reference):
     for max_chars in (1000, 1200, 1600, None):
         idx, scores, _ = fasttext_lid.predict(model, pa.array(texts), max_chars=max_chars)
         ref_langs, ref_scores = _top(reference(texts, 1, max_chars))
-        assert [model.labels[i] for i in idx] == ref_langs and np.array_equal(scores, ref_scores)
+        assert [model.labels[i] for i in idx] == ref_langs
+        _assert_as_fasttext(scores, ref_scores)
     idx, _, _ = fasttext_lid.predict(model, pa.array(texts), max_chars=1000)
     assert [model.labels[i] for i in idx[:2]] == ["de", "zh"]
 
@@ -134,6 +149,22 @@ def test_any_arrow_layout_gives_the_same_answers(raw_records):
         assert idx[0] == idx[31] == empty[0][0] and scores[0] == empty[1][0]
         assert np.array_equal(wanted, scores)  # wanted=None: every label is wanted
     assert fasttext_lid.predict(model, pa.array([], pa.string()))[0].shape == (0,)
+
+
+def test_the_batch_split_changes_no_byte():
+    """Unknown words' vectors are kept within a call (and forgotten when 65,536 are kept): a
+    document's answer is the same bytes whatever else is in its call."""
+    rng = np.random.default_rng(7)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyzäöüéèñç"))
+    chars = "".join(letters[rng.integers(0, len(letters), size=80_000 * 8)].tolist())
+    words = [chars[i : i + 3 + i % 9] for i in range(0, 80_000 * 8, 8)]
+    docs = [" ".join(words[i : i + 400] + words[: i % 50]) for i in range(0, 80_000, 400)]
+    model = fasttext_lid.cached_model(default_model_path())
+    whole = fasttext_lid.predict(model, pa.array(docs), max_chars=100_000)
+    one_by_one = fasttext_lid.predict(model, pa.chunked_array([[d] for d in docs]))
+    assert len(set(whole[0].tolist())) > 1
+    for a, b in zip(whole, one_by_one, strict=True):
+        assert a.tobytes() == b.tobytes()
 
 
 def test_model_reader_knows_lid176():

@@ -13,8 +13,8 @@ the rows as it goes does the same work many times faster, with no allocation per
 What it reproduces (fastText 0.9.2 as vendored in fasttext-predict 0.9.2.4: ``Dictionary::
 readWord``/``getLine``/``computeSubwords``/``pushHash``, ``Model::computeHidden``,
 ``QuantMatrix``/``ProductQuantizer::addcode``/``mulcode``, ``HierarchicalSoftmaxLoss::
-buildTree``/``dfs``, ``FastText::predictLine``), step by step and in float32 in the same order,
-so the probabilities are bit-identical to ``model.f.predict(text + "\\n", k, 0.0)``:
+buildTree``/``dfs``, ``FastText::predictLine``), step by step and in float32, so the answer is
+that of ``model.f.predict(text + "\\n", k, 0.0)`` up to float32 rounding (below):
 
 * tokens are split at `` \\n\\r\\t\\v\\f\\0``; the line ends with the ``</s>`` token (the
   newline the caller appends; newlines inside the text count as spaces, as the language
@@ -30,17 +30,27 @@ so the probabilities are bit-identical to ``model.f.predict(text + "\\n", k, 0.0
   branches below the best leaf so far, exactly as fastText's heap does; the probability is
   ``expf(score)``.
 
-Two exact shortcuts: an unknown word's n-gram rows are remembered within a call (a repeat adds
-the same rows in the same order), and a pruned n-gram is looked up without a branch (it adds
-the zero row, which changes no sum). Not supported (refused at load): unquantized ``.bin``
-models, losses other than ``hs``, ``wordNgrams`` > 1.
+The one departure: fastText adds a word's rows to the running hidden sum one by one (~3 rows
+per character); the kernel adds ONE vector per word, the word's rows summed in float32 from
+zero in fastText's order (known words: made at load; unknown words: made on first sight and
+kept within the call, forgotten when 65,536 are kept). The float32 roundings differ, so the
+probabilities are not bit-identical: on the 16,541-document bench pool the top label and the
+keep/drop decisions are fastText's for every document and the largest probability difference
+is 2.2e-6 (tests/test_langid_kernel.py asserts <= 1e-5). A word's vector does not depend on
+what else is in the call, so the answers are the same bytes for any batch split. Two more
+speed-ups change no sum: an unknown word's n-gram buckets are hashed first and their rows
+looked up and added in a batch (the cache misses overlap), and the pruned n-gram index is a
+rank bitmap (500 KB, in the L2 cache) over rows stored in bucket order, a pruned n-gram adding
+the zero row without a branch. Not supported (refused at load): unquantized ``.bin`` models,
+losses other than ``hs``, ``wordNgrams`` > 1.
 
-Cost: ~30 ns per character against fasttext-predict's ~145 (4.8x, bench/results/langid.md);
-compiling the kernels the first time after an install takes ~4-5 s (``cache=True``: later
-processes load them in ~0.3 s), reading the model ~0.15 s per process.
+Cost: ~16-18 ns per character against fasttext-predict's ~145-160 (~9-10x, bench/results/
+langid.md; ~30 ns before the per-word vectors); compiling the kernels the first time after an
+install takes ~4-5 s (``cache=True``: later processes load them in ~0.3 s), reading the model
+~0.5 s per process.
 
 bench/langid.py measures it against fasttext-predict (agreement per language and time per
-document); tests/test_langid_kernel.py checks bit-identical results on real and odd text.
+document); tests/test_langid_kernel.py checks the answers against fastText on real and odd text.
 """
 
 from __future__ import annotations
@@ -85,8 +95,9 @@ class FastTextModel:
     vocab_table: np.ndarray  # int32 open-addressing table of word ids by FNV hash, -1 empty
     subword_offsets: np.ndarray  # int64 [nwords + 1]: a known word's rows (itself + n-grams)
     subword_rows: np.ndarray  # int32
-    ngram_table: np.ndarray  # int64 open-addressing table: bucket << 32 | input row, -1 empty
-    ngram_shift: int  # slot = (bucket * multiplier mod 2**32) >> shift
+    word_vectors: np.ndarray  # float32 [nwords, dim]: the sum of each known word's rows
+    word_counts: np.ndarray  # int64 [nwords]: how many rows that sum holds
+    ngram_table: np.ndarray  # uint64 per 32 buckets: kept ones before << 32 | kept bitmap
     ngram_identity: bool  # an unpruned model: bucket b is input row nwords + b
     input_rows: np.ndarray  # float32 [rows + 1, dim]: the last row is zeros (a pruned n-gram)
     output: np.ndarray  # float32 [nlabels, dim]: the centroids when quantized (no norm)
@@ -176,40 +187,19 @@ def _build_tree(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return left, right
 
 
-_MULT1, _MULT2 = 0x9E3779B1, 0x85EBCA77  # the two slot hashes of the n-gram table
-
-
-def _ngram_table(buckets: list[int], rows: list[int]) -> tuple[np.ndarray, int]:
-    """A cuckoo table of ``bucket << 32 | row`` (empty: -1) and its slot shift.
-
-    Each kept n-gram bucket sits in one of its two slots, so the kernel looks at both and picks
-    the match without a branch: whether an n-gram survived the pruning is unpredictable, and
-    a mispredicted branch per n-gram cost more than the lookup itself.
+def _ngram_bitmap(buckets: np.ndarray, nbuckets: int) -> np.ndarray:
+    """Which n-gram buckets the pruning kept, as a rank bitmap: per 32 buckets one uint64, the
+    number of kept buckets before them << 32 | a bit per kept bucket. A kept bucket's row is
+    ``nwords + rank`` (the rows are stored in bucket order); 8 bytes per 32 buckets keep the
+    table in the L2 cache, and a pruned n-gram costs no branch.
     """
-    rng = np.random.default_rng(0)
-    bits = max(4, (3 * len(buckets)).bit_length())
-    while True:
-        shift = 32 - bits
-        table = np.full(1 << bits, -1, dtype=np.int64)
-        ok = True
-        for b, r in zip(buckets, rows, strict=True):
-            item = (b << 32) | r
-            for _ in range(500):
-                key = item >> 32
-                s1 = ((key * _MULT1) & 0xFFFFFFFF) >> shift
-                s2 = ((key * _MULT2) & 0xFFFFFFFF) >> shift
-                if table[s1] == -1 or table[s2] == -1:
-                    table[s1 if table[s1] == -1 else s2] = item
-                    item = -1
-                    break
-                slot = s1 if rng.random() < 0.5 else s2
-                item, table[slot] = int(table[slot]), item
-            if item != -1:
-                ok = False
-                break
-        if ok:
-            return table, shift
-        bits += 1
+    bits = np.zeros((nbuckets + 31) // 32, dtype=np.uint64)
+    np.bitwise_or.at(bits, buckets >> 5, np.uint64(1) << (buckets & 31).astype(np.uint64))
+    counts = np.bitwise_count(bits) if hasattr(np, "bitwise_count") else None
+    if counts is None:
+        counts = np.array([int(x).bit_count() for x in bits.tolist()], dtype=np.uint64)
+    before = np.concatenate([[0], np.cumsum(counts.astype(np.uint64))[:-1]]).astype(np.uint64)
+    return (before << np.uint64(32)) | bits
 
 
 def load_model(path: str) -> FastTextModel:
@@ -251,7 +241,6 @@ def load_model(path: str) -> FastTextModel:
     if not quant_input:
         raise ValueError(f"{path}: the input matrix is not quantized (a .bin model): use .ftz")
     input_rows, _, _ = _read_quant_matrix(r, dim)
-    input_rows = np.vstack([input_rows, np.zeros((1, dim), dtype=np.float32)])
     qout = bool(r.scalar("u1"))
     if qout:
         _, output_dense, output_norms = _read_quant_matrix(r, dim)
@@ -262,10 +251,17 @@ def load_model(path: str) -> FastTextModel:
     if r.pos != len(data):
         raise ValueError(f"{path}: {len(data) - r.pos} unread bytes at the end of the model")
 
-    # n-gram bucket -> input row (pushHash): every bucket when unpruned, the kept ones when
-    # pruned, in a table small enough for the L2 cache (a dense array of 2M buckets is not)
-    kept = dict(zip(prune[:, 0].tolist(), (nwords + prune[:, 1]).tolist(), strict=True))
-    ngram_table, ngram_shift = _ngram_table(list(kept), list(kept.values()))
+    # n-gram bucket -> input row (pushHash): every bucket when unpruned; when pruned, the kept
+    # rows are moved into bucket order, so a kept bucket's rank in the bitmap is its row
+    order = np.argsort(prune[:, 0], kind="stable")
+    if pruneidx_size >= 0:
+        if len(np.unique(prune[:, 0])) != len(prune) or not np.array_equal(
+            np.sort(prune[:, 1]), np.arange(len(prune))
+        ):
+            raise ValueError(f"{path}: the pruned n-gram index is not a permutation")
+        moved = input_rows[nwords + prune[order, 1]]
+        input_rows = np.vstack([input_rows[:nwords], moved, input_rows[nwords + len(prune) :]])
+    ngram_table = _ngram_bitmap(prune[order, 0].astype(np.int64), bucket)
 
     # the vocabulary: an open-addressing table over fastText's own word hash
     nslots = 1 << max(4, (2 * size).bit_length())
@@ -280,10 +276,12 @@ def load_model(path: str) -> FastTextModel:
     # a known word's rows (initNgrams): itself, then its n-grams; </s> has no n-grams
     vocab_bytes = np.frombuffer(b"".join(words), dtype=np.uint8)
     eos_id = words.index(_EOS) if _EOS in words[:nwords] else -1
+    input_rows = np.vstack([input_rows, np.zeros((1, dim), dtype=np.float32)])
     sub_offsets, sub_rows = _known_word_rows(
-        vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngram_table, ngram_shift,
+        vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngram_table,
         pruneidx_size < 0, len(input_rows) - 1,
     )  # fmt: skip
+    word_vectors = _word_vectors(sub_offsets, sub_rows, input_rows)
     left, right = _build_tree(counts[nwords:size])
     labels = tuple(
         w.decode("utf-8").removeprefix(_LABEL_PREFIX.decode()) for w in words[nwords:size]
@@ -301,8 +299,9 @@ def load_model(path: str) -> FastTextModel:
         vocab_table=table,
         subword_offsets=sub_offsets,
         subword_rows=sub_rows,
+        word_vectors=word_vectors,
+        word_counts=np.diff(sub_offsets),
         ngram_table=ngram_table,
-        ngram_shift=ngram_shift,
         ngram_identity=pruneidx_size < 0,
         input_rows=input_rows,
         output=np.ascontiguousarray(output_dense, dtype=np.float32),
@@ -329,6 +328,7 @@ def cached_model(path: str) -> FastTextModel:
 _FNV_OFFSET = 2166136261
 _FNV_PRIME = 16777619
 _LT, _GT = 0x3C, 0x3E  # "<" and ">", fastText's BOW and EOW
+_SPACES = np.uint64((1 << 32) | (0b11111 << 9) | 1)  # the bytes readWord splits at
 _CACHED_WORD_BYTES = 48  # unknown words up to this long are remembered within a call
 
 
@@ -342,7 +342,8 @@ def _fnv_step(h: int, b: int) -> int:
 @nb.njit(cache=True, nogil=True, inline="always")
 def _is_space(b: int) -> bool:
     # Dictionary::readWord's separators; "\n" too (the filter reads newlines as spaces)
-    return b == 32 or b == 10 or b == 13 or b == 9 or b == 11 or b == 12 or b == 0
+    # one shift and mask instead of seven comparisons: bits 0, 9-13 and 32 of _SPACES
+    return b <= 32 and (_SPACES >> np.uint64(b)) & np.uint64(1) != 0
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -385,31 +386,59 @@ def _mod(h: int, d: int, inv_d: float) -> int:
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _ngram_row(b: int, table: np.ndarray, shift: int, identity: bool, nwords: int, none: int):
-    """The input row of n-gram bucket ``b`` (pushHash), or ``none`` when pruned away."""
-    if identity:
-        return nwords + b
-    v1 = table[((b * _MULT1) & 0xFFFFFFFF) >> shift]
-    v2 = table[((b * _MULT2) & 0xFFFFFFFF) >> shift]
-    r = none
-    if (v1 >> 32) == b:
-        r = v1 & 0xFFFFFFFF
-    if (v2 >> 32) == b:
-        r = v2 & 0xFFFFFFFF
-    return r
+def _popcount32(x: int) -> int:
+    x = x - ((x >> 1) & 0x55555555)
+    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F
+    return ((x * 0x01010101) & 0xFFFFFFFF) >> 24
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, hidden):
-    """Add the rows of the n-grams of ``<data[a:b]>`` (computeSubwords); return how many."""
+def _ngram_row(b: int, table: np.ndarray, identity: bool, nwords: int, none: int):
+    """The input row of n-gram bucket ``b`` (pushHash), or ``none`` when pruned away."""
+    if identity:
+        return nwords + b
+    v = np.int64(table[b >> 5])
+    bit = b & 31
+    bits = v & 0xFFFFFFFF
+    rank = (v >> 32) + _popcount32(bits & ((np.int64(1) << bit) - 1))
+    return nwords + rank if (bits >> bit) & 1 else none
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _flush_rows(buf, k, ngrams, identity, nwords, none, rows, hidden) -> int:
+    """Add the rows of the n-gram buckets ``buf[:k]`` in order; return how many were kept.
+
+    Apart from the hashing loop: its branches (UTF-8 lengths, word ends) no longer sit
+    between the table and row loads, so the CPU overlaps the cache misses of many n-grams.
+    """
+    for t in range(k):
+        buf[t] = _ngram_row(buf[t], ngrams, identity, nwords, none)
+    kept = 0
+    for t in range(k):
+        _add_row(hidden, rows, buf[t])
+        kept += buf[t] != none
+    return kept
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, identity, nwords, rows, hidden,
+                  buf):  # fmt: skip
+    """Add the rows of the n-grams of ``<data[a:b]>`` (computeSubwords); return how many.
+
+    The buckets are hashed into ``buf`` first and their rows added in batches, in order."""
     length = b - a + 2
     added = 0
+    k = 0
     inv_bucket = 1.0 / bucket
     none = rows.shape[0] - 1  # the zero row: adding it changes nothing, and needs no branch
     for i in range(length):
         c = _LT if i == 0 else (_GT if i == length - 1 else data[a + i - 1])
         if (c & 0xC0) == 0x80:
             continue
+        if k + maxn > buf.shape[0]:
+            added += _flush_rows(buf, k, ngrams, identity, nwords, none, rows, hidden)
+            k = 0
         h = np.uint64(_FNV_OFFSET)
         j = i
         n = 1
@@ -424,16 +453,14 @@ def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nword
                 h = _fnv_step(h, c)
                 j += 1
             if n >= minn and not (n == 1 and (i == 0 or j == length)):
-                b_id = _mod(np.int64(h), bucket, inv_bucket)
-                r = _ngram_row(b_id, ngrams, shift, identity, nwords, none)
-                _add_row(hidden, rows, r)
-                added += r != none
+                buf[k] = _mod(np.int64(h), bucket, inv_bucket)
+                k += 1
             n += 1
-    return added
+    return added + _flush_rows(buf, k, ngrams, identity, nwords, none, rows, hidden)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _subword_rows(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nwords, none, out, at):
+def _subword_rows(data, a, b, minn, maxn, bucket, ngrams, identity, nwords, none, out, at):
     """Write the input rows of the n-grams of ``<data[a:b]>`` to ``out[at:]`` in
     computeSubwords' order, pruned ones left out (pushHash); return how many."""
     length = b - a + 2
@@ -458,14 +485,14 @@ def _subword_rows(data, a, b, minn, maxn, bucket, ngrams, shift, identity, nword
                 j += 1
             if n >= minn and not (n == 1 and (i == 0 or j == length)):
                 b_id = _mod(np.int64(h), bucket, inv_bucket)
-                out[k] = _ngram_row(b_id, ngrams, shift, identity, nwords, none)
+                out[k] = _ngram_row(b_id, ngrams, identity, nwords, none)
                 k += out[k] != none
             n += 1
     return k - at
 
 
 @nb.njit(cache=True, nogil=True)
-def _known_word_rows(vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngrams, shift,
+def _known_word_rows(vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, ngrams,
                      identity, none):  # fmt: skip
     """Dictionary::initNgrams for the words: (offsets, rows) of each word's own row and its
     n-gram rows, in fastText's order (``</s>`` has no n-grams)."""
@@ -480,11 +507,24 @@ def _known_word_rows(vocab_bytes, offsets, nwords, eos_id, minn, maxn, bucket, n
         k += 1
         if i != eos_id:
             k += _subword_rows(
-                vocab_bytes, offsets[i], offsets[i + 1], minn, maxn, bucket, ngrams, shift,
+                vocab_bytes, offsets[i], offsets[i + 1], minn, maxn, bucket, ngrams,
                 identity, nwords, none, out, k,
             )  # fmt: skip
         sub_offsets[i + 1] = k
     return sub_offsets, out[:k].copy()
+
+
+@nb.njit(cache=True, nogil=True)
+def _word_vectors(sub_offsets, sub_rows, rows):
+    """Each known word's rows summed in float32 from zero in fastText's order: the one vector
+    the kernel adds per occurrence (as it does for an unknown word's n-grams)."""
+    n = sub_offsets.shape[0] - 1
+    out = np.zeros((n, rows.shape[1]), dtype=np.float32)
+    for i in range(n):
+        for t in range(sub_offsets[i], sub_offsets[i + 1]):
+            for d in range(rows.shape[1]):
+                out[i, d] += rows[sub_rows[t], d]
+    return out
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -509,10 +549,9 @@ def _predict_column(
     vocab_offsets,
     vocab_is_label,
     table,
-    sub_offsets,
-    sub_rows,
+    word_vectors,
+    word_counts,
     ngrams,
-    shift,
     identity,
     rows,
     output,
@@ -534,16 +573,19 @@ def _predict_column(
     leaf_score = np.empty(osz, dtype=np.float32)
     thr = _std_log(np.float32(0.0))  # threshold 0.0, as the filter asks
     label_prefix = np.array([95, 95, 108, 97, 98, 101, 108, 95, 95], dtype=np.uint8)
-    none = rows.shape[0] - 1
-    # Unknown words recur (a term, a command name): their n-gram rows are computed once per
-    # call and kept, in order, so a repeat only adds them (the same sums in the same order).
-    cache_mask = (1 << 16) - 1
-    cache_table = np.full(cache_mask + 1, -1, dtype=np.int64)
-    max_entries = 1 << 14
+    # Every word adds ONE vector: its rows summed from zero in fastText's order (known words:
+    # word_vectors, made at load; unknown words: made here). Unknown words recur (a term, a
+    # command name): their vector is kept within the call, the table emptied when full; a
+    # kept vector is the very one a recomputation gives, so the batch split changes nothing.
+    cache_mask = (1 << 18) - 1
+    cache_table = np.full(cache_mask + 1, -1, dtype=np.int32)
+    max_entries = 1 << 16
     ent_start = np.empty(max_entries, dtype=np.int64)
     ent_len = np.empty(max_entries, dtype=np.int64)
-    ent_rows = np.zeros(max_entries + 1, dtype=np.int64)
-    row_buf = np.empty(1 << 20, dtype=np.int32)
+    ent_count = np.empty(max_entries, dtype=np.int64)
+    ent_vec = np.empty((max_entries, dim), dtype=np.float32)
+    word_vec = np.empty(dim, dtype=np.float32)
+    ngram_buf = np.empty(1024, dtype=np.int64)
     n_ent = 0
     eos = np.array([60, 47, 115, 62], dtype=np.uint8)
     for i in range(offsets.shape[0] - 1):
@@ -590,10 +632,9 @@ def _predict_column(
                 break
             wid = _find_word(data, a, p, h, vocab_bytes, vocab_offsets, table)
             if wid >= 0:
-                if not vocab_is_label[wid]:
-                    for t in range(sub_offsets[wid], sub_offsets[wid + 1]):
-                        _add_row(hidden, rows, sub_rows[t])
-                    count += sub_offsets[wid + 1] - sub_offsets[wid]
+                if wid < nwords:
+                    _add_row(hidden, word_vectors, wid)
+                    count += word_counts[wid]
                 continue
             is_label = p - a >= 9
             if is_label:
@@ -604,9 +645,9 @@ def _predict_column(
             if is_label:
                 continue
             length = p - a
+            found = -1
+            slot = np.int64(h) & cache_mask
             if length <= _CACHED_WORD_BYTES:
-                slot = np.int64(h) & cache_mask
-                found = -1
                 while cache_table[slot] != -1:
                     ent = cache_table[slot]
                     if ent_len[ent] == length:
@@ -620,32 +661,33 @@ def _predict_column(
                             found = ent
                             break
                     slot = (slot + 1) & cache_mask
-                if found < 0 and n_ent < max_entries:
-                    at = ent_rows[n_ent]
-                    if at + (length + 2) * maxn <= row_buf.shape[0]:
-                        k = _subword_rows(
-                            data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords,
-                            none, row_buf, at,
-                        )  # fmt: skip
-                        ent_start[n_ent] = a
-                        ent_len[n_ent] = length
-                        ent_rows[n_ent + 1] = at + k
-                        cache_table[slot] = n_ent
-                        found = n_ent
-                        n_ent += 1
-                if found >= 0:
-                    for t in range(ent_rows[found], ent_rows[found + 1]):
-                        _add_row(hidden, rows, row_buf[t])
-                    count += ent_rows[found + 1] - ent_rows[found]
-                    continue
-            count += _add_subwords(
-                data, a, p, minn, maxn, bucket, ngrams, shift, identity, nwords, rows, hidden
-            )
+            if found >= 0:
+                _add_row(hidden, ent_vec, found)
+                count += ent_count[found]
+                continue
+            word_vec[:] = 0
+            k = _add_subwords(
+                data, a, p, minn, maxn, bucket, ngrams, identity, nwords, rows, word_vec,
+                ngram_buf,
+            )  # fmt: skip
+            for d in range(dim):
+                hidden[d] += word_vec[d]
+            count += k
+            if length <= _CACHED_WORD_BYTES:
+                if n_ent == max_entries:  # full: start again (the table stays sparse)
+                    cache_table[:] = -1
+                    n_ent = 0
+                    slot = np.int64(h) & cache_mask
+                ent_start[n_ent] = a
+                ent_len[n_ent] = length
+                ent_count[n_ent] = k
+                ent_vec[n_ent] = word_vec
+                cache_table[slot] = n_ent
+                n_ent += 1
         # the </s> that ends the line (the newline appended to the text, or the literal one)
         if eos_id >= 0:
-            for t in range(sub_offsets[eos_id], sub_offsets[eos_id + 1]):
-                _add_row(hidden, rows, sub_rows[t])
-            count += sub_offsets[eos_id + 1] - sub_offsets[eos_id]
+            _add_row(hidden, word_vectors, eos_id)
+            count += word_counts[eos_id]
         if count == 0:  # fastText predicts nothing for an empty input
             out_label[i] = -1
             out_prob[i] = 0.0
@@ -781,10 +823,9 @@ def predict(
             model.vocab_offsets,
             model.vocab_is_label,
             model.vocab_table,
-            model.subword_offsets,
-            model.subword_rows,
+            model.word_vectors,
+            model.word_counts,
             model.ngram_table,
-            model.ngram_shift,
             model.ngram_identity,
             model.input_rows,
             model.output,
