@@ -517,13 +517,18 @@ def test_kill_9_of_the_driver_takes_its_workers_with_it(tmp_path, big_plain):
 def test_ctrl_c_ends_the_run_with_one_line_saying_resume(tmp_path, big_plain):
     out = tmp_path / "interrupted"
     log = tmp_path / "err.log"
-    proc = start_run(big_plain, out, log)
+    # Four times the sample (~28 shards): on a loaded machine the whole 7-shard run once
+    # ended between two polls of this test, which then "interrupted" a finished run.
+    raw = tmp_path / "raw4.jsonl"
+    raw.write_bytes(big_plain.read_bytes() * 4)
+    proc = start_run(raw, out, log)
     kids: set[int] = set()
     try:
 
         def mid_scan() -> bool:
             kids.update(descendants(proc.pid))
-            return len(kids) >= 2 and any((out / "_work").glob("scan-*.pkl"))
+            running = proc.poll() is None  # a run that already ended is not mid-scan
+            return running and len(kids) >= 2 and any((out / "_work").glob("scan-*.pkl"))
 
         wait_for(proc, mid_scan)
         kids.update(descendants(proc.pid))
