@@ -535,7 +535,7 @@ def test_ctrl_c_ends_the_run_with_one_line_saying_resume(tmp_path, big_plain):
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
         code = proc.wait(timeout=60)
         stderr = log.read_text()
-        assert code != 0
+        assert code != 0, f"the interrupted run exited 0; its stderr:\n{stderr[-3000:]}"
         assert "Traceback" not in stderr, stderr[-3000:]
         lines = [x for x in stderr.splitlines() if x.strip()]
         assert lines, "nothing on stderr: the user is not told what happened"
