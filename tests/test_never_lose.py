@@ -213,7 +213,22 @@ def start_run(raw: Path, out: Path, log: Path, *extra: str) -> subprocess.Popen:
         *extra,
     ]
     with open(log, "wb") as err:
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        return subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+            preexec_fn=_sigint_as_in_a_terminal,
+        )
+
+
+def _sigint_as_in_a_terminal() -> None:
+    """In the child before exec: SIGINT delivered and handled by default, as for a command
+    typed in a terminal. An ignored or blocked SIGINT is inherited through exec, and the test
+    suite's own process may have either (CI ran the suite under a parent that left the
+    interrupted run ignoring SIGINT: it finished and exited 0)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(proc: subprocess.Popen, ready, timeout: float = 120) -> None:
