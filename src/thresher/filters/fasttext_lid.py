@@ -63,6 +63,8 @@ import numba as nb
 import numpy as np
 import pyarrow as pa
 
+from thresher.text.ngrams import arrow_buffers
+
 _MAGIC = 793712314
 _LABEL_PREFIX = b"__label__"
 _EOS = b"</s>"
@@ -749,26 +751,13 @@ def _predict_column(
 
 # ------------------------------------------------------------------------------------ the API
 def _column_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(int64 offsets, data, is_null) of a string / large_string array, honouring its slice."""
-    if pa.types.is_string(arr.type):
-        odtype = np.int32
-    elif pa.types.is_large_string(arr.type):
-        odtype = np.int64
-    else:
-        raise TypeError(f"language id needs a string column, not {arr.type}")
-    _, obuf, dbuf = arr.buffers()
-    n = len(arr)
-    if obuf is None:  # an empty array
-        offsets = np.zeros(n + 1, dtype=np.int64)
-    else:
-        offsets = np.frombuffer(obuf, dtype=odtype, count=arr.offset + n + 1)[arr.offset :]
-    # one kernel signature for string and large_string (a second compile costs ~2 s)
-    offsets = offsets.astype(np.int64)
-    data = np.frombuffer(dbuf, dtype=np.uint8) if dbuf is not None else np.zeros(0, np.uint8)
+    """(int64 offsets, data, is_null) of a string / large_string array, honouring its slice
+    (int64 offsets for both types: one kernel signature, a second compile costs ~2 s)."""
+    offsets, data = arrow_buffers(arr)
     if arr.null_count:
         is_null = arr.is_null().to_numpy(zero_copy_only=False)
     else:
-        is_null = np.zeros(n, dtype=np.bool_)
+        is_null = np.zeros(len(arr), dtype=np.bool_)
     return offsets, data, is_null
 
 
