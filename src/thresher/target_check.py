@@ -302,11 +302,11 @@ def find_raw_copies(
         sizes = np.diff(offs)
         return lo, hashes, offs, np.flatnonzero((sizes > 0) & (hits >= SCREEN_SHARE * sizes))
 
-    from thresher.engine.local import default_workers
+    from thresher.engine.local import driver_threads
 
     # The driver runs this while the workers wait: chunks on one thread per core, the
     # candidates verified in chunk order (the same result as one thread).
-    step, threads = 4096, min(4, default_workers())
+    step, threads = 4096, driver_threads()
     starts = list(range(0, ns, step))
     with ThreadPoolExecutor(threads) as pool:
         for at in range(0, len(starts), threads):  # a bounded number of chunks in memory

@@ -58,6 +58,12 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def driver_threads(cap: int = 4) -> int:
+    """Threads for a kernel the driver runs while the workers wait (a fit, the target
+    check): the cores this process may use, at most ``cap``."""
+    return min(cap, default_workers())
+
+
 def _die_with_parent(parent_pid: int, pdeathsig: bool) -> None:
     """Exit this process as soon as ``parent_pid`` is no longer its parent."""
     if pdeathsig and sys.platform.startswith("linux"):

@@ -378,13 +378,6 @@ def _document_frequency(indices, num_buckets):
     return df
 
 
-def _fit_threads() -> int:
-    """Threads for the driver's feature pass: the cores this process may use, at most 4."""
-    from thresher.engine.local import default_workers
-
-    return min(4, default_workers())
-
-
 def _row_ranges(offsets: np.ndarray, k: int, min_bytes: int = 4 << 20) -> list[tuple[int, int]]:
     """Up to ``k`` consecutive row ranges ``(start, stop)`` of about equal bytes (one range
     below ``min_bytes`` per part: threads would cost more than they save)."""
@@ -405,7 +398,9 @@ def char_csr(texts: pa.Array, num_buckets: int, lo: int, hi: int):
     # The fit runs in the driver while the workers wait: the kernel releases the GIL, so
     # row ranges of about equal bytes go to one thread per core (20k documents of the bench
     # corpus: 2.7 s of CPU on one core).
-    cuts = _row_ranges(offsets, _fit_threads())
+    from thresher.engine.local import driver_threads
+
+    cuts = _row_ranges(offsets, driver_threads())
     with ThreadPoolExecutor(len(cuts)) as pool:
         parts = list(
             pool.map(
