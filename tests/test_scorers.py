@@ -144,6 +144,24 @@ def test_classifier_char_fused_score_matches_features(data):
     np.testing.assert_array_equal(again.score(raw), fused)  # deterministic fit
 
 
+def test_char_ngram_buckets_do_not_depend_on_the_range(data):
+    """An n-gram's bucket is the same whichever ``char_ngrams`` range it is counted in: the
+    register kernel (n <= 4) and the ring kernel (n up to 8) hash alike, so (3, 4) is
+    exactly (3, 3) plus (4, 4), and (1, 8) less (5, 8) is (1, 4)."""
+    from thresher.scorers.classifier import char_csr
+
+    _, texts, _ = data
+    arr = pa.array(texts[:200] + ["", " ", "ab", "日本語のテキスト x", "a\u0000b  c"])
+    nb = 1 << 18
+    both = char_csr(arr, nb, 3, 4)
+    assert both.nnz > 100_000
+    assert abs(char_csr(arr, nb, 3, 3) + char_csr(arr, nb, 4, 4) - both).sum() == 0
+    wide = char_csr(arr, nb, 1, 8) - char_csr(arr, nb, 5, 8)
+    assert abs(char_csr(arr, nb, 1, 4) - wide).sum() == 0
+    # a 4-gram is not hashed as its last three characters (the lengths are kept apart)
+    assert (char_csr(arr, nb, 3, 3).multiply(char_csr(arr, nb, 4, 4)) > 0).sum() < both.nnz / 100
+
+
 def test_bad_options():
     with pytest.raises(ValueError):
         make_scorer("classifier", features="bytes")

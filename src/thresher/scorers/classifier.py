@@ -71,13 +71,10 @@ import pyarrow as pa
 
 from thresher.scorers.base import BaseScorer, as_string_array
 from thresher.text.ngrams import (
-    FNV_OFFSET,
-    FNV_PRIME,
     SPACE,
     NgramHasher,
     _bucket,
     _decode,
-    _mix,
     arrow_buffers,
     unicode_tables,
 )
@@ -94,9 +91,35 @@ U16_MAX_DOC_BYTES = 65_535  # a bucket's count never exceeds the document's char
 LOG1P_TABLE = 1024
 
 
+# The n-gram hash: the last three code points (21 bits each) packed into one 64-bit key,
+# the older ones of a longer n-gram folded into a polynomial ``m``, then ONE multiply-shift
+# (Dietzfelbinger's universal family: the top bits of ``key * A``):
+#     bucket = top bits of ((key3 + (m + n) * B) * A)
+# ``+ n * B`` keeps the n-gram lengths apart. It replaced FNV-1a over the characters plus a
+# splitmix64 finaliser (up to 6 dependent multiplies per n-gram, 4 ns of the kernel's 14 per
+# byte); measured in bench/results/classifier_speed.md, precision on the bench pools beside.
+_MS_A = np.uint64(0x9E3779B97F4A7C15)  # odd: multiply-shift's multiplier
+_MS_B = np.uint64(0xC2B2AE3D27D4EB4F)  # odd: spreads (m + n) over the key's 64 bits
+_MS_P = np.uint64(0x100000001B3)  # the fold of characters older than the last three
+_KEY_MASK = np.uint64((1 << 63) - 1)  # three 21-bit code points
+_MASK1 = np.uint64((1 << 21) - 1)
+_MASK2 = np.uint64((1 << 42) - 1)
+
+
 @nb.njit(inline="always", cache=True)
-def _fnv(h, c):
-    return (h ^ c) * FNV_PRIME
+def _last(key, n):
+    """The last ``min(n, 3)`` code points of the packed key."""
+    if n == 1:
+        return key & _MASK1
+    if n == 2:
+        return key & _MASK2
+    return key
+
+
+@nb.njit(inline="always", cache=True)
+def _gram_bucket(key3, m, n, num_buckets):
+    """Bucket of an n-gram whose last (up to) three code points are packed in ``key3``."""
+    return _bucket((key3 + (m + np.uint64(n)) * _MS_B) * _MS_A, num_buckets)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -104,46 +127,12 @@ def _char_doc(data, i, end, cls, lower, num_buckets, nmin, nmax, ring, scratch, 
     """Count one document's hashed char n-grams into ``scratch``; return how many distinct
     buckets were touched (listed in ``touched``). The caller resets ``scratch``.
 
-    Any ``nmax`` up to 8 (a ring of the last 8 characters); see :func:`_char_doc4`."""
+    Any ``nmax`` up to 8 (a ring of the last 8 characters); the same buckets as
+    :func:`_char_doc4` for n <= 4."""
     k = 0  # characters emitted (a run of whitespace is one space)
     t = 0
     prev_space = True  # leading whitespace is dropped
-    while i < end:
-        cp, i = _decode(data, i)
-        if cls[cp] == SPACE:
-            if prev_space:
-                continue
-            prev_space = True
-            c = 32
-        else:
-            prev_space = False
-            c = lower[cp]
-        ring[k & 7] = c
-        k += 1
-        for g in range(nmin, nmax + 1):
-            if k < g:
-                break
-            h = FNV_OFFSET
-            for j in range(k - g, k):
-                h = (h ^ np.uint64(ring[j & 7])) * FNV_PRIME
-            q = _bucket(_mix(h + np.uint64(g)), num_buckets)
-            if scratch[q] == 0:
-                touched[t] = q
-                t += 1
-            scratch[q] += 1
-    return t
-
-
-@nb.njit(cache=True, nogil=True)
-def _char_doc4(data, i, end, cls, lower, num_buckets, nmin, nmax, scratch, touched):
-    """:func:`_char_doc` for ``nmax <= 4``, the same buckets: the last three characters
-    are kept in registers instead of a ring."""
-    k = 0
-    t = 0
-    prev_space = True
-    p1 = np.uint64(0)
-    p2 = np.uint64(0)
-    p3 = np.uint64(0)
+    key = np.uint64(0)
     nb_ = np.uint64(num_buckets)
     while i < end:
         cp, i = _decode(data, i)
@@ -155,26 +144,58 @@ def _char_doc4(data, i, end, cls, lower, num_buckets, nmin, nmax, scratch, touch
         else:
             prev_space = False
             c = np.uint64(lower[cp])
+        ring[k & 7] = c
+        key = ((key << np.uint64(21)) | c) & _KEY_MASK
         k += 1
         for g in range(nmin, nmax + 1):
             if k < g:
                 break
-            h = FNV_OFFSET
-            if g == 4:
-                h = _fnv(h, p3)
-            if g >= 3:
-                h = _fnv(h, p2)
-            if g >= 2:
-                h = _fnv(h, p1)
-            h = _fnv(h, c)
-            q = _bucket(_mix(h + np.uint64(g)), nb_)
+            key3 = _last(key, g)
+            m = np.uint64(0)
+            for j in range(k - g, k - 3):
+                m = m * _MS_P + ring[j & 7]
+            q = _gram_bucket(key3, m, g, nb_)
             if scratch[q] == 0:
                 touched[t] = q
                 t += 1
             scratch[q] += 1
-        p3 = p2
-        p2 = p1
-        p1 = c
+    return t
+
+
+@nb.njit(cache=True, nogil=True)
+def _char_doc4(data, i, end, cls, lower, num_buckets, nmin, nmax, scratch, touched):
+    """:func:`_char_doc` for ``nmax <= 4``, the same buckets: the last three characters
+    are the packed key, the fourth is kept in a register instead of a ring."""
+    k = 0
+    t = 0
+    prev_space = True
+    key = np.uint64(0)
+    nb_ = np.uint64(num_buckets)
+    while i < end:
+        cp, i = _decode(data, i)
+        if cls[cp] == SPACE:
+            if prev_space:
+                continue
+            prev_space = True
+            c = np.uint64(32)
+        else:
+            prev_space = False
+            c = np.uint64(lower[cp])
+        p4 = key >> np.uint64(42)  # the character four back, once ``c`` is in
+        key = ((key << np.uint64(21)) | c) & _KEY_MASK
+        k += 1
+        # unrolled over n = 1..4 (predictable branches; a loop over n cost 15% of the kernel)
+        for g in range(1, 5):
+            if g < nmin or g > nmax or k < g:
+                continue
+            if g == 4:
+                q = _gram_bucket(key, p4, 4, nb_)
+            else:
+                q = _gram_bucket(_last(key, g), np.uint64(0), g, nb_)
+            if scratch[q] == 0:
+                touched[t] = q
+                t += 1
+            scratch[q] += 1
     return t
 
 
