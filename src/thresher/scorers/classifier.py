@@ -87,6 +87,7 @@ from thresher.text.ngrams import (
 # document of more than 65,535 bytes could overflow it, and it gets an int32 scratch);
 # IDF and weight sit side by side (one cache line per bucket, not two); log1p of small
 # counts comes from a table filled with the very same ``np.log1p``.
+CHAR_HASH_VERSION = 2  # 1: FNV-1a + splitmix64; 2: multiply-shift of packed code points
 U16_MAX_DOC_BYTES = 65_535  # a bucket's count never exceeds the document's characters
 LOG1P_TABLE = 1024
 
@@ -509,6 +510,9 @@ class ClassifierScorer(BaseScorer):
         self.intercept: float = 0.0
         self.teacher_stats: dict | None = None
         self._w_idf: np.ndarray | None = None  # (idf, coef * idf) rows, for scoring (not pickled)
+        # The char n-gram hash a fitted model's weights belong to (a checkpoint of an older
+        # thresher, taken up by --resume, must not be scored with another hash).
+        self.char_hash = CHAR_HASH_VERSION
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -668,6 +672,12 @@ class ClassifierScorer(BaseScorer):
             return np.zeros(0, dtype=np.float32)
         if self.features == "char":
             assert self.idf is not None
+            if getattr(self, "char_hash", 1) != CHAR_HASH_VERSION:
+                raise RuntimeError(
+                    "this classifier was fitted by another thresher version (char n-gram hash "
+                    f"{getattr(self, 'char_hash', 1)}, this one hashes with "
+                    f"{CHAR_HASH_VERSION}): fit it again (run without --resume)"
+                )
             offsets, data = arrow_buffers(texts)
             cls, lower = unicode_tables()
             if self._w_idf is None:
