@@ -34,6 +34,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -604,8 +605,12 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
         scorer = scorer.fit_counts(scorer.counts(run.target_texts), fit_counts)
     else:
         sample = _concat_texts([p.texts for p in parts])
-        _check_raw_copies(run, sample)
-        scorer = scorer.fit(run.target_texts, sample)
+        # The leak screen runs beside the fit: a model's fit (liblinear) keeps one core busy
+        # and leaves the other idle while the workers wait.
+        with ThreadPoolExecutor(1) as pool:
+            copies = pool.submit(_raw_copies, run, sample)
+            scorer = scorer.fit(run.target_texts, sample)
+            _report_raw_copies(run, copies.result())
     return scorer, raw_counts, None if full_pass else n_docs
 
 
@@ -638,15 +643,20 @@ def _concat_texts(texts: list[pa.Array]) -> pa.Array:
     return pa.concat_arrays(texts)
 
 
-def _check_raw_copies(run: Run, sample: pa.Array) -> None:
+def _raw_copies(run: Run, sample: pa.Array) -> dict | None:
     """Raw documents of the fit sample that are (near-)copies of target documents."""
     from thresher.target_check import find_raw_copies
 
+    if run.target_check is None:
+        return None
+    return find_raw_copies(run.target_texts, sample)
+
+
+def _report_raw_copies(run: Run, copies: dict | None) -> None:
     chk = run.target_check
-    if chk is None:
+    if chk is None or copies is None:
         return
-    with run.timer.stage("target_check"):
-        chk.raw_copies = find_raw_copies(run.target_texts, sample)
+    chk.raw_copies = copies
     for line in chk.summary():
         if "copies of" in line:
             run.say.note(line)
