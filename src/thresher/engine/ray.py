@@ -50,7 +50,12 @@ from typing import Any
 from thresher.engine.local import default_workers
 from thresher.errors import ConfigError
 
-_THREAD_ENV = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMPY_MADVISE_HUGEPAGE": "0",  # 4 KB pages for numpy arrays (thresher.pages)
+}
 _ATOMS = (str, bytes, int, float, bool, type(None))
 
 # Worker-side cache of shared objects (keyed by object ref), a few entries at most.
