@@ -19,7 +19,8 @@ score time), so it is small, picklable and batch-independent.
 
 Measured on bench/scorers.py (precision@k easy/hard/small, C=1): word 1-2-grams
 with target+raw IDF 0.980/0.807/0.720; word with raw IDF 0.980/0.815/0.727;
-char 3-4-grams 0.980/0.844/0.793 (``2**18`` buckets; ``2**20``: 0.980/0.844/0.787
+char 3-4-grams 0.980/0.844/0.793 (0.980/0.859/0.793 with the one-multiply hash, see
+``CHAR_HASH_VERSION``; ``2**18`` buckets; ``2**20``: 0.980/0.844/0.787
 and slower, the scratch counts no longer fit in cache); char 2-4-grams
 0.973/0.859/0.787 (slower); C=0.3 or 10 no better on average; word
 1-3-grams, ``2**20`` word buckets, and a positive-unlabeled second round
