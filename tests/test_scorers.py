@@ -157,6 +157,25 @@ def test_classifier_fitted_with_another_char_hash_is_refused(data):
         old.score(pa.array(texts[:50]))
 
 
+def test_char_csr_of_chosen_rows_equals_the_copied_rows(data):
+    """The fit's features read the target and the sample's seeded rows where they are: the
+    same matrix, byte for byte, as taking the rows and stacking the arrays first."""
+    from thresher.scorers.classifier import _seeded_rows, char_csr, char_csr_rows
+
+    target, texts, _ = data
+    tgt = pa.array(target, pa.large_string())
+    raw = pa.array(texts + ["", "日本語のテキスト x", "a" * 70_000], pa.large_string())
+    rows = _seeded_rows(len(raw), len(raw) - 37, seed=3)
+    assert rows is not None and len(rows) == len(raw) - 37 and (np.diff(rows) > 0).all()
+    stacked = pa.concat_arrays([tgt, raw.take(pa.array(rows))])
+    want = char_csr(stacked, 1 << 18, 3, 4)
+    got = char_csr_rows([(tgt, None), (raw, rows)], 1 << 18, 3, 4)
+    assert got.shape == want.shape and got.nnz == want.nnz > 100_000
+    for a, b in ((got.indptr, want.indptr), (got.indices, want.indices), (got.data, want.data)):
+        np.testing.assert_array_equal(a, b)
+    assert _seeded_rows(10, 10, seed=0) is None
+
+
 def test_char_ngram_buckets_do_not_depend_on_the_range(data):
     """An n-gram's bucket is the same whichever ``char_ngrams`` range it is counted in: the
     register kernel (n <= 4) and the ring kernel (n up to 8) hash alike, so (3, 4) is
