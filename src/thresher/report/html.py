@@ -282,7 +282,8 @@ class _Body:
         )
 
     def _score_histogram(self, cut: float | None, mode: str) -> str:
-        """plots.score_histogram of the eligible documents, counted batch by batch."""
+        """The eligible documents' score histogram, counted batch by batch; the ends are the
+        0.5 and 99.5 percentiles of the finite scores (min and max for 50 or fewer)."""
         st = self.stats
         sizes = (st.n_selected, st.n_other)
         if st.n_finite == 0:

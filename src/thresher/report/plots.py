@@ -101,19 +101,6 @@ def funnel(counts: dict) -> str:
     return to_svg(fig)
 
 
-def score_histogram(sel: np.ndarray, other: np.ndarray, cut: float | None, mode: str) -> str:
-    both = np.concatenate([sel, other])
-    both = both[np.isfinite(both)]
-    if len(both) == 0:
-        return binned_score_histogram(None, None, None, (len(sel), len(other)), cut, mode)
-    lo, hi = np.percentile(both, [0.5, 99.5]) if len(both) > 50 else (both.min(), both.max())
-    if hi <= lo:
-        lo, hi = both.min() - 0.5, both.max() + 0.5
-    bins = np.linspace(lo, hi, 50)
-    counts = [np.histogram(np.clip(x, lo, hi), bins)[0] for x in (other, sel)]
-    return binned_score_histogram(bins, *counts, (len(sel), len(other)), cut, mode)
-
-
 def binned_score_histogram(
     bins: np.ndarray | None,
     other: np.ndarray | None,
@@ -122,8 +109,8 @@ def binned_score_histogram(
     cut: float | None,
     mode: str,
 ) -> str:
-    """The score histogram from counts per bin (not selected, selected), so that a caller
-    can count in batches; ``sizes``: (selected, not selected) documents; no bins: no scores."""
+    """The score histogram from counts per bin (not selected, selected), which the report
+    counts batch by batch; ``sizes``: (selected, not selected) documents; no bins: no scores."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3))
     if bins is None or other is None or sel is None:
