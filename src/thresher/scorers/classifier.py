@@ -708,11 +708,12 @@ class ClassifierScorer(BaseScorer):
             return np.zeros(0, dtype=np.float32)
         if self.features == "char":
             assert self.idf is not None
-            if getattr(self, "char_hash", 1) != CHAR_HASH_VERSION:
+            fitted_with = getattr(self, "char_hash", 1)  # pickled before it was recorded: 1
+            if fitted_with != CHAR_HASH_VERSION:
                 raise RuntimeError(
                     "this classifier was fitted by another thresher version (char n-gram hash "
-                    f"{getattr(self, 'char_hash', 1)}, this one hashes with "
-                    f"{CHAR_HASH_VERSION}): fit it again (run without --resume)"
+                    f"{fitted_with}, this one hashes with {CHAR_HASH_VERSION}): fit it again "
+                    "(run without --resume)"
                 )
             offsets, data = arrow_buffers(texts)
             cls, lower = unicode_tables()
