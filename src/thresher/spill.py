@@ -55,8 +55,25 @@ def spill_scans(scans: Sequence[Any], folder: Path) -> None:
                 o += len(a)
 
 
-def release_freed_memory() -> None:
-    """Hand freed heap pages back to the OS after a phase freed per-document arrays."""
-    from thresher.dedup.lsh import release_freed_memory as trim
+def _libc_trim():
+    try:
+        import ctypes
 
-    trim()
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to release
+        return None
+
+
+_MALLOC_TRIM = _libc_trim()
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc ``malloc_trim``) after a phase freed
+    per-document arrays (the driver's) or the dedup reduce's partitions.
+
+    The reduce frees arrays of ~10 MB per partition; glibc raises its mmap threshold
+    after such frees and then keeps later ones in the heap, where freed pages stay
+    resident: ~35 B per document more at 750k documents, measured.  No-op elsewhere.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)

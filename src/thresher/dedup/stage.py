@@ -22,8 +22,9 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.dedup.exact import exact_hashes
-from thresher.dedup.lsh import BandSpill, release_freed_memory, union_clusters
+from thresher.dedup.lsh import BandSpill, union_clusters
 from thresher.dedup.minhash import MinHashParams, band_keys, signatures
+from thresher.spill import release_freed_memory
 
 PARTITIONS = 16
 
