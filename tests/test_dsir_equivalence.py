@@ -48,8 +48,12 @@ def test_sha256_mode_is_the_reference_bucket_for_bucket(reference_weights):
 
 
 def test_fast_kernel_ranks_like_the_reference(reference_weights):
+    """The fast hash puts n-grams in other buckets than sha256 does, so the weights differ by
+    what the bucket collisions differ: over six seeds of the FNV offset, the current hash
+    gives Spearman 0.989-0.992 (mean 0.9907) here and the previous one (splitmix64
+    finisher) 0.990-0.993 (mean 0.9912): 0.985 is below that spread."""
     raw, target, ref_w, _ = reference_weights
     ours = DSIRScorer(num_buckets=10_000, ngrams=2, hashing="fast")
     w = ours.fit(pa.array(target), pa.array(raw)).score(pa.array(raw))
     rho = spearmanr(w, ref_w).statistic
-    assert rho >= 0.99, f"Spearman {rho:.4f} < 0.99"
+    assert rho >= 0.985, f"Spearman {rho:.4f} < 0.985"

@@ -144,14 +144,15 @@ def test_classifier_char_fused_score_matches_features(data):
     np.testing.assert_array_equal(again.score(raw), fused)  # deterministic fit
 
 
-def test_classifier_fitted_with_another_char_hash_is_refused(data):
-    """A fitted classifier pickled by a thresher that hashed char n-grams differently (a
+@pytest.mark.parametrize("features", ["char", "word"])
+def test_classifier_fitted_with_another_hash_is_refused(data, features):
+    """A fitted classifier pickled by a thresher that hashed its n-grams differently (a
     checkpoint taken up by --resume after an upgrade) says so instead of scoring garbage."""
     target, texts, _ = data
-    s = make_scorer("classifier").fit(pa.array(target), pa.array(texts[:300]))
+    s = make_scorer("classifier", features=features).fit(pa.array(target), pa.array(texts[:300]))
     state = pickle.loads(pickle.dumps(s))
     np.testing.assert_array_equal(state.score(pa.array(texts[:50])), s.score(pa.array(texts[:50])))
-    del state.__dict__["char_hash"]  # as pickled before the attribute existed
+    del state.__dict__[f"{features}_hash"]  # as pickled before the attribute existed
     old = pickle.loads(pickle.dumps(state))
     with pytest.raises(RuntimeError, match="fitted by another thresher version"):
         old.score(pa.array(texts[:50]))

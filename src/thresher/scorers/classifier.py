@@ -73,6 +73,7 @@ import pyarrow as pa
 from thresher.scorers.base import BaseScorer, as_string_array
 from thresher.text.ngrams import (
     SPACE,
+    WORD_HASH_VERSION,
     NgramHasher,
     _bucket,
     _decode,
@@ -543,9 +544,10 @@ class ClassifierScorer(BaseScorer):
         self.intercept: float = 0.0
         self.teacher_stats: dict | None = None
         self._w_idf: np.ndarray | None = None  # (idf, coef * idf) rows, for scoring (not pickled)
-        # The char n-gram hash a fitted model's weights belong to (a checkpoint of an older
+        # The n-gram hashes a fitted model's weights belong to (a checkpoint of an older
         # thresher, taken up by --resume, must not be scored with another hash).
         self.char_hash = CHAR_HASH_VERSION
+        self.word_hash = WORD_HASH_VERSION
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -700,21 +702,29 @@ class ClassifierScorer(BaseScorer):
         return self
 
     # ---------------------------------------------------------------- score
+    def _check_hash(self) -> None:
+        """Refuse weights fitted on another hash of the features (pickled before a version
+        was recorded: version 1)."""
+        kind, now = (
+            ("char", CHAR_HASH_VERSION) if self.features == "char" else ("word", WORD_HASH_VERSION)
+        )
+        fitted_with = getattr(self, f"{kind}_hash", 1)
+        if fitted_with != now:
+            raise RuntimeError(
+                f"this classifier was fitted by another thresher version ({kind} n-gram hash "
+                f"{fitted_with}, this one hashes with {now}): fit it again (run without "
+                "--resume)"
+            )
+
     def score(self, texts: pa.Array) -> np.ndarray:
         if self.coef is None:
             raise RuntimeError("ClassifierScorer.score called before fit")
         texts = as_string_array(texts)
         if len(texts) == 0:
             return np.zeros(0, dtype=np.float32)
+        self._check_hash()
         if self.features == "char":
             assert self.idf is not None
-            fitted_with = getattr(self, "char_hash", 1)  # pickled before it was recorded: 1
-            if fitted_with != CHAR_HASH_VERSION:
-                raise RuntimeError(
-                    "this classifier was fitted by another thresher version (char n-gram hash "
-                    f"{fitted_with}, this one hashes with {CHAR_HASH_VERSION}): fit it again "
-                    "(run without --resume)"
-                )
             offsets, data = arrow_buffers(texts)
             cls, lower = unicode_tables()
             if self._w_idf is None:

@@ -5,14 +5,16 @@ Tokenization is DSIR's: ``text.lower()`` split by nltk's WordPunctTokenizer
 with sha256 in Python (what the reference does, ~1 MB/s), the kernels walk the
 UTF-8 bytes of a whole Arrow string array once, classify each code point with
 a table built from Python's own ``str.isalnum``/``str.isspace``/``str.lower``
-(so ``\\w``/``\\s`` mean exactly what they mean in ``re``), hash tokens with
-FNV-1a + a splitmix64 finaliser and n-grams by mixing token hashes. Nothing is
-per-token Python. ``hashing="sha256"`` in :mod:`thresher.scorers.dsir` keeps a
+(so ``\\w``/``\\s`` mean exactly what they mean in ``regex``), hash tokens with
+FNV-1a and a one-multiply finaliser, and chain n-grams with one multiply per token
+(``WORD_HASH_VERSION`` 2; version 1 used splitmix64 and a per-token branchy walk at half
+the speed). Nothing is per-token Python. ``hashing="sha256"`` in :mod:`thresher.scorers.dsir` keeps a
 slow, bucket-for-bucket copy of the reference for equivalence checks.
 
 Why hand-written rather than a library: scikit-learn's HashingVectorizer and
 similar take Python strings, tokenise with ``re`` and build per-document
-Python lists (~5-10 MB/s per core here, see ``bench/featurize.py``); the fused
+Python lists (~5-10 MB/s per core here, see the kernel line of
+``bench/dsir_vs_reference.py``); the fused
 kernel reads Arrow's buffers directly and never materialises tokens.
 """
 
@@ -36,6 +38,9 @@ _MAX_CP = sys.maxunicode + 1
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
+# Bumped whenever a token, n-gram or bucket hash changes: models fitted on these features
+# (the classifier's word mode) record it and refuse to score under another.
+WORD_HASH_VERSION = 2
 
 
 def _cache_path() -> Path:
@@ -87,6 +92,13 @@ def _build_unicode_tables() -> tuple[np.ndarray, np.ndarray]:
             lower[m.start()] = ord(lo)
     # Classify by the lowercased character, as the reference tokenises text.lower().
     return cls[lower], lower
+
+
+@functools.cache
+def kernel_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(class, lowercase, ASCII) tables, the n-gram kernels' arguments."""
+    cls, lower = unicode_tables()
+    return cls, lower, ascii_table(cls, lower)
 
 
 def arrow_buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -141,32 +153,73 @@ def _decode(data, i):
     )
 
 
-@nb.njit(cache=True)
-def _next_token(data, pos, end, cls, lower):
-    """Find the next WordPunct token in data[pos:end].
+def ascii_table(cls: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """``class << 8 | lowercase`` of the 128 ASCII bytes: one L1-resident lookup per byte."""
+    b = np.arange(128)
+    return ((cls[b].astype(np.int32) << 8) | lower[b]).astype(np.int32)
 
-    Returns (hash, token_start, token_end); token_start == -1 when none is left.
-    A token is a maximal run of word code points or a maximal run of
-    non-word non-space code points, exactly as ``\\w+|[^\\w\\s]+`` matches.
+
+# Token buffer: tokens are hashed into it, then its n-grams are bucketed in a second,
+# branch-free-friendly loop. 4,096 tokens (32 KB) stay in L1 whatever the document's length.
+_CHUNK = 4096
+_CTX = 8  # slots before the chunk for the previous chunk's last n-1 token hashes (n <= 8)
+_GRAM = np.uint64(0x9E3779B97F4A7C15)
+_FIN = np.uint64(0xFF51AFD7ED558CCD)
+
+
+@nb.njit(inline="always", cache=True)
+def _tokens(data, i, end, atab, cls, lower, prevc, h, ts, m, hbuf, sbuf, ebuf, track):
+    """Hash WordPunct tokens of data[i:end] into hbuf[m:], as many bytes as it has room for.
+
+    A token is a maximal run of word code points or of non-word non-space code points,
+    exactly as ``\\w+|[^\\w\\s]+`` matches. The loop has no branch on token boundaries
+    (a boundary is a select and an unconditional store whose index advances or not): they
+    are unpredictable, and mispredicting one per ~5 bytes cost more than the hashing
+    (237 -> 472 MB/s scoring). The in-progress token carries over (``prevc``, ``h``,
+    ``ts``); when ``i`` reaches ``end`` the last token is emitted and ``prevc`` reset.
+    ``track`` (a literal at every call site, so LLVM drops the dead stores) also records
+    each token's byte span in sbuf/ebuf. Returns (m, i, prevc, h, ts).
     """
-    i = pos
-    while i < end:
-        cp, j = _decode(data, i)
-        c = cls[cp]
-        if c != SPACE:
-            h = FNV_OFFSET
-            start = i
-            while True:
-                h = (h ^ np.uint64(lower[cp])) * FNV_PRIME
-                i = j
-                if i >= end:
-                    break
-                cp, j = _decode(data, i)
-                if cls[cp] != c:
-                    break
-            return _mix(h), start, i
-        i = j
-    return np.uint64(0), -1, end
+    stop = min(end, i + len(hbuf) - 1 - m)  # a byte ends at most one token: no check on m
+    while i < stop:
+        b = data[i]
+        p = i
+        if b < 128:
+            t = atab[b]
+            c = t >> 8
+            cp = t & 255
+            i += 1
+        else:
+            cp, i = _decode(data, i)
+            c = np.int32(cls[cp])
+            cp = lower[cp]
+        brk = c != prevc
+        hbuf[m] = h
+        if track:
+            sbuf[m] = ts
+            ebuf[m] = p
+            ts = p if brk else ts
+        m += np.int64(brk & (prevc != SPACE))
+        h = FNV_OFFSET if brk else h
+        h = (h ^ np.uint64(cp)) * FNV_PRIME
+        prevc = c
+    if i >= end:
+        hbuf[m] = h
+        if track:
+            sbuf[m] = ts
+            ebuf[m] = end
+        m += np.int64(prevc != SPACE)
+        prevc = SPACE
+    return m, i, prevc, h, ts
+
+
+@nb.njit(inline="always", cache=True)
+def _finish(h):
+    # One multiply: the buckets read the top bits, which a multiply mixes from all bits.
+    h ^= h >> np.uint64(29)
+    h *= _FIN
+    h ^= h >> np.uint64(32)
+    return h
 
 
 @nb.njit(inline="always", cache=True)
@@ -176,136 +229,157 @@ def _bucket(h, num_buckets):
 
 
 @nb.njit(inline="always", cache=True)
-def _ngram_hash(prev, h, k):
-    # Order-dependent mix of the previous n-gram hash and the next token hash.
-    return _mix(prev * np.uint64(0x9E3779B97F4A7C15) + h + np.uint64(k))
+def _keep_context(hbuf, m, ngrams):
+    """Move the last n-1 token hashes before the chunk's start; return where it starts."""
+    keep = min(ngrams - 1, m - _CTX)
+    for q in range(keep):
+        hbuf[_CTX - keep + q] = hbuf[m - keep + q]
+    return _CTX - keep
 
 
-@nb.njit(cache=True)
-def _doc_buckets(data, start, end, cls, lower, num_buckets, ngrams, out):
-    """Write the bucket of every 1..n-gram of one document into out; return how many."""
-    ring = np.zeros(8, dtype=np.uint64)  # last n-1 token hashes (n <= 8)
-    m = 0
-    ntok = 0
-    pos = start
-    nb_ = np.uint64(num_buckets)
-    while True:
-        h, s, pos = _next_token(data, pos, end, cls, lower)
-        if s < 0:
-            break
-        out[m] = _bucket(h, nb_)
-        m += 1
-        g = h
-        for k in range(1, ngrams):
-            if ntok - k < 0:
-                break
-            g = _ngram_hash(ring[(ntok - k) % 8], g, k)
-            out[m] = _bucket(g, nb_)
-            m += 1
-        ring[ntok % 8] = h
-        ntok += 1
-    return m
+_SUM, _COUNT, _LIST = 0, 1, 2  # what _chunk_ngrams does with each bucket
 
 
-@nb.njit(cache=True, nogil=True)
-def _count_kernel(offsets, data, cls, lower, num_buckets, ngrams):
-    # Fused like _score_kernel: each bucket is counted as it is produced (11% faster than
-    # writing a document's buckets to a buffer first); the same buckets as _doc_buckets.
-    counts = np.zeros(num_buckets, dtype=np.int64)
-    nb_ = np.uint64(num_buckets)
-    ring = np.zeros(8, dtype=np.uint64)
-    for d in range(len(offsets) - 1):
-        pos = offsets[d]
-        end = offsets[d + 1]
-        ntok = 0
-        while True:
-            h, st, pos = _next_token(data, pos, end, cls, lower)
-            if st < 0:
-                break
-            counts[_bucket(h, nb_)] += 1
-            g = h
-            for k in range(1, ngrams):
-                if ntok - k < 0:
-                    break
-                g = _ngram_hash(ring[(ntok - k) % 8], g, k)
-                counts[_bucket(g, nb_)] += 1
-            ring[ntok % 8] = h
-            ntok += 1
-    return counts
+@nb.njit(inline="always", cache=True)
+def _put(sink, kind, c, b, s):
+    # kind is a literal at every call site: LLVM keeps one branch (a buffer of buckets
+    # between hashing and summing cost the fused score 15%).
+    if kind == _SUM:
+        s += sink[b]
+    elif kind == _COUNT:
+        sink[b] += 1
+    else:
+        sink[c] = b
+    return c + 1, s
+
+
+@nb.njit(inline="always", cache=True)
+def _chunk_ngrams(hbuf, lo, m, ngrams, nb_, sink, kind, c):
+    """Finish the chunk's new token hashes hbuf[_CTX:m] in place and put the bucket of each
+    of their 1..n-grams into ``sink`` (``kind``: sum its weights, count, or list at ``c``).
+    hbuf[lo:_CTX] holds the previous chunk's last tokens. The n-gram ending at token k
+    hashes as g_1 = h_k, g_j = g_(j-1) * GRAM + h_(k-j+1): order-dependent, one multiply
+    per token. Returns (c + buckets put, sum of weights)."""
+    s = 0.0
+    for k in range(_CTX, m):
+        g = _finish(hbuf[k])
+        hbuf[k] = g
+        c, s = _put(sink, kind, c, _bucket(g, nb_), s)
+    if ngrams == 2:  # the default, without the inner loop: 1.15x faster
+        for k in range(max(_CTX, lo + 1), m):
+            c, s = _put(sink, kind, c, _bucket(hbuf[k] * _GRAM + hbuf[k - 1], nb_), s)
+        return c, s
+    for k in range(_CTX, m):
+        g = hbuf[k]
+        for j in range(1, min(ngrams, k - lo + 1)):
+            g = g * _GRAM + hbuf[k - j]
+            c, s = _put(sink, kind, c, _bucket(g, nb_), s)
+    return c, s
+
+
+# The three kernels walk documents alike: _tokens fills the buffer, _chunk_ngrams buckets
+# the n-grams of what it added, and the previous chunk's last n-1 tokens stay before it.
 
 
 @nb.njit(cache=True, nogil=True)
-def _score_kernel(offsets, data, cls, lower, weights, ngrams):
-    # Fused: buckets are summed as they are produced, never stored.
+def _score_kernel(offsets, data, cls, lower, atab, weights, ngrams):
     n = len(offsets) - 1
     scores = np.empty(n, dtype=np.float64)
     ntoks = np.empty(n, dtype=np.int64)
     nb_ = np.uint64(len(weights))
-    ring = np.zeros(8, dtype=np.uint64)
+    hbuf = np.empty(_CTX + _CHUNK, dtype=np.uint64)
+    none = np.empty(0, dtype=np.int64)
     for d in range(n):
-        pos = offsets[d]
-        end = offsets[d + 1]
-        s = 0.0
-        m = 0
-        ntok = 0
+        i, end = offsets[d], offsets[d + 1]
+        prevc, h, ts, lo = SPACE, FNV_OFFSET, 0, _CTX
+        total = 0.0
+        cnt = 0
         while True:
-            h, st, pos = _next_token(data, pos, end, cls, lower)
-            if st < 0:
+            m, i, prevc, h, ts = _tokens(
+                data, i, end, atab, cls, lower, prevc, h, ts, _CTX, hbuf, none, none, False
+            )
+            cnt, s = _chunk_ngrams(hbuf, lo, m, ngrams, nb_, weights, _SUM, cnt)
+            total += s
+            if i >= end:
                 break
-            s += weights[_bucket(h, nb_)]
-            m += 1
-            g = h
-            for k in range(1, ngrams):
-                if ntok - k < 0:
-                    break
-                g = _ngram_hash(ring[(ntok - k) % 8], g, k)
-                s += weights[_bucket(g, nb_)]
-                m += 1
-            ring[ntok % 8] = h
-            ntok += 1
-        scores[d] = s
-        ntoks[d] = m
+            lo = _keep_context(hbuf, m, ngrams)
+        scores[d] = total
+        ntoks[d] = cnt
     return scores, ntoks
 
 
 @nb.njit(cache=True, nogil=True)
-def _csr_kernel(offsets, data, cls, lower, num_buckets, ngrams):
+def _count_kernel(offsets, data, cls, lower, atab, num_buckets, ngrams):
+    counts = np.zeros(num_buckets, dtype=np.int64)
+    nb_ = np.uint64(num_buckets)
+    hbuf = np.empty(_CTX + _CHUNK, dtype=np.uint64)
+    none = np.empty(0, dtype=np.int64)
+    for d in range(len(offsets) - 1):
+        i, end = offsets[d], offsets[d + 1]
+        prevc, h, ts, lo = SPACE, FNV_OFFSET, 0, _CTX
+        while True:
+            m, i, prevc, h, ts = _tokens(
+                data, i, end, atab, cls, lower, prevc, h, ts, _CTX, hbuf, none, none, False
+            )
+            _chunk_ngrams(hbuf, lo, m, ngrams, nb_, counts, _COUNT, 0)
+            if i >= end:
+                break
+            lo = _keep_context(hbuf, m, ngrams)
+    return counts
+
+
+@nb.njit(cache=True, nogil=True)
+def _csr_kernel(offsets, data, cls, lower, atab, num_buckets, ngrams):
     n = len(offsets) - 1
     indptr = np.zeros(n + 1, dtype=np.int64)
     total = 0
     for d in range(n):
         total += (offsets[d + 1] - offsets[d]) * ngrams
     indices = np.empty(total, dtype=np.int64)
-    m = 0
+    nb_ = np.uint64(num_buckets)
+    hbuf = np.empty(_CTX + _CHUNK, dtype=np.uint64)
+    none = np.empty(0, dtype=np.int64)
+    out = 0
     for d in range(n):
-        k = _doc_buckets(
-            data, offsets[d], offsets[d + 1], cls, lower, num_buckets, ngrams, indices[m:]
-        )
-        m += k
-        indptr[d + 1] = m
-    return indptr, indices[:m]
+        i, end = offsets[d], offsets[d + 1]
+        prevc, h, ts, lo = SPACE, FNV_OFFSET, 0, _CTX
+        while True:
+            m, i, prevc, h, ts = _tokens(
+                data, i, end, atab, cls, lower, prevc, h, ts, _CTX, hbuf, none, none, False
+            )
+            out, _ = _chunk_ngrams(hbuf, lo, m, ngrams, nb_, indices, _LIST, out)
+            if i >= end:
+                break
+            lo = _keep_context(hbuf, m, ngrams)
+        indptr[d + 1] = out
+    return indptr, indices[:out]
 
 
 @nb.njit(cache=True)
-def _span_kernel(offsets, data, cls, lower):
-    starts = []
-    ends = []
-    docs = []
-    for d in range(len(offsets) - 1):
-        pos = offsets[d]
-        end = offsets[d + 1]
+def _span_kernel(offsets, data, cls, lower, atab, chunk):
+    """Every token's (doc, start, end): the scoring kernels' own tokenizer, with spans kept."""
+    n = len(offsets) - 1
+    total = offsets[n] - offsets[0]
+    docs = np.empty(total + n, dtype=np.int64)
+    starts = np.empty(total + n, dtype=np.int64)
+    ends = np.empty(total + n, dtype=np.int64)
+    hbuf = np.empty(chunk + 1, dtype=np.uint64)
+    sbuf = np.empty(chunk + 1, dtype=np.int64)
+    ebuf = np.empty(chunk + 1, dtype=np.int64)
+    out = 0
+    for d in range(n):
+        i, end = offsets[d], offsets[d + 1]
+        prevc, h, ts = SPACE, FNV_OFFSET, i
         while True:
-            _, s, pos = _next_token(data, pos, end, cls, lower)
-            if s < 0:
+            m, i, prevc, h, ts = _tokens(
+                data, i, end, atab, cls, lower, prevc, h, ts, 0, hbuf, sbuf, ebuf, True
+            )
+            for k in range(m):
+                docs[out], starts[out], ends[out] = d, sbuf[k], ebuf[k]
+                out += 1
+            if i >= end:
                 break
-            starts.append(s)
-            ends.append(pos)
-            docs.append(d)
-    return (
-        np.array(docs, dtype=np.int64),
-        np.array(starts, dtype=np.int64),
-        np.array(ends, dtype=np.int64),
-    )
+    return docs[:out], starts[:out], ends[:out]
 
 
 class NgramHasher:
@@ -324,37 +398,36 @@ class NgramHasher:
 
     def counts(self, texts: pa.Array) -> np.ndarray:
         """Summed bucket counts over all documents (int64, length num_buckets)."""
-        cls, lower = unicode_tables()
         offsets, data = arrow_buffers(texts)
         if len(offsets) <= 1:
             return np.zeros(self.num_buckets, dtype=np.int64)
-        return _count_kernel(offsets, data, cls, lower, self.num_buckets, self.ngrams)
+        return _count_kernel(offsets, data, *kernel_tables(), self.num_buckets, self.ngrams)
 
     def dot(self, texts: pa.Array, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per document: sum of weights over its n-gram buckets (float64) and its n-gram count."""
-        cls, lower = unicode_tables()
         offsets, data = arrow_buffers(texts)
         w = np.ascontiguousarray(weights, dtype=np.float64)
         if len(w) != self.num_buckets:
             raise ValueError(f"weights has {len(w)} entries, expected {self.num_buckets}")
-        return _score_kernel(offsets, data, cls, lower, w, self.ngrams)
+        return _score_kernel(offsets, data, *kernel_tables(), w, self.ngrams)
 
     def csr(self, texts: pa.Array):
         """Per-document bucket counts as a scipy CSR matrix (float32), for linear models."""
         import scipy.sparse as sp
 
-        cls, lower = unicode_tables()
         offsets, data = arrow_buffers(texts)
         n = len(offsets) - 1
-        indptr, indices = _csr_kernel(offsets, data, cls, lower, self.num_buckets, self.ngrams)
+        indptr, indices = _csr_kernel(
+            offsets, data, *kernel_tables(), self.num_buckets, self.ngrams
+        )
         vals = np.ones(len(indices), dtype=np.float32)
         mat = sp.csr_matrix((vals, indices, indptr), shape=(n, self.num_buckets))
         mat.sum_duplicates()
         return mat
 
 
-def token_spans(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(doc index, byte start, byte end) of every token: to check tokenisation against ``re``."""
-    cls, lower = unicode_tables()
+def token_spans(texts: pa.Array, chunk: int = _CHUNK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(doc index, byte start, byte end) of every token, as the kernels split them: to check
+    the tokenisation against ``regex`` (``chunk``: tokens per buffer fill, to test refills)."""
     offsets, data = arrow_buffers(texts)
-    return _span_kernel(offsets, data, cls, lower)
+    return _span_kernel(offsets, data, *kernel_tables(), max(1, chunk))
