@@ -130,6 +130,10 @@ def _char_doc(data, i, end, cls, lower, num_buckets, nmin, nmax, ring, scratch, 
     """Count one document's hashed char n-grams into ``scratch``; return how many distinct
     buckets were touched (listed in ``touched``). The caller resets ``scratch``.
 
+    A bucket is listed by an unconditional store whose index advances only on a bucket's
+    first count: "is it new?" is an unpredictable branch, and mispredicting it cost 1.3x
+    (88 -> 116 MB/s for the scan's kernel). ``touched`` has room for every n-gram.
+
     Any ``nmax`` up to 8 (a ring of the last 8 characters); the same buckets as
     :func:`_char_doc4` for n <= 4."""
     k = 0  # characters emitted (a run of whitespace is one space)
@@ -158,10 +162,10 @@ def _char_doc(data, i, end, cls, lower, num_buckets, nmin, nmax, ring, scratch, 
             for j in range(k - g, k - 3):
                 m = m * _MS_P + ring[j & 7]
             q = _gram_bucket(key3, m, g, nb_)
-            if scratch[q] == 0:
-                touched[t] = q
-                t += 1
-            scratch[q] += 1
+            v = scratch[q]
+            touched[t] = q
+            t += v == 0
+            scratch[q] = v + 1
     return t
 
 
@@ -195,10 +199,10 @@ def _char_doc4(data, i, end, cls, lower, num_buckets, nmin, nmax, scratch, touch
                 q = _gram_bucket(key, p4, 4, nb_)
             else:
                 q = _gram_bucket(_last(key, g), np.uint64(0), g, nb_)
-            if scratch[q] == 0:
-                touched[t] = q
-                t += 1
-            scratch[q] += 1
+            v = scratch[q]
+            touched[t] = q
+            t += v == 0
+            scratch[q] = v + 1
     return t
 
 
