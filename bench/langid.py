@@ -13,12 +13,19 @@ of identical kept/dropped decisions at the default min score (0.65) for ``--lang
 auto`` with a target in the document's language, and "any language". Also the CPU time of the
 identification alone per document and per character (median of ``--repeats`` processes).
 
+``prefix``: what identifying only a prefix would change (issue 15 proposed it to save time):
+per language, the share of documents whose decisions (the three above) with ``max_chars`` cut
+to each of ``--caps`` equal those on the whole document, and the share of characters read.
+The issue's bar is >= 99.5% identical decisions in every language. One process (the decisions
+do not depend on timing).
+
 ``speed``: ``thresher select --method classifier`` with and without ``--lang auto``, and
 ``--method dsir`` (the cheapest scorer, the yardstick of the --lang auto goal) (and
 optionally ``--lang auto`` with the code of ``--before-src``), ``--workers 2``, interleaved,
 ``--repeats`` rounds: wall and CPU seconds of the process tree, and the ratios.
 
     python bench/langid.py agreement --pool /work/bench-data/pool.jsonl
+    python bench/langid.py prefix --pool /work/bench-data/pool.jsonl --caps 1000,2000,4000
     python bench/langid.py speed --raw raw-200mb.jsonl --workers 2 --before-src OLD/src
 """
 
@@ -183,6 +190,46 @@ def agreement(args: argparse.Namespace) -> None:
     print("\n" + commands_block(res))
 
 
+def prefix(args: argparse.Namespace) -> None:
+    import pyarrow as pa
+
+    sys.path.insert(0, str(SRC))
+    from thresher.filters.langid import LanguageFilter
+
+    rows = [json.loads(line) for line in Path(args.pool).read_bytes().splitlines()]
+    gold = np.array([r["lang"] for r in rows])
+    lens = np.array([len(r["text"]) for r in rows])
+    arr = pa.array([r["text"] for r in rows], type=pa.large_string())
+    codes = sorted(set(gold), key=lambda g: (-int((gold == g).sum()), g))
+    whole = _decisions(*LanguageFilter(None, max_chars=None).predict(arr), gold)
+    caps = [int(c) for c in args.caps.split(",")]
+    table = []
+    worst = []
+    for cap in caps:
+        dec = _decisions(*LanguageFilter(None, max_chars=cap).predict(arr), gold)
+        same = np.logical_and.reduce([dec[f] == whole[f] for f in dec])
+        per = {g: 100 * float(same[gold == g].mean()) for g in codes}
+        low = min(per, key=per.get)
+        worst.append((cap, low, per[low]))
+        read = 100 * float(np.minimum(lens, cap).sum() / lens.sum())
+        table.append(
+            [f"{cap:,}", f"{read:.1f}", f"{100 * float(same.mean()):.2f}"]
+            + [f"{per[g]:.2f}" for g in codes]
+        )
+    print(f"pool: {args.pool}: {len(rows):,} docs, {lens.sum() / 1e6:.1f} M chars\n")
+    print(
+        "documents whose three decisions (--lang en, --lang auto, any language) with a prefix "
+        "equal those on the whole document (%)\n"
+    )
+    print(
+        md_table(["max_chars", "% chars read", "all", *codes], table, align="r" * (3 + len(codes)))
+    )
+    print()
+    for cap, low, pct in worst:
+        verdict = "meets" if pct >= 99.5 else "misses"
+        print(f"- max_chars {cap:,}: lowest {low} {pct:.2f}%: {verdict} the 99.5% bar")
+
+
 def speed(args: argparse.Namespace) -> None:
     out = Path(args.scratch) / "langid-bench-run"
 
@@ -231,6 +278,9 @@ def main() -> None:
     a = sub.add_parser("agreement")
     a.add_argument("--pool", default="/work/bench-data/pool.jsonl")
     a.add_argument("--repeats", type=int, default=3)
+    c = sub.add_parser("prefix")
+    c.add_argument("--pool", default="/work/bench-data/pool.jsonl")
+    c.add_argument("--caps", default="1000,2000,4000,8000")
     s = sub.add_parser("speed")
     s.add_argument("--raw", default="/work/bench-data/raw-1gb.jsonl")
     s.add_argument("--target", default=str(ROOT / "data" / "sample" / "target.jsonl"))
@@ -239,7 +289,7 @@ def main() -> None:
     s.add_argument("--before-src", default=None, help="src/ of thresher before the change")
     s.add_argument("--scratch", default=tempfile.gettempdir())
     args = ap.parse_args()
-    agreement(args) if args.cmd == "agreement" else speed(args)
+    {"agreement": agreement, "prefix": prefix, "speed": speed}[args.cmd](args)
 
 
 if __name__ == "__main__":
