@@ -101,7 +101,8 @@ def _reference_counts(text: str, num_buckets: int, ngrams: int) -> np.ndarray:
 def test_counts_equal_a_plain_python_copy_of_the_hash_across_buffer_refills(raw_records, ngrams):
     """Every bucket as the specification computes it, on real multilingual documents and on
     one document of over 20,000 tokens (the kernel refills its 4,096-token buffer, keeping
-    the last n-1 tokens for the n-grams that cross a refill)."""
+    the last n-1 tokens for the n-grams that cross a refill), and on tokens longer than a
+    refill (one fill adds no token: the tokens before it are still the context)."""
     texts = [r["text"] for r in raw_records[:: max(1, len(raw_records) // 150)]]
     long_doc = " ".join(texts)
     assert len(WORDPUNCT.findall(long_doc)) > 20_000
@@ -110,6 +111,13 @@ def test_counts_equal_a_plain_python_copy_of_the_hash_across_buffer_refills(raw_
         np.testing.assert_array_equal(
             h.counts(pa.array([text])), _reference_counts(text, 5_003, ngrams)
         )
+    # Tokens longer than a buffer fill (a refill can add no token at all): the n-grams
+    # across them still join the tokens before and after.
+    text = texts[0]
+    long_tokens = f"{text} {'x' * 9_000} alpha beta {'日本語' * 2_000} gamma, {'-' * 5_000} {text}"
+    np.testing.assert_array_equal(
+        h.counts(pa.array([long_tokens])), _reference_counts(long_tokens, 5_003, ngrams)
+    )
     w = np.random.default_rng(1).normal(size=5_003)
     scores, ntok = h.dot(pa.array([long_doc]), w)
     ref = _reference_counts(long_doc, 5_003, ngrams)

@@ -229,10 +229,12 @@ def _bucket(h, num_buckets):
 
 
 @nb.njit(inline="always", cache=True)
-def _keep_context(hbuf, m, ngrams):
-    """Move the last n-1 token hashes before the chunk's start; return where it starts."""
-    keep = min(ngrams - 1, m - _CTX)
-    for q in range(keep):
+def _keep_context(hbuf, lo, m, ngrams):
+    """Move the last n-1 token hashes of hbuf[lo:m] (the previous context and this chunk's
+    tokens: a chunk inside a long token adds none) before the chunk's start; return where
+    they start now."""
+    keep = min(ngrams - 1, m - lo)
+    for q in range(keep):  # forward: the destination never runs ahead of the source
         hbuf[_CTX - keep + q] = hbuf[m - keep + q]
     return _CTX - keep
 
@@ -277,8 +279,22 @@ def _chunk_ngrams(hbuf, lo, m, ngrams, nb_, sink, kind, c):
     return c, s
 
 
-# The three kernels walk documents alike: _tokens fills the buffer, _chunk_ngrams buckets
-# the n-grams of what it added, and the previous chunk's last n-1 tokens stay before it.
+@nb.njit(inline="always", cache=True)
+def _doc_ngrams(data, start, end, atab, cls, lower, hbuf, none, ngrams, nb_, sink, kind, c):
+    """Put the buckets of one document's 1..n-grams into ``sink`` (see _chunk_ngrams):
+    _tokens fills the buffer, _chunk_ngrams buckets what it added, and the last n-1 tokens
+    stay before the next fill. Returns (c + buckets put, sum of weights)."""
+    i, prevc, h, lo = start, SPACE, FNV_OFFSET, _CTX
+    total = 0.0
+    while True:
+        m, i, prevc, h, _ = _tokens(
+            data, i, end, atab, cls, lower, prevc, h, 0, _CTX, hbuf, none, none, False
+        )
+        c, s = _chunk_ngrams(hbuf, lo, m, ngrams, nb_, sink, kind, c)
+        total += s
+        if i >= end:
+            return c, total
+        lo = _keep_context(hbuf, lo, m, ngrams)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -290,21 +306,21 @@ def _score_kernel(offsets, data, cls, lower, atab, weights, ngrams):
     hbuf = np.empty(_CTX + _CHUNK, dtype=np.uint64)
     none = np.empty(0, dtype=np.int64)
     for d in range(n):
-        i, end = offsets[d], offsets[d + 1]
-        prevc, h, ts, lo = SPACE, FNV_OFFSET, 0, _CTX
-        total = 0.0
-        cnt = 0
-        while True:
-            m, i, prevc, h, ts = _tokens(
-                data, i, end, atab, cls, lower, prevc, h, ts, _CTX, hbuf, none, none, False
-            )
-            cnt, s = _chunk_ngrams(hbuf, lo, m, ngrams, nb_, weights, _SUM, cnt)
-            total += s
-            if i >= end:
-                break
-            lo = _keep_context(hbuf, m, ngrams)
-        scores[d] = total
-        ntoks[d] = cnt
+        ntoks[d], scores[d] = _doc_ngrams(
+            data,
+            offsets[d],
+            offsets[d + 1],
+            atab,
+            cls,
+            lower,
+            hbuf,
+            none,
+            ngrams,
+            nb_,
+            weights,
+            _SUM,
+            0,
+        )
     return scores, ntoks
 
 
@@ -315,16 +331,21 @@ def _count_kernel(offsets, data, cls, lower, atab, num_buckets, ngrams):
     hbuf = np.empty(_CTX + _CHUNK, dtype=np.uint64)
     none = np.empty(0, dtype=np.int64)
     for d in range(len(offsets) - 1):
-        i, end = offsets[d], offsets[d + 1]
-        prevc, h, ts, lo = SPACE, FNV_OFFSET, 0, _CTX
-        while True:
-            m, i, prevc, h, ts = _tokens(
-                data, i, end, atab, cls, lower, prevc, h, ts, _CTX, hbuf, none, none, False
-            )
-            _chunk_ngrams(hbuf, lo, m, ngrams, nb_, counts, _COUNT, 0)
-            if i >= end:
-                break
-            lo = _keep_context(hbuf, m, ngrams)
+        _doc_ngrams(
+            data,
+            offsets[d],
+            offsets[d + 1],
+            atab,
+            cls,
+            lower,
+            hbuf,
+            none,
+            ngrams,
+            nb_,
+            counts,
+            _COUNT,
+            0,
+        )
     return counts
 
 
@@ -339,20 +360,23 @@ def _csr_kernel(offsets, data, cls, lower, atab, num_buckets, ngrams):
     nb_ = np.uint64(num_buckets)
     hbuf = np.empty(_CTX + _CHUNK, dtype=np.uint64)
     none = np.empty(0, dtype=np.int64)
-    out = 0
     for d in range(n):
-        i, end = offsets[d], offsets[d + 1]
-        prevc, h, ts, lo = SPACE, FNV_OFFSET, 0, _CTX
-        while True:
-            m, i, prevc, h, ts = _tokens(
-                data, i, end, atab, cls, lower, prevc, h, ts, _CTX, hbuf, none, none, False
-            )
-            out, _ = _chunk_ngrams(hbuf, lo, m, ngrams, nb_, indices, _LIST, out)
-            if i >= end:
-                break
-            lo = _keep_context(hbuf, m, ngrams)
-        indptr[d + 1] = out
-    return indptr, indices[:out]
+        indptr[d + 1], _ = _doc_ngrams(
+            data,
+            offsets[d],
+            offsets[d + 1],
+            atab,
+            cls,
+            lower,
+            hbuf,
+            none,
+            ngrams,
+            nb_,
+            indices,
+            _LIST,
+            indptr[d],
+        )
+    return indptr, indices[: indptr[n]]
 
 
 @nb.njit(cache=True)
