@@ -7,9 +7,10 @@ UTF-8 bytes of a whole Arrow string array once, classify each code point with
 a table built from Python's own ``str.isalnum``/``str.isspace``/``str.lower``
 (so ``\\w``/``\\s`` mean exactly what they mean in ``regex``), hash tokens with
 FNV-1a and a one-multiply finaliser, and chain n-grams with one multiply per token
-(``WORD_HASH_VERSION`` 2; version 1 used splitmix64 and a per-token branchy walk at half
-the speed). Nothing is per-token Python. ``hashing="sha256"`` in :mod:`thresher.scorers.dsir` keeps a
-slow, bucket-for-bucket copy of the reference for equivalence checks.
+(``WORD_HASH_VERSION`` 2; version 1 used splitmix64 and a per-token branchy walk at
+half the speed). Nothing is per-token Python. ``hashing="sha256"`` in
+:mod:`thresher.scorers.dsir` keeps a slow, bucket-for-bucket copy of the reference
+for equivalence checks.
 
 Why hand-written rather than a library: scikit-learn's HashingVectorizer and
 similar take Python strings, tokenise with ``re`` and build per-document
@@ -175,7 +176,7 @@ def _tokens(data, i, end, atab, cls, lower, prevc, h, ts, m, hbuf, sbuf, ebuf, t
     exactly as ``\\w+|[^\\w\\s]+`` matches. The loop has no branch on token boundaries
     (a boundary is a select and an unconditional store whose index advances or not): they
     are unpredictable, and mispredicting one per ~5 bytes cost more than the hashing
-    (237 -> 472 MB/s scoring). The in-progress token carries over (``prevc``, ``h``,
+    (with the hashes below: 239 -> 437 MB/s scoring, bench/dsir_vs_reference.py). The in-progress token carries over (``prevc``, ``h``,
     ``ts``); when ``i`` reaches ``end`` the last token is emitted and ``prevc`` reset.
     ``track`` (a literal at every call site, so LLVM drops the dead stores) also records
     each token's byte span in sbuf/ebuf. Returns (m, i, prevc, h, ts).
