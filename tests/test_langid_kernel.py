@@ -151,20 +151,60 @@ def test_any_arrow_layout_gives_the_same_answers(raw_records):
     assert fasttext_lid.predict(model, pa.array([], pa.string()))[0].shape == (0,)
 
 
-def test_the_batch_split_changes_no_byte():
-    """Unknown words' vectors are kept within a call (and forgotten when 65,536 are kept): a
-    document's answer is the same bytes whatever else is in its call."""
+def _cold() -> None:
+    """Forget this thread's word caches: the next call starts as a fresh process does."""
+    fasttext_lid.forget_words()
+
+
+def test_neither_the_batch_split_nor_the_word_caches_change_a_byte():
+    """Word vectors are cached from call to call (a near and a far direct-mapped cache): a
+    document's answer is the same bytes whatever came before it, cold or warm, and whatever
+    else is in its call. 80,000 distinct words overflow both caches' slots many times."""
     rng = np.random.default_rng(7)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyzäöüéèñç"))
     chars = "".join(letters[rng.integers(0, len(letters), size=80_000 * 8)].tolist())
     words = [chars[i : i + 3 + i % 9] for i in range(0, 80_000 * 8, 8)]
     docs = [" ".join(words[i : i + 400] + words[: i % 50]) for i in range(0, 80_000, 400)]
     model = fasttext_lid.cached_model(default_model_path())
+    _cold()
     whole = fasttext_lid.predict(model, pa.array(docs), max_chars=100_000)
+    warm = fasttext_lid.predict(model, pa.array(docs), max_chars=100_000)
     one_by_one = fasttext_lid.predict(model, pa.chunked_array([[d] for d in docs]))
+    _cold()
+    backwards = [x[::-1] for x in fasttext_lid.predict(model, pa.array(docs[::-1]))]
     assert len(set(whole[0].tolist())) > 1
-    for a, b in zip(whole, one_by_one, strict=True):
-        assert a.tobytes() == b.tobytes()
+    for other in (warm, one_by_one, backwards):
+        for a, b in zip(whole, other, strict=True):
+            assert a.tobytes() == b.tobytes()
+
+
+def test_words_at_the_cache_and_buffer_edges_are_identified_as_fasttext(reference):
+    """Words of 31-33 bytes (32 is the longest cached), multi-byte ones, control bytes that
+    are not separators inside words (the word-end scan reads 8 bytes at a time), and a text
+    that ends at the very end of its Arrow buffer (no read past it), each repeated so the
+    second sight comes from the cache."""
+    words = [
+        "a" * 31, "b" * 32, "c" * 33, "é" * 16, "ü" * 17, "日本" * 5 + "x",
+        "ab\x01cd\x1fef", "x\x7fy", "Donaudampfschifffahrtsgesellschaftskapitän",
+        "internationalisation\x01\x02suffix", "Internationalisierung", "word\x00null",
+    ]  # fmt: skip
+    texts = [" ".join(words * 3), "\t".join(reversed(words)) + " " + words[0]]
+    texts += [" ".join(words[i:] + words[:i]) for i in range(len(words))]
+    model = fasttext_lid.cached_model(default_model_path())
+    ref_langs, ref_scores = _top(reference(texts, 1))
+    for cold in (True, False):
+        if cold:
+            _cold()
+        for arr in (pa.array(texts), pa.array(["pad " * 3 + texts[0], *texts]).slice(1)):
+            idx, scores, _ = fasttext_lid.predict(model, arr, max_chars=100_000)
+            assert [model.labels[i] for i in idx] == ref_langs
+            _assert_as_fasttext(scores, ref_scores)
+    last = pa.array([words[2]])  # one word ending exactly where the data buffer ends
+    assert len(last.buffers()[2]) == len(words[2].encode())
+    idx, scores, _ = fasttext_lid.predict(model, last, max_chars=100_000)
+    ref = _top(reference([words[2]], 1))
+    assert [model.labels[i] for i in idx] == ref[0]
+    _assert_as_fasttext(scores, ref[1])
 
 
 def test_model_reader_knows_lid176():

