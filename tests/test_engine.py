@@ -110,6 +110,23 @@ def test_ray_matches_local_byte_for_byte(ray_address, corpus, reference, tmp_pat
     assert _outputs(tmp_path / "ray-jsonl") == expected_jsonl
 
 
+def test_ray_scan_reuses_the_samples_filter_decisions_byte_for_byte(
+    ray_address, corpus, tmp_path, monkeypatch
+):
+    """The fit sample's filter decisions travel worker -> driver -> worker through Ray's
+    object store: the same bytes as the local engine filtering every document anew."""
+    from thresher import pipeline
+
+    opts = dict(filters=["lang", "gopher_repetition"], filter_options={"languages": ["en"]})
+    monkeypatch.setattr(pipeline, "REUSE_SAMPLE_FILTERS", False)
+    ref = _run(corpus, tmp_path / "local-anew", "local", 1, write_dropped=True, **opts)
+    monkeypatch.setattr(pipeline, "REUSE_SAMPLE_FILTERS", True)
+    m = _run(corpus, tmp_path / "ray-reuse", "ray", 2, write_dropped=True, **opts)
+    assert m["counts"] == ref["counts"] and ref["counts"]["filtered"] > 200
+    for sub in ("selected", "docs", "dropped"):
+        assert tree_bytes(tmp_path / "ray-reuse" / sub) == tree_bytes(tmp_path / "local-anew" / sub)
+
+
 _BY_ADDRESS = """
 import sys, thresher, ray
 raw, target, out, address = sys.argv[1:]

@@ -35,7 +35,8 @@ def _cli(args: list[str], tmp_path: Path, period: str = "0.2") -> subprocess.Com
 def test_cli_off_a_terminal_prints_periodic_plain_lines_and_a_single_gz_moves(sample_dir, tmp_path):
     args = ["select", "--target", str(sample_dir / "target.jsonl"), "--lang", "en"]
     args += ["--raw", str(sample_dir / "raw.jsonl.gz"), "--fraction", "0.1", "--workers", "1"]
-    res = _cli([*args, "--out", str(tmp_path / "o1")], tmp_path)
+    # A line every 50 ms: the scan takes ~0.2 s (it reuses the fit sample's language ids).
+    res = _cli([*args, "--out", str(tmp_path / "o1")], tmp_path, period="0.05")
     assert res.returncode == 0, res.stderr
     assert "\x1b[" not in res.stderr  # plain text, no terminal control codes
     lines = [x for x in res.stderr.splitlines() if x.startswith("thresher: score: ")]

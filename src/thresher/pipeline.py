@@ -10,7 +10,8 @@ per-shard tasks are in :mod:`thresher.tasks`, this module is the driver:
 * *target* reads the target and lets target-fitted filters (``--lang auto``) decide;
 * *fit* samples the raw shards (the first documents of every shard, in proportion to its
   size; or a full pass for count-fitted scorers with ``raw_sample=0``) and fits the scorer;
-* *scan* reads, filters, dedup-hashes and scores every document;
+* *scan* reads, filters, dedup-hashes and scores every document (the documents the fit
+  sample read keep the decisions the filters made there: they are not filtered twice);
 * *dedup* resolves duplicate clusters across shards;
 * *select* chooses from the scores alone (and a seed), and the per-document token counts the
   scan made when the request is a token budget;
@@ -77,6 +78,7 @@ from thresher.tasks import (
     DUPLICATE,
     ELIGIBLE,
     FILTERED,
+    Filtered,
     ShardScan,
     StageContext,
     WriteTask,
@@ -93,6 +95,9 @@ from thresher.text.ngrams import NgramHasher
 from thresher.text.tokens import TokenCounter, make_counter
 
 DEFAULT_FIT_SAMPLE = 100_000  # raw documents a scorer fits on when raw_sample is 0 but not counts
+# The scan takes the fit sample's filter decisions on the documents it read (tests turn it
+# off to compare: the output is the same bytes either way).
+REUSE_SAMPLE_FILTERS = True
 
 
 @dataclass
@@ -146,6 +151,10 @@ class Run:
     # fit
     raw_counts: np.ndarray | None = None
     n_sample: int | None = None
+    # the fit sample's filter decisions per shard, and the filters that made them (the scan
+    # reuses them; None after a fit from a checkpoint)
+    sampled: list[Filtered | None] | None = None
+    sampled_filters: list[Any] = field(default_factory=list)
     # scan, dedup, select
     scans: list[ShardScan] = field(default_factory=list)
     scores: np.ndarray | None = None
@@ -523,7 +532,8 @@ def fit_filters_to_sample(run: Run) -> None:
             ctx, filters=[f for f in run.filters if not f.needs_sample], scorer=None
         )
         limits = fit_sample_limits(run.shards, run.raw_files, cfg.raw_sample or DEFAULT_FIT_SAMPLE)
-        tasks = [(s, n, others, True) for s, n in zip(run.shards, limits, strict=True)]
+        # Not the fit's filter chain (perplexity is left out): no decisions for the scan.
+        tasks = [(s, n, others, True, False) for s, n in zip(run.shards, limits, strict=True)]
         parts = list(run.say.track(run.engine.map(sample_task, tasks), len(tasks), "sample raw"))
         sample = _concat_texts([p.texts for p in parts if p.texts is not None])
         for f in needing:
@@ -585,12 +595,14 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
     limits = fit_sample_limits(run.shards, run.raw_files, _fit_sample_size(cfg, scorer))
     ctx.scorer = scorer  # unfitted: only its featurizer is used here
     tasks = [
-        (s, None if full_pass else n, ctx, not by_counts)
+        (s, None if full_pass else n, ctx, not by_counts, REUSE_SAMPLE_FILTERS)
         for s, n in zip(run.shards, limits, strict=True)
     ]
     label = "fit raw" if full_pass else "sample raw"
     _import_in_background(scorer.fit_imports)
     parts = list(run.say.track(run.engine.map(sample_task, tasks), len(tasks), label))
+    run.sampled = [p.filtered for p in parts]
+    run.sampled_filters = list(ctx.filters)
     n_docs = sum(p.n_docs for p in parts)
     if n_docs == 0:
         raise InputError(_nothing_sampled(run, parts))
@@ -695,7 +707,8 @@ def _nothing_sampled(run: Run, parts: list) -> str:
 def scan(run: Run) -> None:
     """Read, filter, dedup-hash and score every document of every shard."""
     assert run.engine is not None and run.ctx is not None
-    tasks = [(s, run.ctx) for s in run.shards]
+    tasks = list(zip(run.shards, [run.ctx] * len(run.shards), _reusable(run), strict=True))
+    run.sampled = None
     with run.timer.stage("scan"):
         scans = run.engine.map(scan_task, tasks)
         run.scans = list(run.say.track(scans, len(tasks), "score", nbytes=_input_bytes(run)))
@@ -711,6 +724,29 @@ def scan(run: Run) -> None:
         run.lengths = spill(folder / "lengths.npy", [s.tokens for s in run.scans], np.int64)
     run.status = np.concatenate([s.status for s in run.scans])
     spill_scans(run.scans, folder)
+
+
+def _reusable(run: Run) -> list[Filtered | None]:
+    """Per shard, the fit sample's filter decisions the scan may take (else None).
+
+    Only those of the scan's own filters: the sample's chain must be the first filters of
+    the scan's, the same objects (a filter fitted to the sample, perplexity, was fitted
+    before the fit sample was taken; one appended after the fit, auto's language filter,
+    runs in the scan on what the reused decisions keep). Nothing after a fit from a
+    checkpoint (--resume), without a scorer (no fit sample), or when hygiene may rewrite
+    texts (the scan filters the rewritten ones).
+    """
+    assert run.ctx is not None
+    none: list[Filtered | None] = [None] * len(run.shards)
+    if not REUSE_SAMPLE_FILTERS or run.sampled is None or run.ctx.hygiene is not None:
+        return none
+    k = len(run.sampled_filters)
+    head = run.ctx.filters[:k]
+    if len(head) < k or any(a is not b for a, b in zip(head, run.sampled_filters, strict=True)):
+        return none
+    if len(run.sampled) != len(run.shards):  # pragma: no cover - the shards are planned once
+        return none
+    return [f if f is not None and f.filters == k else None for f in run.sampled]
 
 
 def _input_bytes(run: Run) -> int:

@@ -83,21 +83,33 @@ def build_filters(spec: list[str], **options: Any) -> list[Filter]:
     return filters
 
 
-def apply_filters(filters: list[Filter], texts: pa.Array | pa.ChunkedArray) -> FilterResult:
+def apply_filters(
+    filters: list[Filter], texts: pa.Array | pa.ChunkedArray, start: FilterResult | None = None
+) -> FilterResult:
     """Run ``filters`` in order over ``texts``; each sees only what every earlier one kept.
 
     The result's ``rule`` and ``value`` are those of the first filter that dropped the
     document; its annotations (e.g. ``language``) are null for documents dropped before the
     annotating filter ran. Every filter runs even when nothing is left, so its annotation
     columns exist (all null) in every batch and line up across batches.
+
+    ``start``: the decision earlier filters of the chain already made on ``texts`` (the
+    scan reusing its fit sample's); ``filters`` go on from it, as if the chain had run
+    whole: ``apply_filters(a + b, t) == apply_filters(b, t, start=apply_filters(a, t))``.
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     n = len(texts)
-    keep = np.ones(n, dtype=bool)
-    rule = np.full(n, "", dtype=object)
-    value = np.full(n, np.nan, dtype=np.float64)
-    annotations: dict[str, pa.Array] = {}
+    if start is None:
+        keep = np.ones(n, dtype=bool)
+        rule = np.full(n, "", dtype=object)
+        value = np.full(n, np.nan, dtype=np.float64)
+        annotations: dict[str, pa.Array] = {}
+    else:
+        if len(start) != n:
+            raise ValueError(f"start decides {len(start)} documents, texts has {n}")
+        keep, rule, value = start.keep.copy(), start.rule.copy(), start.value.copy()
+        annotations = dict(start.annotations)
     for f in filters:
         idx = np.flatnonzero(keep)
         whole = len(idx) == n

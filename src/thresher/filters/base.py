@@ -44,6 +44,39 @@ class FilterResult:
         value[keep] = np.nan
         return cls(keep.astype(bool), rule, value, dict(annotations or {}))
 
+    def __len__(self) -> int:
+        return len(self.keep)
+
+    def slice(self, start: int, stop: int) -> FilterResult:
+        """The decisions on documents ``start:stop`` (views, not copies)."""
+        return FilterResult(
+            self.keep[start:stop],
+            self.rule[start:stop],
+            self.value[start:stop],
+            {k: v.slice(start, stop - start) for k, v in self.annotations.items()},
+        )
+
+    @classmethod
+    def concat(cls, parts: list[FilterResult]) -> FilterResult:
+        """The decisions on consecutive runs of documents as one result.
+
+        Every part must carry the same annotation columns with the same Arrow types (what
+        :func:`~thresher.filters.apply_filters` gives for one filter chain: every filter
+        runs on every batch, so its columns are there, null where it saw nothing).
+        """
+        if not parts:
+            return cls(np.zeros(0, bool), np.zeros(0, object), np.zeros(0, np.float64))
+        names = list(parts[0].annotations)
+        for p in parts[1:]:
+            if list(p.annotations) != names:
+                raise ValueError(f"annotation columns differ: {names} vs {list(p.annotations)}")
+        return cls(
+            np.concatenate([p.keep for p in parts]),
+            np.concatenate([p.rule for p in parts]),
+            np.concatenate([p.value for p in parts]),
+            {k: pa.concat_arrays([p.annotations[k] for p in parts]) for k in names},
+        )
+
 
 @runtime_checkable
 class Filter(Protocol):
