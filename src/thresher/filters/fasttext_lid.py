@@ -56,9 +56,9 @@ Where the time goes, and what changes no sum:
 Not supported (refused at load): unquantized ``.bin`` models, losses other than ``hs``,
 ``wordNgrams`` > 1.
 
-Cost: ~9 ns per character on real text from a cold start (~115 MB/s a core; 13 ns before the
-word caches, the read-ahead and the register sums; fasttext-predict ~145-160), bench/results/
-langid.md; compiling the kernels the first time after an install takes ~5 s (``cache=True``:
+Cost: ~10 ns per character from a cold start (9.9 on the bench pool, against fasttext-
+predict's 129: 13x; 16-18 before the word caches, the read-ahead and the register sums),
+bench/results/langid.md; compiling the kernels the first time after an install takes ~5 s (``cache=True``:
 later processes load them in ~0.3 s), reading the model ~0.5 s per process.
 
 bench/langid.py measures it against fasttext-predict (agreement per language and time per
