@@ -74,6 +74,18 @@ def assert_same_run(a: Path, ma: dict, b: Path, mb: dict) -> None:
     assert ma["metrics"] == mb["metrics"]
 
 
+def both_ways(tmp_path: Path, monkeypatch, counting: Path, **options) -> tuple[list, list]:
+    """The same selection with and without the reuse: [(out, manifest)] and the number of
+    documents the counting filter saw, each in that order."""
+    runs, seen = [], []
+    for reuse in (True, False):
+        out = tmp_path / f"reuse-{reuse}"
+        counting.unlink(missing_ok=True)
+        runs.append((out, select(out, reuse, monkeypatch, **options)))
+        seen.append(counted(counting))
+    return runs, seen
+
+
 def _phases(cfg: SelectConfig, check_fit=None):
     """The pipeline's phases one by one up to the scan; ``check_fit(run)`` between fit and scan."""
     run = P.Run(cfg=cfg, say=as_reporter(None), command=[])
@@ -151,24 +163,18 @@ def test_filter_chain_straddling_batches_same_bytes_and_filtered_once(
     one 8 MB batch of each shard holds those documents and more: the batch takes the reused
     decisions for its first documents and filters the rest. Each document goes through the
     counting filter (first in the chain: it sees every document) once with the reuse."""
-    runs, seen = [], []
-    for reuse in (True, False):
-        out = tmp_path / f"reuse-{reuse}"
-        counting.unlink(missing_ok=True)
-        m = select(
-            out,
-            reuse,
-            monkeypatch,
-            raw=[str(plain_raw_path)],
-            method="dsir",
-            raw_sample=300,
-            filters=["counting", "lang", "gopher_repetition"],
-            filter_options={"languages": ["en", "de", "fr"], "counting": {"log": str(counting)}},
-            workers=workers,
-            shard_bytes=2_500_000,
-        )
-        runs.append((out, m))
-        seen.append(counted(counting))
+    runs, seen = both_ways(
+        tmp_path,
+        monkeypatch,
+        counting,
+        raw=[str(plain_raw_path)],
+        method="dsir",
+        raw_sample=300,
+        filters=["counting", "lang", "gopher_repetition"],
+        filter_options={"languages": ["en", "de", "fr"], "counting": {"log": str(counting)}},
+        workers=workers,
+        shard_bytes=2_500_000,
+    )
     assert_same_run(*runs[0], *runs[1])
     c = runs[0][1]["counts"]
     docs = c["read"] - c["rejected"]
@@ -228,25 +234,19 @@ def test_method_auto_appended_language_filter_runs_on_the_reused_decisions(
     on what they keep."""
     raw = tmp_path / "raw.jsonl"
     raw.write_bytes(b"".join(plain_raw_path.read_bytes().splitlines(keepends=True)[::2]))
-    runs, seen = [], []
-    for reuse in (True, False):
-        out = tmp_path / f"reuse-{reuse}"
-        counting.unlink(missing_ok=True)
-        m = select(
-            out,
-            reuse,
-            monkeypatch,
-            raw=[str(raw)],
-            method="auto",
-            scorer_options={"candidates": "dsir", "language": "on", "compare_sample": 1000},
-            raw_sample=400,
-            filters=["counting"],
-            filter_options={"counting": {"log": str(counting)}},
-            workers=1,
-            format="jsonl",
-        )
-        runs.append((out, m))
-        seen.append(counted(counting))
+    runs, seen = both_ways(
+        tmp_path,
+        monkeypatch,
+        counting,
+        raw=[str(raw)],
+        method="auto",
+        scorer_options={"candidates": "dsir", "language": "on", "compare_sample": 1000},
+        raw_sample=400,
+        filters=["counting"],
+        filter_options={"counting": {"log": str(counting)}},
+        workers=1,
+        format="jsonl",
+    )
     assert runs[0][1]["auto"]["language_filter"]
     assert runs[0][1]["counts"]["filtered"] > 300
     assert_same_run(*runs[0], *runs[1])
