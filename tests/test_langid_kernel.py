@@ -156,10 +156,16 @@ def _cold() -> None:
     fasttext_lid.forget_words()
 
 
-def test_neither_the_batch_split_nor_the_word_caches_change_a_byte():
+def _far_slots(model) -> int:
+    return len(fasttext_lid._word_caches(model, 0)[2])
+
+
+def test_neither_the_batch_split_nor_the_word_caches_change_a_byte(monkeypatch):
     """Word vectors are cached from call to call (a near and a far direct-mapped cache): a
-    document's answer is the same bytes whatever came before it, cold or warm, and whatever
-    else is in its call. 80,000 distinct words overflow both caches' slots many times."""
+    document's answer is the same bytes whatever came before it, cold or warm, with the far
+    cache small or grown, and whatever else is in its call. 80,000 distinct words overflow
+    both caches' slots many times."""
+    monkeypatch.setattr(fasttext_lid, "_FAR_AFTER_BYTES", 1_000_000)
     rng = np.random.default_rng(7)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyzäöüéèñç"))
     chars = "".join(letters[rng.integers(0, len(letters), size=80_000 * 8)].tolist())
@@ -168,7 +174,9 @@ def test_neither_the_batch_split_nor_the_word_caches_change_a_byte():
     model = fasttext_lid.cached_model(default_model_path())
     _cold()
     whole = fasttext_lid.predict(model, pa.array(docs), max_chars=100_000)
+    assert _far_slots(model) == 4096  # ~0.7 MB identified: still the small far cache
     warm = fasttext_lid.predict(model, pa.array(docs), max_chars=100_000)
+    assert _far_slots(model) == 1 << 18  # grown (and empty) before this call
     one_by_one = fasttext_lid.predict(model, pa.chunked_array([[d] for d in docs]))
     _cold()
     backwards = [x[::-1] for x in fasttext_lid.predict(model, pa.array(docs[::-1]))]

@@ -41,7 +41,7 @@ Where the time goes, and what changes no sum:
 
 * word vectors are kept per thread from call to call in two direct-mapped caches keyed by the
   word's own bytes (up to 32): a near one of 4,096 slots (in the L2 cache) and a far one of
-  262,144 (27 MB); on real web text ~72% of words are found near, ~18% far, ~10% are made (a
+  262,144 (27 MB, once the thread has identified 16 MB; 4,096 slots until then); on real web text ~72% of words are found near, ~18% far, ~10% are made (a
   word's vector does not depend on what else was seen, so the answers are the same bytes for
   any batch split and any cache state);
 * words are read 64 ahead of their lookup and their far slots prefetched (a word is ~100
@@ -349,7 +349,8 @@ _LT, _GT = 0x3C, 0x3E  # "<" and ">", fastText's BOW and EOW
 _SPACES = np.uint64((1 << 32) | (0b11111 << 9) | 1)  # the bytes readWord splits at
 _CACHED_WORD_BYTES = 32  # words up to this long are kept in the word cache
 _NEAR_BITS = 12  # the near word cache: 4,096 slots of 104 bytes, in the L2 cache
-_FAR_BITS = 18  # the far one: 2**18 slots, 27 MB per thread
+_FAR_BITS = 18  # the far one: 2**18 slots, 27 MB per thread ...
+_FAR_AFTER_BYTES = 16 << 20  # ... once the thread has identified 16 MB
 _WORDS_AHEAD = 64  # words tokenized (and their cache slots prefetched) ahead of their lookup
 
 
@@ -1095,21 +1096,29 @@ def forget_words() -> None:
     _THREAD.__dict__.pop("caches", None)
 
 
-def _word_caches(model: FastTextModel) -> tuple[np.ndarray, ...]:
+@dataclass
+class _Caches:
+    """One thread's word caches for one model, and how many bytes it has identified."""
+
+    model: FastTextModel
+    arrays: list[np.ndarray]
+    seen: int = 0
+    far_bits: int = _NEAR_BITS
+
+
+def _word_caches(model: FastTextModel, nbytes: int) -> list[np.ndarray]:
     """This thread's word caches for ``model`` (keys and vectors of the near one, then of the
-    far one), kept from call to call: a frequent word is looked up once per process, not
-    once per batch. A cached vector is the very one a recomputation gives, so what the caches
-    hold never changes an answer."""
+    far one, then the kernel's scratch), kept from call to call: a frequent word is looked up
+    once per process, not once per batch. The far cache starts as small as the near one and
+    grows to its 27 MB once the thread has identified ``_FAR_AFTER_BYTES`` (a target check
+    or a test stays small). A cached vector is the very one a recomputation gives, so what
+    the caches hold, or their size, never changes an answer."""
     caches = getattr(_THREAD, "caches", None)
     if caches is None:
         caches = _THREAD.caches = {}
     entry = caches.get(id(model))
-    if entry is None or entry[0] is not model:
-        arrays = []
-        for bits in (_NEAR_BITS, _FAR_BITS):
-            # per slot: the word's bytes, then count << 8 | length (0: empty); its vector
-            arrays.append(np.zeros((1 << bits, 5), dtype=np.uint64))
-            arrays.append(np.zeros((1 << bits, model.dim), dtype=np.float32))
+    if entry is None or entry.model is not model:
+        arrays = [*_cache_arrays(_NEAR_BITS, model.dim), *_cache_arrays(_NEAR_BITS, model.dim)]
         arrays += [  # the kernel's scratch: sums, a word's vector, its n-grams, words ahead
             np.zeros(model.dim, dtype=np.float32),
             np.zeros(model.dim, dtype=np.float32),
@@ -1122,8 +1131,18 @@ def _word_caches(model: FastTextModel) -> tuple[np.ndarray, ...]:
             np.zeros(_WORDS_AHEAD, dtype=np.int64),
             _LABEL_PREFIX_ARRAY,
         ]
-        entry = caches[id(model)] = (model, *arrays)
-    return entry[1:]
+        entry = caches[id(model)] = _Caches(model, arrays)
+    entry.seen += nbytes
+    if entry.far_bits < _FAR_BITS and entry.seen > _FAR_AFTER_BYTES:
+        entry.arrays[2:4] = _cache_arrays(_FAR_BITS, model.dim)
+        entry.far_bits = _FAR_BITS
+    return entry.arrays
+
+
+def _cache_arrays(bits: int, dim: int) -> list[np.ndarray]:
+    """A word cache of ``2**bits`` slots: per slot the word's bytes, then count << 8 | length
+    (0: empty); and its vector."""
+    return [np.zeros((1 << bits, 5), dtype=np.uint64), np.zeros((1 << bits, dim), np.float32)]
 
 
 def predict(
@@ -1152,7 +1171,7 @@ def predict(
     probs = np.empty(n, dtype=np.float32)
     wanted_probs = np.empty(n, dtype=np.float32)
     want = np.ones(model.nlabels, dtype=np.bool_) if wanted is None else np.asarray(wanted, bool)
-    caches = _word_caches(model)
+    caches = _word_caches(model, texts.nbytes)
     start = 0
     for chunk in chunks:
         if len(chunk) == 0:
