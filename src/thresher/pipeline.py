@@ -744,9 +744,7 @@ def _reusable(run: Run) -> list[Filtered | None]:
     head = run.ctx.filters[:k]
     if len(head) < k or any(a is not b for a, b in zip(head, run.sampled_filters, strict=True)):
         return none
-    if len(run.sampled) != len(run.shards):  # pragma: no cover - the shards are planned once
-        return none
-    return [f if f is not None and f.filters == k else None for f in run.sampled]
+    return list(run.sampled)  # one per shard: the scan's zip(..., strict=True) checks it
 
 
 def _input_bytes(run: Run) -> int:

@@ -516,7 +516,8 @@ def _add_subwords(data, a, b, minn, maxn, bucket, ngrams, identity, nwords, rows
         high |= data[t]
     if high < 0x80 and length <= wbuf.shape[0]:
         # ASCII (most words): a character is a byte and no byte is sign-extended; "<word>"
-        # is copied once, so the n-gram loops read it without selecting "<" or ">"
+        # is copied once, so the n-gram loops read it without selecting "<" or ">" (the
+        # general loop below gives the same buckets; this one makes the kernel ~4% faster)
         wbuf[0] = _LT
         for t in range(a, b):
             wbuf[t - a + 1] = data[t]
@@ -1103,7 +1104,6 @@ class _Caches:
     model: FastTextModel
     arrays: list[np.ndarray]
     seen: int = 0
-    far_bits: int = _NEAR_BITS
 
 
 def _word_caches(model: FastTextModel, nbytes: int) -> list[np.ndarray]:
@@ -1133,9 +1133,8 @@ def _word_caches(model: FastTextModel, nbytes: int) -> list[np.ndarray]:
         ]
         entry = caches[id(model)] = _Caches(model, arrays)
     entry.seen += nbytes
-    if entry.far_bits < _FAR_BITS and entry.seen > _FAR_AFTER_BYTES:
+    if len(entry.arrays[2]) < 1 << _FAR_BITS and entry.seen > _FAR_AFTER_BYTES:
         entry.arrays[2:4] = _cache_arrays(_FAR_BITS, model.dim)
-        entry.far_bits = _FAR_BITS
     return entry.arrays
 
 
