@@ -62,7 +62,7 @@ def _special(x: np.uint64) -> np.uint64:
     return (((q - _ONES) & ~q) | ((s - _ONES) & ~s) | ((x - _SPACES) & ~x)) & _HIGHS
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _hex4(a: np.ndarray, i: int, e: int) -> int:
     """The value of 4 hex digits at ``a[i:i + 4]``, or -1."""
     if i + 4 > e:
@@ -82,7 +82,7 @@ def _hex4(a: np.ndarray, i: int, e: int) -> int:
     return v
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _put_utf8(out: np.ndarray, pos: int, cp: int) -> int:
     if cp < 0x80:
         out[pos] = cp
@@ -185,7 +185,7 @@ def _string(
         pos += 1
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _blank(a: np.ndarray, i: int, e: int) -> int:
     """Index of the first byte at or after ``i`` that is not JSON whitespace (space, tab, CR:
     a line holds no LF)."""
@@ -197,7 +197,7 @@ def _blank(a: np.ndarray, i: int, e: int) -> int:
     return i
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _number(a: np.ndarray, i: int, e: int) -> int:
     """Index after the JSON number at ``i``, or -1 (not JSON, or long enough that orjson
     might read it as infinity)."""
@@ -234,7 +234,7 @@ def _number(a: np.ndarray, i: int, e: int) -> int:
     return i
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _literal(a: np.ndarray, i: int, e: int) -> int:
     """Index after ``true``, ``false`` or ``null`` at ``i``, or -1."""
     c = a[i]
@@ -255,7 +255,7 @@ def _literal(a: np.ndarray, i: int, e: int) -> int:
     return -1
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _is_key(a: np.ndarray, s: int, e: int, key: np.ndarray) -> bool:
     if e - s != key.size:
         return False
@@ -265,7 +265,7 @@ def _is_key(a: np.ndarray, s: int, e: int, key: np.ndarray) -> bool:
     return same
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _line(
     a: np.ndarray,
     s: int,
@@ -294,87 +294,65 @@ def _line(
         if i >= e:
             return False, pos, seen
         c = a[i]
-        if expect <= _KEY:  # _KEY_OR_END or _KEY
-            if c == 125 and expect == _KEY_OR_END:  # '}' of an empty object
-                i += 1
-                depth -= 1
-                expect = _AFTER
-            elif c == 34:
-                k0 = i + 1
-                i, _, kind, bits = _string(a, k0, e, out, pos, False)
-                seen |= bits
-                if kind == _BAD:
-                    return False, pos, seen
-                if depth == 1:
-                    if kind == _ESCAPED:  # a key spelled with escapes: orjson compares it
-                        return False, pos, seen
-                    is_text = _is_key(a, k0, i - 1, key)
-                i = _blank(a, i, e)
-                if i >= e or a[i] != 58:  # ':'
-                    return False, pos, seen
-                i += 1
-                expect = _VALUE
-                continue
-            else:
-                return False, pos, seen
-        elif expect <= _VALUE_OR_END:  # _VALUE or _VALUE_OR_END
-            if c == 93 and expect == _VALUE_OR_END:  # ']' of an empty array
-                i += 1
-                depth -= 1
-                expect = _AFTER
-            elif is_text and depth == 1:
-                if c != 34:  # not a string: orjson says why
-                    return False, pos, seen
-                i, end, kind, bits = _string(a, i + 1, e, out, start, True)
-                seen |= bits
-                if kind == _BAD:
-                    return False, pos, seen
-                pos = end
-                is_text = False
-                expect = _AFTER
-                continue
-            elif c == 34:
-                i, _, kind, bits = _string(a, i + 1, e, out, pos, False)
-                seen |= bits
-                if kind == _BAD:
-                    return False, pos, seen
-                expect = _AFTER
-                continue
-            elif c == 123 or c == 91:  # '{' '['
-                if depth >= MAX_DEPTH:
-                    return False, pos, seen
-                stack[depth] = c
-                depth += 1
-                i += 1
-                expect = _KEY_OR_END if c == 123 else _VALUE_OR_END
-                continue
-            elif c == 45 or 48 <= c <= 57:
-                i = _number(a, i, e)
-                if i < 0:
-                    return False, pos, seen
-                expect = _AFTER
-                continue
-            else:
-                i = _literal(a, i, e)
-                if i < 0:
-                    return False, pos, seen
-                expect = _AFTER
-                continue
-        else:  # _AFTER
+        if expect == _AFTER:
             top = stack[depth - 1]
             if c == 44:  # ','
                 i += 1
                 expect = _KEY if top == 123 else _VALUE
                 continue
-            if (c == 125 and top == 123) or (c == 93 and top == 91):
-                i += 1
-                depth -= 1
-            else:
+            if not ((c == 125 and top == 123) or (c == 93 and top == 91)):
                 return False, pos, seen
-        if depth == 0:  # the line's object is closed: only blanks may follow
-            if _blank(a, i, e) < e or end < 0:
+            i += 1
+            depth -= 1
+            if depth == 0:  # the line's object is closed: only blanks may follow
+                if _blank(a, i, e) < e or end < 0:
+                    return False, pos, seen
+                return True, end, seen
+        elif is_text:  # the top-level text field's value: a string, copied out
+            if c != 34:  # not a string: orjson says why
                 return False, pos, seen
-            return True, end, seen
+            i, end, kind, bits = _string(a, i + 1, e, out, start, True)
+            seen |= bits
+            if kind == _BAD:
+                return False, pos, seen
+            is_text = False
+            expect = _AFTER
+        elif c == 34:  # a key, or a string value not copied
+            k0 = i + 1
+            i, _, kind, bits = _string(a, k0, e, out, pos, False)
+            seen |= bits
+            if kind == _BAD:
+                return False, pos, seen
+            if expect >= _VALUE:
+                expect = _AFTER
+                continue
+            if depth == 1:
+                if kind == _ESCAPED:  # a key spelled with escapes: orjson compares it
+                    return False, pos, seen
+                is_text = _is_key(a, k0, i - 1, key)
+            i = _blank(a, i, e)
+            if i >= e or a[i] != 58:  # ':'
+                return False, pos, seen
+            i += 1
+            expect = _VALUE
+        elif (c == 125 and expect == _KEY_OR_END) or (c == 93 and expect == _VALUE_OR_END):
+            i += 1  # the end of an empty object or array (not the line's: that has a key)
+            depth -= 1
+            expect = _AFTER
+        elif expect <= _KEY:  # a key must be a string
+            return False, pos, seen
+        elif c == 123 or c == 91:  # '{' '['
+            if depth >= MAX_DEPTH:
+                return False, pos, seen
+            stack[depth] = c
+            depth += 1
+            i += 1
+            expect = _KEY_OR_END if c == 123 else _VALUE_OR_END
+        else:
+            i = _number(a, i, e) if c == 45 or 48 <= c <= 57 else _literal(a, i, e)
+            if i < 0:
+                return False, pos, seen
+            expect = _AFTER
 
 
 @nb.njit(cache=True, nogil=True)
