@@ -79,7 +79,7 @@ _PEAK_RSS = textwrap.dedent(
     import json, resource, sys
     import numpy as np
     import zstandard
-    from thresher.io.formats._rowcheck import line_flags
+    from thresher.io.formats._jsonscan import scan_texts
     from thresher.io.readers import ShardReader
     from thresher.io.sources import discover, plan_shards
 
@@ -91,7 +91,7 @@ _PEAK_RSS = textwrap.dedent(
             w.write(block)
         w.write(b'\\n{"text": "after"}\\n')
     (shard,) = plan_shards(discover([path]))
-    line_flags(np.frombuffer(b'{"a": 1}\\n', np.uint8), np.array([8]))  # compile first
+    scan_texts(np.frombuffer(b'{"a": 1}\\n', np.uint8), np.array([8]), np.zeros(1, np.uint8))
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     reader = ShardReader(shard)
     texts = [t for b in reader.batches() for t in b.texts.to_pylist()]

@@ -1,5 +1,6 @@
 """thresher's own processes (the CLI, the local engine's workers) give numpy arrays 4 KB
-pages; importing thresher as a library leaves the caller's numpy as it was."""
+pages and keep freed memory for reuse; importing thresher as a library leaves the caller's
+numpy and malloc as they were."""
 
 from __future__ import annotations
 
@@ -40,6 +41,33 @@ def test_the_cli_turns_huge_page_advice_off_for_itself_and_its_children():
     assert _in_fresh_python(code) == "False/0"
 
 
+def _fault_count() -> int:
+    """Page faults while allocating and freeing buffers of 1-40 MB, as the scan does."""
+    import resource
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(60):
+        a = np.ones(int(rng.integers(1, 40)) << 20, np.uint8)
+        b = np.ones(int(rng.integers(1, 40)) << 20, np.uint8)
+        del a
+        c = bytes(8 << 20)
+        del b, c
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+FAULTS = "from tests.test_pages import _fault_count; from thresher import pages; "
+SMALL = FAULTS + "pages.use_small_pages(); print(_fault_count())"  # 4 KB pages, glibc as it is
+
+
+def test_freed_memory_is_reused_without_faulting_pages_in_again():
+    plain = int(_in_fresh_python(SMALL))
+    kept = int(_in_fresh_python(FAULTS + "pages.tune_process(); print(_fault_count())"))
+    assert kept < plain / 2, (kept, plain)
+
+
 def test_local_engine_workers_use_small_pages(monkeypatch):
     # The worker would inherit advice on from here: only its own set-up turns it off.
     monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
@@ -47,5 +75,8 @@ def test_local_engine_workers_use_small_pages(monkeypatch):
     try:
         assert engine.spawned == 1
         assert engine._executor().submit(_madvise).result(timeout=120) is False
+        plain = int(_in_fresh_python(SMALL))
+        in_worker = engine._executor().submit(_fault_count).result(timeout=120)
+        assert in_worker < plain / 2, (in_worker, plain)
     finally:
         engine.close()

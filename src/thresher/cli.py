@@ -32,10 +32,10 @@ def _root(
 ) -> None:
     """Select, out of a raw corpus, the documents worth training a language model on."""
     from thresher import console
-    from thresher.pages import use_small_pages
+    from thresher.pages import tune_process
 
     console.set_quiet(quiet)  # every invocation: a previous --quiet in this process does not stick
-    use_small_pages()  # this process is thresher's own (see thresher.pages)
+    tune_process()  # this process is thresher's own (see thresher.pages)
 
 
 def _parse_options(items: list[str]) -> dict:

@@ -78,6 +78,8 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from thresher._intrinsics import ctz as _ctz
+from thresher._intrinsics import load_u64 as _load_u64
 from thresher.text.ngrams import arrow_buffers
 
 _MAGIC = 793712314
@@ -662,37 +664,6 @@ def _borrowed(typingctx, arr):
         return out._getvalue()
 
     return arr(arr), codegen
-
-
-@intrinsic
-def _load_u64(typingctx, data, p):
-    """The 8 bytes ``data[p:p + 8]`` of a uint8 array as a little-endian uint64: one unaligned
-    load (numba reads them one by one). The caller checks that they are inside the array."""
-    if not (isinstance(data, types.Array) and data.dtype == types.uint8 and data.ndim == 1):
-        return None
-
-    def codegen(context, builder, sig, args):
-        arr = context.make_array(sig.args[0])(context, builder, args[0])
-        at = builder.gep(arr.data, [context.cast(builder, args[1], sig.args[1], types.intp)])
-        i64 = ir.IntType(64)
-        return builder.load(builder.bitcast(at, i64.as_pointer()), align=1)
-
-    return types.uint64(data, p), codegen
-
-
-@intrinsic
-def _ctz(typingctx, x):
-    """The number of trailing zero bits of a nonzero uint64: LLVM's ``cttz``."""
-    if x != types.uint64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        i64, i1 = ir.IntType(64), ir.IntType(1)
-        fnty = ir.FunctionType(i64, [i64, i1])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.cttz.i64")
-        return builder.call(fn, [args[0], ir.Constant(i1, 1)])
-
-    return types.uint64(x), codegen
 
 
 _ONES = np.uint64(0x0101010101010101)

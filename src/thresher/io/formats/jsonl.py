@@ -3,8 +3,8 @@
 The definition of a valid row, used by the scan and by the write pass alike: a line
 (after a UTF-8 byte order mark at the start of the file is dropped) that is not blank,
 at most ``max_row_bytes`` long, that orjson parses to an object whose text field is a
-string. The scan reads clean lines with Arrow's C++ JSON reader (most of its speed) and
-every line a cheap byte check flags (:mod:`._rowcheck`) with orjson, so both passes
+string. The scan reads the text of clean lines with one strict JSON pass in numba
+(:mod:`._jsonscan`, most of its speed) and every other line with orjson, so both passes
 accept exactly the same rows and read the same text.
 
 A plain file splits into byte ranges cut after a newline; a compressed stream cannot be
@@ -24,12 +24,11 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.json as pj
 import zstandard
 
 from thresher.console import advance
 from thresher.errors import InputError
-from thresher.io.formats._rowcheck import line_flags, valid_utf8
+from thresher.io.formats._jsonscan import scan_texts, texts_array, valid_utf8
 from thresher.io.formats.base import (
     DEFAULT_MAX_ROW_BYTES,
     Batch,
@@ -148,27 +147,6 @@ def _block(row: int, data: bytes, max_row_bytes: int) -> Block:
     pieces.append(data[prev:])
     data = b"".join(pieces)
     return Block(row, data, np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10), oversized)
-
-
-def _arrow_texts(data: bytes, text_field: str, n_rows: int) -> pa.Array | None:
-    """The text column of clean lines, by Arrow's C++ JSON reader, or None when Arrow does not
-    read exactly ``n_rows`` rows each with a string text (then orjson reads the lines)."""
-    try:
-        table = pj.read_json(
-            pa.BufferReader(data),
-            read_options=pj.ReadOptions(use_threads=False, block_size=max(1 << 20, len(data) + 1)),
-            parse_options=pj.ParseOptions(
-                explicit_schema=pa.schema([(text_field, pa.large_string())]),
-                unexpected_field_behavior="ignore",
-                newlines_in_values=False,
-            ),
-        )
-    except (pa.ArrowException, ValueError):
-        return None
-    col = table.column(text_field)
-    if col.null_count or table.num_rows != n_rows:
-        return None
-    return col.combine_chunks()
 
 
 def _to_arrow(texts: list[str], path: str) -> pa.Array:
@@ -344,30 +322,25 @@ class JsonlFormat(Format):
                 yield batch
 
     def _fast(self, reader: ShardReader, blk: Block) -> Batch | None:
-        """Arrow for the lines no check flags, orjson for the rest (see the module doc)."""
+        """The scanner's texts for clean lines, orjson for the rest (see the module doc)."""
         n = blk.lines
         if n == 0:
             return None
-        flags, non_ascii = line_flags(np.frombuffer(blk.data, dtype=np.uint8), blk.nl)
+        key = np.frombuffer(reader.text_field.encode("utf-8"), dtype=np.uint8)
+        clean, offsets, data, non_ascii = scan_texts(
+            np.frombuffer(blk.data, dtype=np.uint8), blk.nl, key
+        )
         if non_ascii and not valid_utf8(blk.data):
             return self._exact(reader, blk)
-        tf = reader.text_field
-        flagged = np.flatnonzero(flags)
-        if not len(flagged):
-            texts = _arrow_texts(blk.data, tf, n)
-            if texts is None:
-                return self._exact(reader, blk)
+        texts = texts_array(offsets, data)
+        if len(texts) == n:
             return Batch(texts, np.arange(blk.row, blk.row + n, dtype=np.int64))
-        if 2 * len(flagged) > n:
-            return self._exact(reader, blk)
-        clean = np.flatnonzero(flags == 0)
-        texts = _arrow_texts(_without(blk, flagged), tf, len(clean))
-        if texts is None:
-            return self._exact(reader, blk)
-        rows = blk.row + clean.astype(np.int64)
-        exact = self._exact(reader, blk, flagged)
+        rows = blk.row + np.flatnonzero(clean).astype(np.int64)
+        exact = self._exact(reader, blk, np.flatnonzero(~clean))
         if exact is None:
-            return Batch(texts, rows)
+            return Batch(texts, rows) if len(texts) else None
+        if not len(texts):
+            return exact
         rows = np.concatenate([rows, exact.rows])
         order = np.argsort(rows, kind="stable")
         merged = pa.concat_arrays([texts, exact.texts]).take(pa.array(order))
@@ -487,18 +460,6 @@ def _head(pieces: list[bytes]) -> bytes:
         if len(out) >= EXCERPT_BYTES:
             break
     return out
-
-
-def _without(blk: Block, drop: np.ndarray) -> bytes:
-    """The block's bytes without the lines ``drop`` (sorted line indices)."""
-    mv = memoryview(blk.data)
-    pieces, prev = [], 0
-    for k in drop.tolist():
-        start = int(blk.nl[k - 1]) + 1 if k else 0
-        pieces.append(mv[prev:start])
-        prev = int(blk.nl[k]) + 1
-    pieces.append(mv[prev:])
-    return b"".join(pieces)
 
 
 def _cuts(path: str, size: int, shard_bytes: int) -> list[tuple[int, int]]:
