@@ -274,10 +274,11 @@ class JsonlFormat(Format):
                             row += 1
                             pending, pending_len, skipping = [], 0, True
                         continue
-                    whole = chunk if cut == len(chunk) else chunk[:cut]
-                    if pending:
-                        pending.append(whole)
+                    if pending:  # one copy: the line begun before and the chunk's lines
+                        pending.append(memoryview(chunk)[:cut])
                         whole = b"".join(pending)
+                    else:
+                        whole = chunk if cut == len(chunk) else chunk[:cut]
                     blk = _block(row, whole, max_row_bytes)
                     tail = chunk[cut:]
                     if plain and not blk.oversized:
