@@ -495,9 +495,12 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     dropped = (task.status != ELIGIBLE) if ctx.write_dropped else np.zeros(len(task.rows), bool)
     mask = task.selected | task.random | dropped
     wanted = task.rows[mask]
-    starts = None if task.starts is None else task.starts[mask]
+    starts = stops = None
+    if task.starts is not None:  # each line ends before the next row's (or the shard's end)
+        starts = task.starts[mask]
+        stops = np.append(task.starts[1:], shard.end)[mask]
     reader = ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes)
-    recs = reader.records(wanted, starts)
+    recs = reader.records(wanted, starts, stops)
     pos = {int(r): i for i, r in enumerate(wanted)}
     tf = ctx.text_field
     sel_rows = task.rows[task.selected]
