@@ -4,7 +4,9 @@ and gets exactly the records the line-by-line path gets, whatever the file's qui
 from __future__ import annotations
 
 import gzip
+import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +27,44 @@ def _quirky_lines(texts: list[str]) -> list[bytes]:
     return lines
 
 
+@pytest.fixture(params=["stops", "blocks", "store"])
+def how(request, monkeypatch) -> str:
+    """The ways the write pass reads lines: one read per line up to where it must end (a
+    local file, given each line's stop), 8 MB blocks (no stops), and a file that has no
+    descriptor (one on a store: blocks, even given the stops)."""
+    if request.param == "store":
+        monkeypatch.setattr(
+            "thresher.io.formats.jsonl.open_input", lambda path, **kw: _Stored(path)
+        )
+    return request.param
+
+
+class _Stored:
+    """A file as a store's stream is: it reads and seeks, but has no ``fileno`` at all."""
+
+    def __init__(self, path: str) -> None:
+        self._f = io.BytesIO(Path(path).read_bytes())
+
+    def __getattr__(self, name: str):
+        if name == "fileno":
+            raise AttributeError(name)
+        return getattr(self._f, name)
+
+    def __enter__(self) -> _Stored:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._f.close()
+
+
+def _records_at(reader: ShardReader, rows: np.ndarray, starts: np.ndarray, wanted, how: str):
+    """reader.records of the wanted rows at their offsets, with their stops as the write
+    pass computes them (the next row's offset, or the shard's end) unless ``how`` is blocks."""
+    keep = np.isin(rows, wanted)
+    stops = np.append(starts[1:], reader.shard.end)[keep]
+    return reader.records(rows[keep], starts[keep], None if how == "blocks" else stops)
+
+
 @pytest.fixture(scope="module")
 def texts(sample_dir) -> list[str]:
     with gzip.open(sample_dir / "raw.jsonl.gz", "rb") as f:
@@ -33,7 +73,7 @@ def texts(sample_dir) -> list[str]:
 
 
 @pytest.mark.parametrize("bom", [False, True])
-def test_records_at_offsets_equal_the_line_by_line_records(tmp_path, texts, bom):
+def test_records_at_offsets_equal_the_line_by_line_records(tmp_path, texts, bom, how):
     path = tmp_path / "raw.jsonl"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + b"".join(_quirky_lines(texts)))
     shards = plan_shards(discover([path]), shard_bytes=40_000)
@@ -52,13 +92,13 @@ def test_records_at_offsets_equal_the_line_by_line_records(tmp_path, texts, bom)
         assert shard.start > 0 or starts[0] == (3 if bom else 0)  # after the byte order mark
         checked += 1
         for wanted in (rows, rows[rng.random(len(rows)) < 0.3], rows[-1:]):
-            at = reader.records(wanted, starts[np.isin(rows, wanted)])
+            at = _records_at(reader, rows, starts, wanted, how)
             assert at == reader.records(wanted)
     assert n_rows == len(texts) - 3  # blank, broken and oversized lines are not rows
     assert checked == len(shards) - 1
 
 
-def test_records_at_a_changed_or_shortened_file_name_file_and_line(tmp_path, texts):
+def test_records_at_a_changed_or_shortened_file_name_file_and_line(tmp_path, texts, how):
     path = tmp_path / "raw.jsonl"
     lines = [json.dumps({"text": t}).encode() + b"\n" for t in texts[:20]]
     path.write_bytes(b"".join(lines))
@@ -68,10 +108,10 @@ def test_records_at_a_changed_or_shortened_file_name_file_and_line(tmp_path, tex
     lines[5] = b'{"text": "changed"' + b" " * (len(lines[5]) - 19) + b"\n"  # same length, bad
     path.write_bytes(b"".join(lines))
     with pytest.raises(InputError, match=r"raw\.jsonl: line 6: invalid_json"):
-        reader.records(batch.rows, batch.starts)
+        _records_at(reader, batch.rows, batch.starts, batch.rows, how)
     path.write_bytes(b"".join(lines[:15]))
     with pytest.raises(InputError, match=r"raw\.jsonl: line 16 is past the end"):
-        reader.records(batch.rows[15:], batch.starts[15:])
+        _records_at(reader, batch.rows, batch.starts, batch.rows[15:], how)
 
 
 def test_compressed_shards_have_no_offsets(tmp_path, texts):

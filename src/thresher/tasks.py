@@ -55,11 +55,12 @@ from thresher.rundir import (
     SELECTED,
     SOURCE_COLUMN,
     STATUS_COLUMN,
-    STATUS_NAMES,
     VALUE_COLUMN,
     RunDir,
     annotation_column,
     decision_table,
+    repeated,
+    status_names,
     writing,
 )
 from thresher.text.ngrams import NgramHasher
@@ -460,7 +461,7 @@ def _provenance(task: WriteTask, mask: np.ndarray) -> dict[str, pa.Array]:
     """thresher's per-document columns (source, row, cluster, annotations) of the masked rows."""
     rows = task.rows[mask]
     cols = {
-        SOURCE_COLUMN: pa.array([task.ctx.source_name(task.shard.path)] * len(rows), pa.string()),
+        SOURCE_COLUMN: repeated(task.ctx.source_name(task.shard.path), len(rows)),
         ROW_COLUMN: pa.array(rows, type=pa.int64()),
     }
     if task.cluster is not None:
@@ -470,17 +471,21 @@ def _provenance(task: WriteTask, mask: np.ndarray) -> dict[str, pa.Array]:
     return cols
 
 
-def _drop_rules(task: WriteTask) -> tuple[np.ndarray, np.ndarray]:
+def _drop_rules(task: WriteTask) -> tuple[pa.Array, np.ndarray]:
     """Per row: the rule that dropped it (``""`` if none; ``"duplicate"`` for duplicates, whose
-    cluster says what they duplicate) and the value that rule measured (NaN if none)."""
+    cluster says what they duplicate) and the value that rule measured (NaN if none).
+
+    The rules are codes into their few names, then one take (1.4 ms on 286,095 rows against
+    8.3 ms for converting a Python string per row)."""
     n = len(task.rows)
-    rule = np.full(n, "", dtype=object)
+    names = {"": 0}
+    code = np.zeros(n, dtype=np.int32)
     value = np.full(n, np.nan, dtype=np.float64)
     for i, (r, v) in task.reasons.items():
-        rule[i] = r
+        code[i] = names.setdefault(r, len(names))
         value[i] = v
-    rule[task.status == DUPLICATE] = DUPLICATE_RULE
-    return rule, value
+    code[task.status == DUPLICATE] = names.setdefault(DUPLICATE_RULE, len(names))
+    return pa.array(list(names), type=pa.string()).take(pa.array(code)), value
 
 
 def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
@@ -490,9 +495,12 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     dropped = (task.status != ELIGIBLE) if ctx.write_dropped else np.zeros(len(task.rows), bool)
     mask = task.selected | task.random | dropped
     wanted = task.rows[mask]
-    starts = None if task.starts is None else task.starts[mask]
+    starts = stops = None
+    if task.starts is not None:  # each line ends before the next row's (or the shard's end)
+        starts = task.starts[mask]
+        stops = np.append(task.starts[1:], shard.end)[mask]
     reader = ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes)
-    recs = reader.records(wanted, starts)
+    recs = reader.records(wanted, starts, stops)
     pos = {int(r): i for i, r in enumerate(wanted)}
     tf = ctx.text_field
     sel_rows = task.rows[task.selected]
@@ -513,8 +521,8 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     if dropped.any():
         d_rows = task.rows[dropped]
         extra = {
-            STATUS_COLUMN: pa.array([STATUS_NAMES[int(x)] for x in task.status[dropped]]),
-            RULE_COLUMN: pa.array(rule[dropped], type=pa.string()),
+            STATUS_COLUMN: status_names(task.status[dropped]),
+            RULE_COLUMN: rule.filter(pa.array(dropped)),
             VALUE_COLUMN: pa.array(value[dropped], type=pa.float64(), from_pandas=True),
             **_provenance(task, dropped),
         }

@@ -93,19 +93,24 @@ class ShardReader:
 
     # -- pass 2: whole records of chosen rows -----------------------------------------
     def records(
-        self, wanted: np.ndarray, starts: np.ndarray | None = None
+        self,
+        wanted: np.ndarray,
+        starts: np.ndarray | None = None,
+        stops: np.ndarray | None = None,
     ) -> pa.Table | list[dict]:
         """Whole records of the ``wanted`` rows (sorted), as a table (Parquet) or dicts (JSONL).
 
         ``starts``: the file offset of each wanted row's line, as the scan found them
         (:attr:`Batch.starts`); then only those lines are read (plain JSONL), not the whole
-        shard split into lines again. Every wanted row must be one the scan accepted; one
-        that no longer parses is an InputError naming file and line (the file changed
-        under the run).
+        shard split into lines again. ``stops``: where each line ends at the latest (the
+        offset of the row after it, or the shard's end); then each read takes one line's
+        bytes. Every wanted row must be one the scan accepted; one that no longer parses is
+        an InputError naming file and line (the file changed under the run).
         """
         at = getattr(self.format, "records_at", None)
         if starts is not None and at is not None:
-            return at(self, np.asarray(wanted, np.int64), np.asarray(starts, np.int64))
+            wanted, starts = np.asarray(wanted, np.int64), np.asarray(starts, np.int64)
+            return at(self, wanted, starts, None if stops is None else np.asarray(stops, np.int64))
         return self.format.records(self, wanted)
 
 

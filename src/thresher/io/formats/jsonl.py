@@ -15,6 +15,8 @@ naming the file and line: what follows the damage cannot be trusted.
 from __future__ import annotations
 
 import gzip
+import io
+import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -399,37 +401,26 @@ class JsonlFormat(Format):
             "pass, but the scan read it (was the file changed during the run?)"
         )
 
-    def records_at(self, reader: ShardReader, wanted: np.ndarray, starts: np.ndarray) -> list[dict]:
+    def records_at(
+        self,
+        reader: ShardReader,
+        wanted: np.ndarray,
+        starts: np.ndarray,
+        stops: np.ndarray | None = None,
+    ) -> list[dict]:
         """Records of the ``wanted`` rows (sorted) read at their lines' file offsets, which
-        the scan recorded: the lines between are copied but never split or counted."""
-        shard, tf = reader.shard, reader.text_field
+        the scan recorded: the lines between are never split or counted. ``stops``: where
+        each line ends at the latest (the next row's offset), when known (see
+        :func:`_lines_at`)."""
         out: list[dict] = []
-        buf, base = b"", 0  # buf holds the file's bytes from offset base
-        with open_input(shard.path, span=(shard.start, shard.end)) as f:
-            for r, s in zip(wanted.tolist(), starts.tolist(), strict=True):
-                i = s - base
-                end = buf.find(b"\n", i) if 0 <= i < len(buf) else -1
-                if end < 0:
-                    f.seek(s)
-                    buf, base, i = f.read(max(0, min(BATCH_BYTES, shard.end - s))), s, 0
-                    if not buf:
-                        raise InputError(
-                            f"{shard.path}: line {r + 1} is past the end of the file in the "
-                            "write pass, but the scan read it (was the file changed during "
-                            "the run?)"
-                        )
-                    end = buf.find(b"\n")
-                    while end < 0:  # a line longer than a block, or the file's last line
-                        more = f.read(min(BATCH_BYTES, shard.end - base - len(buf)))
-                        buf += more
-                        end = buf.find(b"\n", len(buf) - len(more)) if more else len(buf)
-                rec, why = parse_row(buf[i:end], tf)
-                if rec is None:
-                    raise InputError(
-                        f"{shard.path}: line {r + 1}: {why} in the write pass, but the scan "
-                        "read it (was the file changed during the run?)"
-                    )
-                out.append(rec)
+        for r, line in _lines_at(reader.shard, wanted, starts, stops):
+            rec, why = parse_row(line, reader.text_field)
+            if rec is None:
+                raise InputError(
+                    f"{reader.shard.path}: line {r + 1}: {why} in the write pass, but the scan "
+                    "read it (was the file changed during the run?)"
+                )
+            out.append(rec)
         return out
 
     def rows(self, path: str, wanted: Iterable[int]) -> Iterator[tuple[int, dict]]:
@@ -451,6 +442,70 @@ class JsonlFormat(Format):
             pos = end
             if pos == len(want):
                 return
+
+
+def _lines_at(
+    shard: Shard, wanted: np.ndarray, starts: np.ndarray, stops: np.ndarray | None
+) -> Iterator[tuple[int, bytes]]:
+    """(row, line without its newline) of the ``wanted`` rows, read at their file offsets.
+
+    With ``stops`` (each line ends before its stop: the next row's offset) a local file is
+    read a line at a time, each read only that line's bytes (plus any blank or rejected
+    lines before the next row): on a fifth of the rows of a 1 GB file, as dsir's selected
+    and random baseline are, 0.14 s against 0.36 s for reading the shard in 8 MB blocks
+    from each line not in hand, which at that density copy nearly every byte. (Mapping the
+    file was as fast, but a file cut short while mapped kills the process with SIGBUS
+    where a read comes back short and names the line.) Without stops, or on a store, the
+    blocks.
+    """
+    with open_input(shard.path, span=(shard.start, shard.end)) as f:
+        fd = _descriptor(f)
+        if stops is None or fd < 0:
+            yield from _lines_read(f, shard, wanted, starts)
+            return
+        for r, s, e in zip(wanted.tolist(), starts.tolist(), stops.tolist(), strict=True):
+            buf = os.pread(fd, max(0, e - s), s)
+            if not buf:
+                raise _past_end(shard, r)
+            end = buf.find(b"\n")
+            yield r, buf if end < 0 else buf[:end]
+
+
+def _descriptor(f: BinaryIO) -> int:
+    """The OS file descriptor under ``f``, or -1: a store's stream has none (no ``fileno``
+    at all, or one that raises)."""
+    try:
+        return f.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return -1
+
+
+def _lines_read(
+    f: BinaryIO, shard: Shard, wanted: np.ndarray, starts: np.ndarray
+) -> Iterator[tuple[int, bytes]]:
+    """:func:`_lines_at` by seeks and reads of up to 8 MB from each line not yet in hand."""
+    buf, base = b"", 0  # buf holds the file's bytes from offset base
+    for r, s in zip(wanted.tolist(), starts.tolist(), strict=True):
+        i = s - base
+        end = buf.find(b"\n", i) if 0 <= i < len(buf) else -1
+        if end < 0:
+            f.seek(s)
+            buf, base, i = f.read(max(0, min(BATCH_BYTES, shard.end - s))), s, 0
+            if not buf:
+                raise _past_end(shard, r)
+            end = buf.find(b"\n")
+            while end < 0:  # a line longer than a block, or the file's last line
+                more = f.read(min(BATCH_BYTES, shard.end - base - len(buf)))
+                buf += more
+                end = buf.find(b"\n", len(buf) - len(more)) if more else len(buf)
+        yield r, buf[i:end]
+
+
+def _past_end(shard: Shard, row: int) -> InputError:
+    return InputError(
+        f"{shard.path}: line {row + 1} is past the end of the file in the write pass, but the "
+        "scan read it (was the file changed during the run?)"
+    )
 
 
 def _head(pieces: list[bytes]) -> bytes:
