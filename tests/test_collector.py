@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _in_fresh_python(code: str) -> str:
@@ -41,3 +42,13 @@ def test_a_workers_warm_up_runs_and_freezes_what_it_loaded():
         "print(r == 42 and gc.get_freeze_count() > before)"
     )
     assert _in_fresh_python(code) == "True"
+
+
+def test_a_file_left_open_is_still_flushed_at_exit(tmp_path: Path):
+    out = tmp_path / "left-open.txt"
+    code = (
+        "from thresher.collector import skip_exit_collection; skip_exit_collection(); "
+        f"f = open({str(out)!r}, 'w'); f.write('x' * 100_000); print('ok')"
+    )
+    assert _in_fresh_python(code) == "ok"
+    assert out.read_text() == "x" * 100_000

@@ -50,6 +50,10 @@ def __getattr__(name: str) -> Any:
     return globals()[name]
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _API)
+
+
 class _Package(types.ModuleType):
     """Importing the subpackage ``thresher.select`` binds its name here: the API function
     keeps it (as when this module imported the API before any subpackage)."""
