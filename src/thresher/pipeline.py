@@ -143,7 +143,9 @@ class Run:
     # prepare
     inputs: dict[str, list[dict]] = field(default_factory=dict)  # identity by role (rundir)
     # target
-    target_texts: pa.Array = field(default_factory=lambda: pa.array([], pa.large_string()))
+    # (not pa.array([]): pyarrow imports pandas on its first pa.array of a list, ~0.15 s
+    # that would delay starting the workers)
+    target_texts: pa.Array = field(default_factory=lambda: pa.nulls(0, pa.large_string()))
     target_rejects: list[Reject] = field(default_factory=list)
     target_counts: np.ndarray | None = None
     learned: dict | None = None  # what target-fitted filters learned (manifest metrics)

@@ -156,9 +156,11 @@ def _init_worker(
         from thresher.console import set_progress_counter
 
         set_progress_counter(counter)
+    from thresher.collector import skip_exit_collection
     from thresher.pages import tune_process
 
     tune_process()  # a worker is thresher's own process (see thresher.pages)
+    skip_exit_collection()  # (see thresher.collector)
     # One process per core already: keep native libraries from oversubscribing it.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
@@ -225,9 +227,11 @@ class LocalEngine:
         the target takes that off the critical path. Results are not waited for.
         """
         if self.spawned > 0:
+            from thresher.collector import warm_up_frozen
+
             pool = self._executor()
             for i in range(self.spawned):
-                pool.submit(fn, i)
+                pool.submit(warm_up_frozen, fn, i)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
