@@ -133,25 +133,18 @@ def _mix(h):
 @nb.njit(inline="always", cache=True)
 def _decode(data, i):
     """Decode one UTF-8 code point at byte i; return (code point, next byte index)."""
-    b0 = np.int32(data[i])
+    u = np.uint64(i)
+    b0 = np.int32(data[u])
     if b0 < 0x80:
         return b0, i + 1
+    b1 = np.int32(data[u + np.uint64(1)]) & 0x3F
     if b0 < 0xE0:
-        return ((b0 & 0x1F) << 6) | (np.int32(data[i + 1]) & 0x3F), i + 2
+        return ((b0 & 0x1F) << 6) | b1, i + 2
+    b2 = np.int32(data[u + np.uint64(2)]) & 0x3F
     if b0 < 0xF0:
-        return (
-            ((b0 & 0x0F) << 12)
-            | ((np.int32(data[i + 1]) & 0x3F) << 6)
-            | (np.int32(data[i + 2]) & 0x3F),
-            i + 3,
-        )
-    return (
-        ((b0 & 0x07) << 18)
-        | ((np.int32(data[i + 1]) & 0x3F) << 12)
-        | ((np.int32(data[i + 2]) & 0x3F) << 6)
-        | (np.int32(data[i + 3]) & 0x3F),
-        i + 4,
-    )
+        return ((b0 & 0x0F) << 12) | (b1 << 6) | b2, i + 3
+    b3 = np.int32(data[u + np.uint64(3)]) & 0x3F
+    return ((b0 & 0x07) << 18) | (b1 << 12) | (b2 << 6) | b3, i + 4
 
 
 def ascii_table(cls: np.ndarray, lower: np.ndarray) -> np.ndarray:
@@ -183,19 +176,19 @@ def _tokens(data, i, end, atab, cls, lower, prevc, h, ts, m, hbuf, sbuf, ebuf, t
     """
     stop = min(end, i + len(hbuf) - 1 - m)  # a byte ends at most one token: no check on m
     while i < stop:
-        b = data[i]
+        b = data[np.uint64(i)]  # unsigned indexes: numba adds no negative-index wraparound
         p = i
         if b < 128:
-            t = atab[b]
+            t = atab[np.uint64(b)]
             c = t >> 8
             cp = t & 255
             i += 1
         else:
             cp, i = _decode(data, i)
-            c = np.int32(cls[cp])
-            cp = lower[cp]
+            c = np.int32(cls[np.uint64(cp)])
+            cp = lower[np.uint64(cp)]
         brk = c != prevc
-        hbuf[m] = h
+        hbuf[np.uint64(m)] = h
         if track:
             sbuf[m] = ts
             ebuf[m] = p
@@ -205,7 +198,7 @@ def _tokens(data, i, end, atab, cls, lower, prevc, h, ts, m, hbuf, sbuf, ebuf, t
         h = (h ^ np.uint64(cp)) * FNV_PRIME
         prevc = c
     if i >= end:
-        hbuf[m] = h
+        hbuf[np.uint64(m)] = h
         if track:
             sbuf[m] = ts
             ebuf[m] = end
@@ -226,7 +219,9 @@ def _finish(h):
 @nb.njit(inline="always", cache=True)
 def _bucket(h, num_buckets):
     # Lemire's multiply-shift range reduction: a uniform bucket without a 64-bit division.
-    return np.int64(((h >> np.uint64(32)) * num_buckets) >> np.uint64(32))
+    # Unsigned, as an index: numba adds no negative-index wraparound (with the unsigned
+    # indexes of _tokens and _chunk_ngrams: 434 -> 509 MB/s scoring, the same buckets).
+    return ((h >> np.uint64(32)) * num_buckets) >> np.uint64(32)
 
 
 @nb.njit(inline="always", cache=True)
@@ -252,7 +247,7 @@ def _put(sink, kind, c, b, s):
     elif kind == _COUNT:
         sink[b] += 1
     else:
-        sink[c] = b
+        sink[c] = np.int64(b)
     return c + 1, s
 
 
@@ -264,13 +259,14 @@ def _chunk_ngrams(hbuf, lo, m, ngrams, nb_, sink, kind, c):
     hashes as g_1 = h_k, g_j = g_(j-1) * GRAM + h_(k-j+1): order-dependent, one multiply
     per token. Returns (c + buckets put, sum of weights)."""
     s = 0.0
-    for k in range(_CTX, m):
+    for k in range(np.uint64(_CTX), np.uint64(m)):
         g = _finish(hbuf[k])
         hbuf[k] = g
         c, s = _put(sink, kind, c, _bucket(g, nb_), s)
     if ngrams == 2:  # the default, without the inner loop: 1.15x faster
-        for k in range(max(_CTX, lo + 1), m):
-            c, s = _put(sink, kind, c, _bucket(hbuf[k] * _GRAM + hbuf[k - 1], nb_), s)
+        for k in range(np.uint64(max(_CTX, lo + 1)), np.uint64(m)):
+            g = hbuf[k] * _GRAM + hbuf[k - np.uint64(1)]
+            c, s = _put(sink, kind, c, _bucket(g, nb_), s)
         return c, s
     for k in range(_CTX, m):
         g = hbuf[k]
