@@ -143,14 +143,14 @@ def _char_doc(data, i, end, cls, lower, num_buckets, nmin, nmax, ring, scratch, 
     nb_ = np.uint64(num_buckets)
     while i < end:
         cp, i = _decode(data, i)
-        if cls[cp] == SPACE:
+        if cls[np.uint64(cp)] == SPACE:  # unsigned indexes: no negative-index wraparound
             if prev_space:
                 continue
             prev_space = True
             c = np.uint64(32)
         else:
             prev_space = False
-            c = np.uint64(lower[cp])
+            c = np.uint64(lower[np.uint64(cp)])
         ring[k & 7] = c
         key = ((key << np.uint64(21)) | c) & _KEY_MASK
         k += 1
@@ -163,7 +163,7 @@ def _char_doc(data, i, end, cls, lower, num_buckets, nmin, nmax, ring, scratch, 
                 m = m * _MS_P + ring[j & 7]
             q = _gram_bucket(key3, m, g, nb_)
             v = scratch[q]
-            touched[t] = q
+            touched[np.uint64(t)] = q
             t += v == 0
             scratch[q] = v + 1
     return t
@@ -172,7 +172,9 @@ def _char_doc(data, i, end, cls, lower, num_buckets, nmin, nmax, ring, scratch, 
 @nb.njit(cache=True, nogil=True)
 def _char_doc4(data, i, end, cls, lower, num_buckets, nmin, nmax, scratch, touched):
     """:func:`_char_doc` for ``nmax <= 4``, the same buckets: the last three characters
-    are the packed key, the fourth is kept in a register instead of a ring."""
+    are the packed key, the fourth is kept in a register instead of a ring. Indexes are
+    unsigned, so numba adds no negative-index wraparound: the score kernel 72-79 -> 78-86
+    MB/s (1 core, 9 rounds in 3 processes, the same scores)."""
     k = 0
     t = 0
     prev_space = True
@@ -180,14 +182,14 @@ def _char_doc4(data, i, end, cls, lower, num_buckets, nmin, nmax, scratch, touch
     nb_ = np.uint64(num_buckets)
     while i < end:
         cp, i = _decode(data, i)
-        if cls[cp] == SPACE:
+        if cls[np.uint64(cp)] == SPACE:  # unsigned indexes: no negative-index wraparound
             if prev_space:
                 continue
             prev_space = True
             c = np.uint64(32)
         else:
             prev_space = False
-            c = np.uint64(lower[cp])
+            c = np.uint64(lower[np.uint64(cp)])
         p4 = key >> np.uint64(42)  # the character four back, once ``c`` is in
         key = ((key << np.uint64(21)) | c) & _KEY_MASK
         k += 1
@@ -200,7 +202,7 @@ def _char_doc4(data, i, end, cls, lower, num_buckets, nmin, nmax, scratch, touch
             else:
                 q = _gram_bucket(_last(key, g), np.uint64(0), g, nb_)
             v = scratch[q]
-            touched[t] = q
+            touched[np.uint64(t)] = q
             t += v == 0
             scratch[q] = v + 1
     return t
