@@ -32,12 +32,10 @@ def _root(
 ) -> None:
     """Select, out of a raw corpus, the documents worth training a language model on."""
     from thresher import console
-    from thresher.collector import skip_exit_collection
     from thresher.pages import tune_process
 
     console.set_quiet(quiet)  # every invocation: a previous --quiet in this process does not stick
     tune_process()  # this process is thresher's own (see thresher.pages)
-    skip_exit_collection()  # and so is its exit (see thresher.collector)
 
 
 def _parse_options(items: list[str]) -> dict:

@@ -38,9 +38,13 @@ TRIM_THRESHOLD = 256 << 20
 
 
 def tune_process() -> None:
-    """The settings of this module, for a process that is thresher's own."""
+    """Everything a process that is thresher's own sets up: the settings of this module and
+    no garbage collection at exit (:mod:`thresher.collector`)."""
+    from thresher.collector import skip_exit_collection
+
     use_small_pages()
     keep_freed_memory()
+    skip_exit_collection()
 
 
 def keep_freed_memory() -> None:

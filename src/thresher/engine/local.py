@@ -156,11 +156,9 @@ def _init_worker(
         from thresher.console import set_progress_counter
 
         set_progress_counter(counter)
-    from thresher.collector import skip_exit_collection
     from thresher.pages import tune_process
 
     tune_process()  # a worker is thresher's own process (see thresher.pages)
-    skip_exit_collection()  # (see thresher.collector)
     # One process per core already: keep native libraries from oversubscribing it.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
