@@ -5,8 +5,8 @@ corpus, in blocks of 8 MB of whole lines as the scan does, in its own fresh proc
 (bench/_harness.py), repeated and interleaved; the child reports the time of its loop
 alone (``loop MB/s``, start-up excluded):
 
-* ``thresher scan``: ``scan_texts`` + the block's UTF-8 check + the Arrow array, as
-  ``JsonlFormat._fast`` does;
+* ``thresher scan``: ``block_texts`` (the scanner, the block's UTF-8 check, the Arrow
+  array), as ``JsonlFormat._fast`` does;
 * ``pyarrow.json``: Arrow's JSON reader with the text column alone in its schema (what
   the scan used before, which also needed a pass of byte checks for the lines Arrow reads
   differently from orjson, not counted here);
@@ -43,7 +43,7 @@ import sys, time
 sys.path.insert(0, {src!r}); sys.path.insert(0, {bench!r})
 import numpy as np, orjson, pyarrow as pa, pyarrow.json as pj
 from _harness import emit
-from thresher.io.formats._jsonscan import scan_texts, texts_array, valid_utf8
+from thresher.io.formats._jsonscan import block_texts
 
 data = open({corpus!r}, "rb").read({nbytes})
 blocks, s = [], 0
@@ -53,13 +53,9 @@ while s < len(data):
         break
     blocks.append(data[s:e])
     s = e
-key = np.frombuffer(b"text", np.uint8)
 
 def thresher(b):
-    a = np.frombuffer(b, np.uint8)
-    clean, off, out, non_ascii = scan_texts(a, np.flatnonzero(a == 10), key)
-    assert not non_ascii or valid_utf8(b)
-    return texts_array(off, out)
+    return block_texts(b, np.flatnonzero(np.frombuffer(b, np.uint8) == 10), "text")[1]
 
 def arrow(b):
     return pj.read_json(
@@ -92,16 +88,18 @@ def agreement(corpus: Path, nbytes: int) -> tuple[int, int, bool]:
     import numpy as np
     import orjson
 
-    from thresher.io.formats._jsonscan import scan_texts, texts_array
+    from thresher.io.formats._jsonscan import block_texts
 
     with open(corpus, "rb") as f:
         data = f.read(nbytes)
     data = data[: data.rfind(b"\n") + 1]
-    a = np.frombuffer(data, np.uint8)
-    clean, off, out, _ = scan_texts(a, np.flatnonzero(a == 10), np.frombuffer(b"text", np.uint8))
     lines = data.split(b"\n")[:-1]
+    scanned = block_texts(data, np.flatnonzero(np.frombuffer(data, np.uint8) == 10), "text")
+    if scanned is None:  # not valid UTF-8: the scan would read it all with orjson
+        return len(lines), 0, True
+    clean, texts = scanned
     want = [orjson.loads(x)["text"] for x, c in zip(lines, clean, strict=True) if c]
-    return len(lines), int(clean.sum()), texts_array(off, out).to_pylist() == want
+    return len(lines), int(clean.sum()), texts.to_pylist() == want
 
 
 def main() -> None:

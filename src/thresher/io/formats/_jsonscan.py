@@ -395,6 +395,17 @@ def texts_array(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
     )
 
 
+def block_texts(data: bytes, nl: np.ndarray, field: str) -> tuple[np.ndarray, pa.Array] | None:
+    """The text field of the lines of ``data`` (ending at the offsets ``nl``) the scanner
+    reads: (clean: bool per line, their texts); None when the block is not valid UTF-8
+    (the scanner checks JSON, not UTF-8: then every line is for orjson)."""
+    key = np.frombuffer(field.encode("utf-8"), dtype=np.uint8)
+    clean, offsets, out, non_ascii = scan_texts(np.frombuffer(data, dtype=np.uint8), nl, key)
+    if non_ascii and not valid_utf8(data):
+        return None
+    return clean, texts_array(offsets, out)
+
+
 def valid_utf8(data: bytes) -> bool:
     """Whether ``data`` is valid UTF-8 (Arrow's SIMD validator: ~4 GB/s)."""
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))

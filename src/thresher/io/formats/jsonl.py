@@ -30,7 +30,7 @@ import zstandard
 
 from thresher.console import advance
 from thresher.errors import InputError
-from thresher.io.formats._jsonscan import scan_texts, texts_array, valid_utf8
+from thresher.io.formats._jsonscan import block_texts
 from thresher.io.formats.base import (
     DEFAULT_MAX_ROW_BYTES,
     Batch,
@@ -329,13 +329,10 @@ class JsonlFormat(Format):
         n = blk.lines
         if n == 0:
             return None
-        key = np.frombuffer(reader.text_field.encode("utf-8"), dtype=np.uint8)
-        clean, offsets, data, non_ascii = scan_texts(
-            np.frombuffer(blk.data, dtype=np.uint8), blk.nl, key
-        )
-        if non_ascii and not valid_utf8(blk.data):
+        scanned = block_texts(blk.data, blk.nl, reader.text_field)
+        if scanned is None:
             return self._exact(reader, blk)
-        texts = texts_array(offsets, data)
+        clean, texts = scanned
         if len(texts) == n:
             return Batch(texts, np.arange(blk.row, blk.row + n, dtype=np.int64))
         rows = blk.row + np.flatnonzero(clean).astype(np.int64)
