@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from thresher.errors import InputError
 from thresher.filters.base import FilterResult
+from thresher.io.formats.jsonl import JsonLines
 from thresher.io.fs import configure as configure_storage
 from thresher.io.readers import BATCH_BYTES, DEFAULT_MAX_ROW_BYTES, Reject, ShardReader
 from thresher.io.sources import Shard
@@ -406,23 +407,38 @@ def write_task(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     return result
 
 
-def _subset(recs: pa.Table | list[dict], pos: dict[int, int], rows: np.ndarray):
+Records = pa.Table | list[dict] | JsonLines
+
+
+def _subset(recs: Records, pos: dict[int, int], rows: np.ndarray) -> Records:
     idx = [pos[int(r)] for r in rows]
     if isinstance(recs, pa.Table):
         return recs.take(pa.array(idx, type=pa.int64()))
+    if isinstance(recs, JsonLines):
+        return recs.take(idx)
     return [recs[i] for i in idx]
 
 
-def _texts_of(part: pa.Table | list[dict], tf: str) -> pa.Array:
+def _texts_of(part: Records, tf: str) -> pa.Array:
     if isinstance(part, pa.Table):
         return part.column(tf).combine_chunks()
+    if isinstance(part, JsonLines):
+        return part.texts()
     return pa.array([r[tf] for r in part], type=pa.large_string())
 
 
-def _rewritten(part: pa.Table | list[dict], tf: str, hygiene: Any | None) -> pa.Table | list[dict]:
+def _as_table(part: Records) -> pa.Table:
+    if isinstance(part, JsonLines):
+        return part.table()
+    return records_to_table(part) if isinstance(part, list) else part
+
+
+def _rewritten(part: Records, tf: str, hygiene: Any | None) -> Records:
     """Kept records with their text as the scan saw it (excised, PII redacted)."""
     if hygiene is None or len(part) == 0:
         return part
+    if isinstance(part, JsonLines):
+        part = part.dicts()
     new = hygiene.rewrite(_texts_of(part, tf))
     if isinstance(part, pa.Table):
         i = part.column_names.index(tf)
@@ -430,15 +446,15 @@ def _rewritten(part: pa.Table | list[dict], tf: str, hygiene: Any | None) -> pa.
     return [{**r, tf: t} for r, t in zip(part, new.to_pylist(), strict=True)]
 
 
-def _write_part(
-    part: pa.Table | list[dict], extra: dict[str, pa.Array], path: Path, fmt: str
-) -> None:
+def _write_part(part: Records, extra: dict[str, pa.Array], path: Path, fmt: str) -> None:
     """Write records plus thresher's columns (replacing same-named input fields), as
     Parquet or as JSON Lines (``fmt`` jsonl, jsonl.gz, jsonl.zst: the part's suffix says)."""
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(part, JsonLines) and fmt != "parquet":
+        part = part.dicts()
     if fmt == "parquet":
-        table = records_to_table(part) if isinstance(part, list) else part
+        table = _as_table(part)
         table = table.replace_schema_metadata(None)
         clash = [c for c in extra if c in table.column_names]
         if clash:
@@ -500,13 +516,16 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
         starts = task.starts[mask]
         stops = np.append(task.starts[1:], shard.end)[mask]
     reader = ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes)
-    recs = reader.records(wanted, starts, stops)
+    # Plain JSONL: the lines, parsed below only as far as each use needs (JsonLines).
+    recs = reader.raw_lines(wanted, starts, stops)
+    if recs is None:
+        recs = reader.records(wanted, starts, stops)
     pos = {int(r): i for i, r in enumerate(wanted)}
     tf = ctx.text_field
     sel_rows = task.rows[task.selected]
     sel = _rewritten(_subset(recs, pos, sel_rows), tf, ctx.hygiene)
-    if ctx.fmt == "parquet" and isinstance(sel, list) and sel:
-        sel = records_to_table(sel)  # once: its text column is also what the KL counts read
+    if ctx.fmt == "parquet" and isinstance(sel, list | JsonLines) and len(sel):
+        sel = _as_table(sel)  # once: its text column is also what the KL counts read
     sel_counts = hasher.counts(_texts_of(sel, tf))
     rnd = _rewritten(_subset(recs, pos, task.rows[task.random]), tf, ctx.hygiene)
     rnd_counts = hasher.counts(_texts_of(rnd, tf))

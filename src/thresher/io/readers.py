@@ -16,7 +16,13 @@ import pyarrow as pa
 
 from thresher.io.formats import get_format, read_rows
 from thresher.io.formats.base import DEFAULT_MAX_ROW_BYTES, Batch, Reject
-from thresher.io.formats.jsonl import BATCH_BYTES, iter_blocks, iter_lines, parse_row
+from thresher.io.formats.jsonl import (
+    BATCH_BYTES,
+    JsonLines,
+    iter_blocks,
+    iter_lines,
+    parse_row,
+)
 from thresher.io.sources import Shard
 
 __all__ = [
@@ -112,6 +118,18 @@ class ShardReader:
             wanted, starts = np.asarray(wanted, np.int64), np.asarray(starts, np.int64)
             return at(self, wanted, starts, None if stops is None else np.asarray(stops, np.int64))
         return self.format.records(self, wanted)
+
+    def raw_lines(
+        self, wanted: np.ndarray, starts: np.ndarray | None, stops: np.ndarray | None = None
+    ) -> JsonLines | None:
+        """The ``wanted`` rows as their JSON lines (plain JSONL, read at the scan's offsets:
+        see :meth:`records`), to be parsed only as far as needed; None where the format has
+        no such lines (then :meth:`records`)."""
+        at = getattr(self.format, "lines_at", None)
+        if starts is None or at is None:
+            return None
+        wanted, starts = np.asarray(wanted, np.int64), np.asarray(starts, np.int64)
+        return at(self, wanted, starts, None if stops is None else np.asarray(stops, np.int64))
 
 
 def read_texts(

@@ -409,16 +409,21 @@ class JsonlFormat(Format):
         the scan recorded: the lines between are never split or counted. ``stops``: where
         each line ends at the latest (the next row's offset), when known (see
         :func:`_lines_at`)."""
-        out: list[dict] = []
+        return self.lines_at(reader, wanted, starts, stops).dicts()
+
+    def lines_at(
+        self,
+        reader: ShardReader,
+        wanted: np.ndarray,
+        starts: np.ndarray,
+        stops: np.ndarray | None = None,
+    ) -> JsonLines:
+        """:meth:`records_at` as the lines themselves, parsed later only as far as needed."""
+        rows, lines = [], []
         for r, line in _lines_at(reader.shard, wanted, starts, stops):
-            rec, why = parse_row(line, reader.text_field)
-            if rec is None:
-                raise InputError(
-                    f"{reader.shard.path}: line {r + 1}: {why} in the write pass, but the scan "
-                    "read it (was the file changed during the run?)"
-                )
-            out.append(rec)
-        return out
+            rows.append(r)
+            lines.append(line)
+        return JsonLines(reader.shard.path, reader.text_field, np.array(rows, np.int64), lines)
 
     def rows(self, path: str, wanted: Iterable[int]) -> Iterator[tuple[int, dict]]:
         want = np.unique(np.fromiter(wanted, dtype=np.int64))
@@ -439,6 +444,119 @@ class JsonlFormat(Format):
             pos = end
             if pos == len(want):
                 return
+
+
+@dataclass
+class JsonLines:
+    """Chosen rows of a JSONL file held as their lines, parsed only as far as the caller needs.
+
+    The write pass wants the selected rows as a table (Parquet output) and the random
+    baseline's texts only (its KL counts). Parsing every line into Python dicts with orjson
+    and building Arrow columns from them was most of that pass's CPU; Arrow's JSON reader
+    builds the table in C++, and the scan's own text scanner (:mod:`._jsonscan`) reads the
+    text column ~10x faster than orjson + ``pa.array`` (bench/results/write_pass.md).
+
+    Both fast paths give exactly what the dicts would, or step aside: :meth:`table` takes
+    Arrow's table only where its types are those :func:`~thresher.io.writers.records_to_table`
+    gives (Arrow would read ISO dates as timestamps and integers beyond int64 as doubles, and
+    refuses duplicate keys and mixed types, which the dicts keep), and any line the scanner
+    leaves goes to orjson, which names the file and line of one that no longer parses.
+    """
+
+    path: str
+    text_field: str
+    rows: np.ndarray  # each line's row in the file (0-based)
+    lines: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def take(self, idx: Iterable[int]) -> JsonLines:
+        """The lines at positions ``idx`` (in that order)."""
+        idx = list(idx)
+        return JsonLines(self.path, self.text_field, self.rows[idx], [self.lines[i] for i in idx])
+
+    def dicts(self) -> list[dict]:
+        out: list[dict] = []
+        for r, line in zip(self.rows.tolist(), self.lines, strict=True):
+            rec, why = parse_row(line, self.text_field)
+            if rec is None:
+                raise InputError(
+                    f"{self.path}: line {r + 1}: {why} in the write pass, but the scan "
+                    "read it (was the file changed during the run?)"
+                )
+            out.append(rec)
+        return out
+
+    def _joined(self) -> tuple[bytes, np.ndarray]:
+        data = b"\n".join(self.lines) + b"\n"
+        nl = np.cumsum(np.fromiter(map(len, self.lines), np.int64, len(self.lines)) + 1) - 1
+        return data, nl
+
+    def texts(self) -> pa.Array:
+        """The text of every line, in order (as the scan read it)."""
+        if not self.lines:
+            return pa.array([], type=pa.large_string())
+        data, nl = self._joined()
+        scanned = block_texts(data, nl, self.text_field)
+        if scanned is not None and len(scanned[1]) == len(self.lines):
+            return scanned[1].cast(pa.large_string())
+        return pa.array([r[self.text_field] for r in self.dicts()], type=pa.large_string())
+
+    def table(self) -> pa.Table:
+        """The records as a table, as :func:`~thresher.io.writers.records_to_table` builds it
+        from :meth:`dicts`."""
+        from thresher.io.writers import records_to_table
+
+        if self.lines:
+            data, _ = self._joined()
+            table = _arrow_json(data)
+            if table is not None and _same_as_dicts(table, self.text_field):
+                return table
+        return records_to_table(self.dicts())
+
+
+def _arrow_json(data: bytes) -> pa.Table | None:
+    """Arrow's JSON reader on whole lines, one thread, one block (its types are inferred
+    from every line); None where it refuses the lines (duplicate keys, mixed types)."""
+    from pyarrow import json as pj
+
+    opts = pj.ReadOptions(use_threads=False, block_size=len(data) + 1)
+    try:
+        return pj.read_json(pa.BufferReader(data), read_options=opts)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+_PLAIN_TYPES = (pa.types.is_string, pa.types.is_int64, pa.types.is_boolean, pa.types.is_null)
+
+
+def _same_as_dicts(table: pa.Table, text_field: str) -> bool:
+    """Whether Arrow read the lines into the types ``records_to_table`` gives: strings,
+    int64, booleans, nulls, doubles with no integer beyond int64 (Arrow reads 2**64 as a
+    double; the dicts keep it as text), lists and structs of these; and a text column of
+    strings on every row (else a line changed since the scan: the dicts name it)."""
+    if text_field not in table.column_names:
+        return False
+    text = table.column(text_field)
+    if not pa.types.is_string(text.type) or text.null_count:
+        return False
+    return all(_plain(col.type, col) for col in table.columns)
+
+
+def _plain(t: pa.DataType, col: pa.ChunkedArray | pa.Array) -> bool:
+    import pyarrow.compute as pc
+
+    if any(is_(t) for is_ in _PLAIN_TYPES):
+        return True
+    if pa.types.is_float64(t):
+        big = pc.greater_equal(pc.abs(col), 2.0**63)
+        return not pc.any(pc.and_(big, pc.equal(pc.floor(col), col))).as_py()
+    if pa.types.is_list(t):
+        return _plain(t.value_type, pc.list_flatten(col))
+    if pa.types.is_struct(t):
+        return all(_plain(t.field(i).type, pc.struct_field(col, [i])) for i in range(t.num_fields))
+    return False
 
 
 def _lines_at(
