@@ -10,7 +10,10 @@ and a shard) and run them in worker processes or on Ray:
   scored; returns rows, scores, statuses, drop rules and values, and annotations.
   The documents the fit sample read take the sample's decisions instead of being
   filtered again (language id costs ~11 ns a byte: on a corpus whose sample reads it
-  all, filtering twice doubled its cost);
+  all, filtering twice doubled its cost), and so do those :func:`prefilter_task` decided;
+* :func:`prefilter_task` -- the filters' decisions on the rest of a shard after its fit
+  sample's documents, made on workers that would otherwise wait while the driver fits
+  a slow scorer;
 * :func:`write_task` -- the shard's selected (and dropped) records with score
   and provenance, plus its per-document decision table.
 
@@ -136,7 +139,8 @@ def _filter_batch(ctx: StageContext, texts: pa.Array):
 
 @dataclass
 class Filtered:
-    """The filters' decisions on a shard's first documents, made by its fit sample.
+    """The filters' decisions on a shard's first documents, made by its fit sample (and,
+    while the driver fits a slow scorer, on the rest of the shard: :func:`prefilter_task`).
 
     ``result`` covers the shard's first ``len(result)`` documents in read order (whole
     batches of the sample's, so often more than it kept); ``filters``: how many filters
@@ -153,6 +157,16 @@ class Filtered:
 
     def __len__(self) -> int:
         return len(self.result)
+
+    def then(self, rest: Filtered | None) -> Filtered:
+        """These decisions followed by ``rest``'s, on the documents right after these (the
+        prefilter's, :func:`prefilter_task`, made by the same filters)."""
+        if rest is None:
+            return self
+        assert rest.filters == self.filters
+        return Filtered(
+            FilterResult.concat([self.result, rest.result]), self.filters, rest.last_row
+        )
 
 
 @dataclass
@@ -230,6 +244,42 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool, bool]) -> Sam
         if decisions
         else None,
     )
+
+
+def prefilter_task(args: tuple[Shard, StageContext, int, int]) -> Filtered | None:
+    """The filters' decisions on a shard's documents after its first ``skip`` (those its fit
+    sample decided, the last of them row ``skip_row``), made while the driver fits a slow
+    scorer (:attr:`~thresher.scorers.base.BaseScorer.slow_fit`), for the scan to take as it
+    takes the sample's. None when the shard has no document after those."""
+    from thresher.filters import apply_filters
+
+    shard, ctx, skip, skip_row = args
+    assert ctx.hygiene is None and ctx.filters  # as for the sample's decisions
+    reader = ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes)
+    decisions: list[FilterResult] = []
+    offset = 0
+    last_row = -1
+    for batch in reader.batches():
+        n = len(batch)
+        m = min(n, max(0, skip - offset))  # documents of this batch the sample decided
+        if m and offset + m == skip and int(batch.rows[m - 1]) != skip_row:
+            raise InputError(
+                f"{ctx.source_name(shard.path)}: document {skip} of shard {shard.name} is row "
+                f"{int(batch.rows[m - 1])} now but was row {skip_row} in the fit sample (was "
+                "the file changed during the run?)"
+            )
+        if m < n:
+            decisions.append(apply_filters(ctx.filters, batch.texts.slice(m)))
+            last_row = int(batch.rows[-1])
+        offset += n
+    if offset < skip:
+        raise InputError(
+            f"{ctx.source_name(shard.path)}: shard {shard.name} holds {offset:,} documents but "
+            f"the fit sample read {skip:,} (was the file changed during the run?)"
+        )
+    if not decisions:
+        return None
+    return Filtered(FilterResult.concat(decisions), len(ctx.filters), last_row)
 
 
 def warm_up(_: int) -> None:
