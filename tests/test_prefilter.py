@@ -6,6 +6,8 @@ filtered once, and nothing of it for quick fits (dsir)."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from pathlib import Path
 
@@ -216,3 +218,19 @@ def test_local_map_beside_order_stop_and_one_worker() -> None:
         assert one.map_beside(abs, [-3, 1], threading.Event()) == [None, None]
     finally:
         one.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice is a thread's on Linux")
+def test_prefilter_runs_at_the_lowest_priority_and_leaves_the_worker_as_it_was() -> None:
+    """The fit's threads come first; the worker's own thread keeps its priority for the scan,
+    and an error in the task is raised in the worker's thread."""
+    from thresher.tasks import _at_low_priority
+
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = nice()
+    assert _at_low_priority(nice) == 19
+    assert nice() == before
+    with pytest.raises(InputError, match="changed"):
+        _at_low_priority(lambda: (_ for _ in ()).throw(InputError("changed")))
