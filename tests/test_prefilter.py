@@ -136,7 +136,7 @@ def test_a_fit_that_ends_first_leaves_the_rest_to_the_scan(
     def stopped(run: P.Run, parts: list) -> P._Prefilter | None:
         pre = start(run, parts)
         if pre is not None:
-            pre.stop.set()
+            pre.end()
         return pre
 
     monkeypatch.setattr(P._Prefilter, "start", staticmethod(stopped))
@@ -169,9 +169,10 @@ def test_quick_fits_start_no_prefilter(
     assert not scorer_class("hybrid")(combine="dsir,bm25").slow_fit
 
 
-def test_prefilter_task_checks_the_rows_line_up(plain_raw_path, tmp_path) -> None:
-    """The prefilter re-reads the documents the sample decided to find where it starts: a
-    row that differs from the sample's last (the file changed) is a clear error."""
+@pytest.fixture
+def shard_ctx(plain_raw_path, tmp_path) -> tuple:
+    """The middle shard of the sample pool, a context with the language filter, and the rows
+    of the shard's documents."""
     from thresher.filters import build_filters
 
     shard = plan_shards(discover([str(plain_raw_path)]), SHARDS)[1]
@@ -189,6 +190,13 @@ def test_prefilter_task_checks_the_rows_line_up(plain_raw_path, tmp_path) -> Non
         ngrams=2,
     )
     rows = np.concatenate([b.rows for b in ShardReader(shard, "text").batches()])
+    return shard, ctx, rows
+
+
+def test_prefilter_task_checks_the_rows_line_up(shard_ctx) -> None:
+    """The prefilter re-reads the documents the sample decided to find where it starts: a
+    row that differs from the sample's last (the file changed) is a clear error."""
+    shard, ctx, rows = shard_ctx
     whole = prefilter_task((shard, ctx, 0, -1))
     assert whole is not None and len(whole) == len(rows) > 500
     assert whole.last_row == rows[-1]
@@ -218,6 +226,21 @@ def test_local_map_beside_order_stop_and_one_worker() -> None:
         assert one.map_beside(abs, [-3, 1], threading.Event()) == [None, None]
     finally:
         one.close()
+
+
+def test_prefilter_task_stops_at_its_next_block_once_the_fit_has_ended(shard_ctx) -> None:
+    """With the driver's marker there, a started shard returns the decisions of the blocks
+    it has read (one 2 MB block here, of a 2.5 MB shard): a prefix, with its last row."""
+    shard, ctx, rows = shard_ctx
+    whole = prefilter_task((shard, ctx, 0, -1))
+    marker = ctx.run_dir.prefilter_stop
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    part = prefilter_task((shard, ctx, 0, -1))
+    assert part is not None and whole is not None and 100 < len(part) < len(rows)
+    assert part.last_row == rows[len(part) - 1]
+    assert part.result.rule.tolist() == whole.result.rule[: len(part)].tolist()
+    assert prefilter_task((shard, ctx, 100, int(rows[99]))) is not None  # one block past 100
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice is a thread's on Linux")

@@ -633,7 +633,7 @@ def _fit(run: Run) -> tuple[Any, np.ndarray, int | None]:
                 _report_raw_copies(run, copies.result())
         except BaseException:
             if prefilter is not None:
-                prefilter.stop.set()  # no new task; the engine's close waits for the started
+                prefilter.end()  # the engine's close waits for the started tasks
             raise
         if prefilter is not None:
             run.sampled = prefilter.finish()
@@ -647,11 +647,12 @@ class _Prefilter:
 
     On the 1 GB bench corpus with ``--lang auto`` language id is ~60% of the scan's CPU and
     the classifier's fit keeps the driver ~4 s with one core idle for most of it (liblinear
-    is single-threaded): the workers beside it decide the shards in order until the fit
-    ends, then finish the ones they started (``stop``); the scan filters what they did not
-    reach. Only the filters known before the fit (auto's language filter is chosen by it
-    and runs in the scan on what these keep), only when the sample kept decisions (filters,
-    no hygiene rewriting), and nothing on resume from a fit checkpoint (the scan filters).
+    is single-threaded): the workers beside it, at the lowest priority, decide the shards in
+    order until the fit ends (a shard they started stops at its next 2 MB block); the scan
+    filters what they did not reach. Only the filters known before the fit (auto's language
+    filter is chosen by it and runs in the scan on what these keep), only when the sample
+    kept decisions (filters, no hygiene rewriting), and nothing on resume from a fit
+    checkpoint (the scan filters).
     Decisions are small (keep, rule, value, annotations per document): they wait in the
     driver like the sample's, about the size of the scan's own results.
     """
@@ -660,6 +661,9 @@ class _Prefilter:
         self.sampled = list(run.sampled or [])
         self.index = index  # shard of each task
         self.stop = threading.Event()
+        self._marker = run.run_dir.prefilter_stop  # the tasks' stop
+        with writing(self._marker):
+            self._marker.unlink(missing_ok=True)  # (left by a run that failed in its fit)
         self._result: list[Filtered | None] | None = None
         self._error: BaseException | None = None
         engine = run.engine
@@ -695,11 +699,20 @@ class _Prefilter:
         except BaseException as e:  # raised in the driver's main thread by finish()
             self._error = e
 
-    def finish(self) -> list[Filtered | None]:
-        """Stop handing out shards, wait for the started ones; per shard, the sample's
-        decisions followed by the prefilter's (the scan filters whatever neither made)."""
+    def end(self) -> None:
+        """No new shard, and the started ones stop at their next batch (the marker)."""
+        with writing(self._marker):
+            self._marker.parent.mkdir(parents=True, exist_ok=True)
+            self._marker.touch()
         self.stop.set()
+
+    def finish(self) -> list[Filtered | None]:
+        """End, and wait for the started shards (a batch each); per shard, the sample's
+        decisions followed by the prefilter's (the scan filters whatever neither made)."""
+        self.end()
         self._thread.join()
+        with writing(self._marker):
+            self._marker.unlink(missing_ok=True)
         if self._error is not None:
             raise self._error
         assert self._result is not None

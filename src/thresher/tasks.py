@@ -255,7 +255,9 @@ def prefilter_task(args: tuple[Shard, StageContext, int, int]) -> Filtered | Non
     """The filters' decisions on a shard's documents after its first ``skip`` (those its fit
     sample decided, the last of them row ``skip_row``), made while the driver fits a slow
     scorer (:attr:`~thresher.scorers.base.BaseScorer.slow_fit`), for the scan to take as it
-    takes the sample's. None when the shard has no document after those.
+    takes the sample's. None when the shard has no document after those. Once the fit has
+    ended (the driver's :attr:`~thresher.rundir.RunDir.prefilter_stop` marker) it stops at
+    the next batch and returns the decisions made so far: the scan filters the others.
 
     It runs at the lowest CPU priority (:func:`_at_low_priority`): the fit's own threads
     (the classifier's featurizer uses two) come first, and it takes only the core the fit
@@ -293,11 +295,17 @@ def _prefilter(shard: Shard, ctx: StageContext, skip: int, skip_row: int) -> Fil
     from thresher.filters import apply_filters
 
     assert ctx.hygiene is None and ctx.filters  # as for the sample's decisions
-    reader = ShardReader(shard, ctx.text_field, max_row_bytes=ctx.max_row_bytes)
+    # Small blocks: the driver waits for a task to stop at its next batch.
+    reader = ShardReader(
+        shard, ctx.text_field, batch_bytes=SAMPLE_BATCH_BYTES, max_row_bytes=ctx.max_row_bytes
+    )
+    stop = ctx.run_dir.prefilter_stop
     decisions: list[FilterResult] = []
     offset = 0
     last_row = -1
     for batch in reader.batches():
+        if decisions and stop.exists():  # (one stat a block: ~10 us against ~20 ms of work)
+            break
         n = len(batch)
         m = min(n, max(0, skip - offset))  # documents of this batch the sample decided
         if m and offset + m == skip and int(batch.rows[m - 1]) != skip_row:
