@@ -10,8 +10,10 @@ per-shard tasks are in :mod:`thresher.tasks`, this module is the driver:
 * *target* reads the target and lets target-fitted filters (``--lang auto``) decide;
 * *fit* samples the raw shards (the first documents of every shard, in proportion to its
   size; or a full pass for count-fitted scorers with ``raw_sample=0``) and fits the scorer;
+  while a slow fit keeps the driver busy, the workers beside it filter the rest of the
+  shards for the scan (:class:`_Prefilter`);
 * *scan* reads, filters, dedup-hashes and scores every document (the documents the fit
-  sample read keep the decisions the filters made there: they are not filtered twice);
+  sample read, or the prefilter decided, keep those decisions: none is filtered twice);
 * *dedup* resolves duplicate clusters across shards;
 * *select* chooses from the scores alone (and a seed), and the per-document token counts the
   scan made when the request is a token budget;

@@ -352,8 +352,9 @@ def load_checkpoint(path: Path) -> Any | None:
 def scan_task(args: tuple[Shard, StageContext, Filtered | None]) -> ShardScan:
     """Read, filter, dedup-hash and score one shard (checkpointed for --resume).
 
-    ``Filtered``: the fit sample's decisions on the shard's first documents, taken
-    instead of filtering them again (None: every document is filtered here)."""
+    ``Filtered``: the fit sample's (and prefilter's) decisions on the shard's first
+    documents, taken instead of filtering them again (None: every document is filtered
+    here)."""
     shard, ctx, reuse = args
     ckpt = ctx.run_dir.scan_checkpoint(shard.name)
     if ctx.resume and (done := load_checkpoint(ckpt)) is not None:
