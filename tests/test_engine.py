@@ -127,6 +127,57 @@ def test_ray_scan_reuses_the_samples_filter_decisions_byte_for_byte(
         assert tree_bytes(tmp_path / "ray-reuse" / sub) == tree_bytes(tmp_path / "local-anew" / sub)
 
 
+def test_ray_prefilter_beside_the_fit_byte_for_byte(
+    ray_address, corpus, plain_raw_path, tmp_path, monkeypatch
+):
+    """A slow fit (classifier): one Ray worker filters the rest of every shard beside the
+    driver's fit (the fit waits for it here: on this corpus it could end first), and the
+    decisions travel to the scan through the object store: the same bytes as the local
+    engine filtering every document in the scan."""
+    import threading
+
+    from thresher import pipeline
+    from thresher.engine.ray import RayEngine
+
+    engine = RayEngine(2)
+    assert engine.map_beside(operator.neg, [1, 2, 3], threading.Event()) == [-1, -2, -3]
+    stop = threading.Event()
+    stop.set()
+    assert engine.map_beside(operator.neg, [1, 2], stop) == [None, None]
+    decided: list = []
+    finish = pipeline._Prefilter.finish
+
+    def whole(self) -> list:
+        self._thread.join()
+        decided.append(sum(r is not None for r in self._result or []))
+        return finish(self)
+
+    monkeypatch.setattr(pipeline._Prefilter, "finish", whole)
+    opts = dict(
+        method="classifier",
+        target=[str(corpus[1])],
+        raw=[str(plain_raw_path)],  # 3 shards of 2.5 MB: a sample's 2 MB block leaves a rest
+        shard_bytes=2_500_000,
+        raw_sample=300,
+        filters=["lang", "gopher_repetition"],
+        filter_options={"languages": ["en"]},
+        write_dropped=True,
+        fraction=0.1,
+        seed=3,
+        report=False,
+    )
+    monkeypatch.setattr(pipeline, "REUSE_SAMPLE_FILTERS", False)
+    ref = thresher.select(out=str(tmp_path / "local-anew"), engine="local", workers=1, **opts)
+    monkeypatch.setattr(pipeline, "REUSE_SAMPLE_FILTERS", True)
+    m = thresher.select(out=str(tmp_path / "ray-prefilter"), engine="ray", workers=2, **opts)
+    assert decided == [3]  # (the local run, reuse off, has no prefilter)
+    assert m["counts"] == ref["counts"] and ref["counts"]["filtered"] > 1000
+    for sub in ("selected", "docs", "dropped"):
+        assert tree_bytes(tmp_path / "ray-prefilter" / sub) == tree_bytes(
+            tmp_path / "local-anew" / sub
+        )
+
+
 _BY_ADDRESS = """
 import sys, thresher, ray
 raw, target, out, address = sys.argv[1:]

@@ -360,6 +360,13 @@ class RunDir:
     def fit_checkpoint(self) -> Path:
         return self.work / "fit.pkl"
 
+    @property
+    def prefilter_stop(self) -> Path:
+        """Present once the driver's fit has ended: the prefilter's tasks stop at their next
+        batch (thresher.tasks.prefilter_task). In ``_work/``, local, as workers on this
+        machine see it; a worker that does not just finishes its shard."""
+        return self.work / "prefilter.stop"
+
     def scan_checkpoint(self, shard_name: str) -> Path:
         return self.work / f"scan-{shard_name}.pkl"
 

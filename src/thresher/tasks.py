@@ -10,7 +10,10 @@ and a shard) and run them in worker processes or on Ray:
   scored; returns rows, scores, statuses, drop rules and values, and annotations.
   The documents the fit sample read take the sample's decisions instead of being
   filtered again (language id costs ~11 ns a byte: on a corpus whose sample reads it
-  all, filtering twice doubled its cost);
+  all, filtering twice doubled its cost), and so do those :func:`prefilter_task` decided;
+* :func:`prefilter_task` -- the filters' decisions on the rest of a shard after its fit
+  sample's documents, made on workers that would otherwise wait while the driver fits
+  a slow scorer;
 * :func:`write_task` -- the shard's selected (and dropped) records with score
   and provenance, plus its per-document decision table.
 
@@ -20,9 +23,14 @@ skips the shards that are done. Every path and column name is :mod:`thresher.run
 
 from __future__ import annotations
 
+import os
 import pickle
+import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,7 +145,8 @@ def _filter_batch(ctx: StageContext, texts: pa.Array):
 
 @dataclass
 class Filtered:
-    """The filters' decisions on a shard's first documents, made by its fit sample.
+    """The filters' decisions on a shard's first documents, made by its fit sample (and,
+    while the driver fits a slow scorer, on the rest of the shard: :func:`prefilter_task`).
 
     ``result`` covers the shard's first ``len(result)`` documents in read order (whole
     batches of the sample's, so often more than it kept); ``filters``: how many filters
@@ -154,6 +163,16 @@ class Filtered:
 
     def __len__(self) -> int:
         return len(self.result)
+
+    def then(self, rest: Filtered | None) -> Filtered:
+        """These decisions followed by ``rest``'s, on the documents right after these (the
+        prefilter's, :func:`prefilter_task`, made by the same filters)."""
+        if rest is None:
+            return self
+        assert rest.filters == self.filters
+        return Filtered(
+            FilterResult.concat([self.result, rest.result]), self.filters, rest.last_row
+        )
 
 
 @dataclass
@@ -233,6 +252,83 @@ def sample_task(args: tuple[Shard, int | None, StageContext, bool, bool]) -> Sam
     )
 
 
+def prefilter_task(args: tuple[Shard, StageContext, int, int]) -> Filtered | None:
+    """The filters' decisions on a shard's documents after its first ``skip`` (those its fit
+    sample decided, the last of them row ``skip_row``), made while the driver fits a slow
+    scorer (:attr:`~thresher.scorers.base.BaseScorer.slow_fit`), for the scan to take as it
+    takes the sample's. None when the shard has no document after those. Once the fit has
+    ended (the driver's :attr:`~thresher.rundir.RunDir.prefilter_stop` marker) it stops at
+    the next batch and returns the decisions made so far: the scan filters the others.
+
+    It runs at the lowest CPU priority (:func:`_at_low_priority`): the fit's own threads
+    (the classifier's featurizer uses two) come first, and it takes only the core the fit
+    leaves idle (liblinear uses one). At equal priority, on 2 cores, it slowed the featurizer
+    from 1.3 s to 2.9 s and the run gained nothing."""
+    return _at_low_priority(_prefilter, *args)
+
+
+def _at_low_priority(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a new thread of this process at nice 19 (Linux: nice is a thread's,
+    so the worker's own thread keeps its priority for the tasks that follow); elsewhere,
+    ``fn(*args)`` as it is (a process's nice cannot be lowered back without privileges)."""
+    if not sys.platform.startswith("linux"):
+        return fn(*args)
+    out: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        with suppress(OSError):  # a sandbox that forbids it: normal priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        try:
+            out.append((True, fn(*args)))
+        except BaseException as e:  # raised in the caller's thread below
+            out.append((False, e))
+
+    thread = threading.Thread(target=run, name="thresher-prefilter")
+    thread.start()
+    thread.join()
+    ok, value = out[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _prefilter(shard: Shard, ctx: StageContext, skip: int, skip_row: int) -> Filtered | None:
+    from thresher.filters import apply_filters
+
+    assert ctx.hygiene is None and ctx.filters  # as for the sample's decisions
+    # Small blocks: the driver waits for a task to stop at its next batch.
+    reader = ShardReader(
+        shard, ctx.text_field, batch_bytes=SAMPLE_BATCH_BYTES, max_row_bytes=ctx.max_row_bytes
+    )
+    stop = ctx.run_dir.prefilter_stop
+    decisions: list[FilterResult] = []
+    offset = 0
+    last_row = -1
+    for batch in reader.batches():
+        if decisions and stop.exists():  # (one stat a block: ~10 us against ~20 ms of work)
+            break
+        n = len(batch)
+        m = min(n, max(0, skip - offset))  # documents of this batch the sample decided
+        if m and offset + m == skip and int(batch.rows[m - 1]) != skip_row:
+            raise InputError(
+                f"{ctx.source_name(shard.path)}: document {skip} of shard {shard.name} is row "
+                f"{int(batch.rows[m - 1])} now but was row {skip_row} in the fit sample (was "
+                "the file changed during the run?)"
+            )
+        if m < n:
+            decisions.append(apply_filters(ctx.filters, batch.texts.slice(m)))
+            last_row = int(batch.rows[-1])
+        offset += n
+    if offset < skip:
+        raise InputError(
+            f"{ctx.source_name(shard.path)}: shard {shard.name} holds {offset:,} documents but "
+            f"the fit sample read {skip:,} (was the file changed during the run?)"
+        )
+    if not decisions:
+        return None
+    return Filtered(FilterResult.concat(decisions), len(ctx.filters), last_row)
+
+
 def warm_up(_: int) -> None:
     """Run in each worker as it starts: load the compiled kernels while the driver plans."""
     warm = pa.array(["warm up"], type=pa.large_string())
@@ -257,8 +353,9 @@ def load_checkpoint(path: Path) -> Any | None:
 def scan_task(args: tuple[Shard, StageContext, Filtered | None]) -> ShardScan:
     """Read, filter, dedup-hash and score one shard (checkpointed for --resume).
 
-    ``Filtered``: the fit sample's decisions on the shard's first documents, taken
-    instead of filtering them again (None: every document is filtered here)."""
+    ``Filtered``: the fit sample's (and prefilter's) decisions on the shard's first
+    documents, taken instead of filtering them again (None: every document is filtered
+    here)."""
     shard, ctx, reuse = args
     ckpt = ctx.run_dir.scan_checkpoint(shard.name)
     if ctx.resume and (done := load_checkpoint(ckpt)) is not None:

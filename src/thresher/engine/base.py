@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -23,5 +24,14 @@ class Engine(Protocol):
         """Start the workers and run ``fn(i)`` on each, without waiting (the driver's preload)."""
 
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]: ...
+
+    def map_beside(
+        self, fn: Callable[[Any], Any], tasks: Iterable[Any], stop: threading.Event
+    ) -> list[Any]:
+        """``fn`` over ``tasks`` while the driver computes something itself (a scorer's fit):
+        only on workers that leave the driver its core, in task order, a new task only
+        while ``stop`` is not set. Returns the results in task order, None for the tasks
+        never started; it waits for the started ones. Blocking: call it from a thread.
+        [None, ...] at once when no worker is free beside the driver (one worker)."""
 
     def close(self) -> None: ...

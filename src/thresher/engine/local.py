@@ -304,6 +304,35 @@ class LocalEngine:
             for f in futures.values():
                 f.cancel()
 
+    def map_beside(
+        self, fn: Callable[[Any], Any], tasks: Iterable[Any], stop: threading.Event
+    ) -> list[Any]:
+        """:meth:`Engine.map_beside`: on the spawned processes alone, never the driver's
+        thread (the driver's cores are its own: its main thread is busy, and a task there
+        would share its GIL). One task at a time per process, handed out only when one
+        finishes: a task queued in the pool could not be taken back once ``stop`` is set.
+        """
+        tasks = list(tasks)
+        results: list[Any] = [None] * len(tasks)
+        if self.spawned == 0 or not tasks:
+            return results
+        pool = self._executor()
+        running: dict[Future, int] = {}
+        claimed = 0
+        try:
+            while True:
+                while claimed < len(tasks) and len(running) < self.spawned and not stop.is_set():
+                    running[pool.submit(fn, tasks[claimed])] = claimed
+                    claimed += 1
+                if not running:
+                    return results
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for f in done:
+                    results[running.pop(f)] = f.result()
+        finally:
+            for f in running:
+                f.cancel()
+
     def _driver_thread(self) -> _DriverThread:
         if self._here is None:
             self._here = _DriverThread()

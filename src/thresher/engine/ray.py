@@ -43,6 +43,7 @@ import dataclasses
 import json
 import logging
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -137,6 +138,19 @@ def _assemble(skeleton: Any, keys: list, objs: list) -> Any:
     return skeleton
 
 
+def _get(ref: Any) -> Any:
+    """A task's result; a task's own exception is raised as itself (not as Ray's wrapper)."""
+    import ray
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as e:
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, Exception):
+            raise cause from None
+        raise
+
+
 class RayEngine:
     """Ray tasks, ``num_cpus=1`` each, at most ``workers`` at once, results in task order."""
 
@@ -220,16 +234,7 @@ class RayEngine:
         import ray
 
         shared = self._shared_refs(tasks)
-        remote = self._remote
-
-        def submit(i: int):
-            task = tasks[i]
-            keys = [k for k, v in _parts(task) if id(v) in shared]
-            if not keys:
-                return remote.remote(fn, task, [], [])
-            refs = [shared[id(v)][1] for k, v in _parts(task) if k in keys]
-            return remote.remote(fn, _strip(task, keys), keys, refs)
-
+        submit = self._submitter(fn, tasks, shared)
         n = len(tasks)
         window = 2 * self.workers  # submitted but not yet yielded
         refs: dict[int, Any] = {}
@@ -249,13 +254,7 @@ class RayEngine:
                         finished.add(running.pop(ref))
                 ref = refs.pop(i)
                 finished.discard(i)
-                try:
-                    result = ray.get(ref)
-                except ray.exceptions.RayTaskError as e:
-                    cause = getattr(e, "cause", None)
-                    if isinstance(cause, Exception):
-                        raise cause from None
-                    raise
+                result = _get(ref)
                 del ref
                 yield result
         finally:
@@ -264,6 +263,57 @@ class RayEngine:
             refs.clear()
             running.clear()
             shared.clear()
+
+    def map_beside(
+        self, fn: Callable[[Any], Any], tasks: Iterable[Any], stop: threading.Event
+    ) -> list[Any]:
+        """:meth:`Engine.map_beside`: at most ``workers - 1`` tasks at once on a private
+        instance (its CPUs are this machine's, the driver's among them), ``workers`` on a
+        cluster; a task is submitted only when one finishes, so ``stop`` takes effect there.
+        """
+        tasks = list(tasks)
+        results: list[Any] = [None] * len(tasks)
+        self._connect()
+        slots = self.workers - 1 if self.address is None else self.workers
+        if slots < 1 or not tasks:
+            return results
+        import ray
+
+        shared = self._shared_refs(tasks)
+        submit = self._submitter(fn, tasks, shared)
+        running: dict[Any, int] = {}
+        claimed = 0
+        try:
+            while True:
+                while claimed < len(tasks) and len(running) < slots and not stop.is_set():
+                    running[submit(claimed)] = claimed
+                    claimed += 1
+                if not running:
+                    return results
+                done, _ = ray.wait(list(running), num_returns=1)
+                for ref in done:
+                    results[running.pop(ref)] = _get(ref)
+        finally:
+            for ref in list(running):
+                ray.cancel(ref, force=False)
+            running.clear()
+            shared.clear()
+
+    def _submitter(
+        self, fn: Callable[[Any], Any], tasks: list, shared: dict[int, tuple[Any, Any]]
+    ) -> Callable[[int], Any]:
+        """``submit(i)``: task ``i`` as a Ray task, its shared components by reference."""
+        remote = self._remote
+
+        def submit(i: int):
+            task = tasks[i]
+            keys = [k for k, v in _parts(task) if id(v) in shared]
+            if not keys:
+                return remote.remote(fn, task, [], [])
+            refs = [shared[id(v)][1] for k, v in _parts(task) if k in keys]
+            return remote.remote(fn, _strip(task, keys), keys, refs)
+
+        return submit
 
     @staticmethod
     def _shared_refs(tasks: list) -> dict[int, tuple[Any, Any]]:

@@ -97,6 +97,7 @@ class AutoScorer(BaseScorer):
 
     name = "auto"
     fit_imports = ("sklearn.linear_model",)  # its classifier component
+    slow_fit = True  # it fits and compares every candidate (a classifier among them)
     # Raw documents the fit reads: the comparison uses ``compare_sample`` of them, and the
     # winner's refit needs no more (the classifier keeps 20k negatives, hybrid's reference
     # is 20k; 20k documents give DSIR ~10M words for its 10k buckets). Language id of the

@@ -40,7 +40,9 @@ class Scorer(Protocol):
     * ``expect_fraction(fraction)``: the share of the corpus the run will select, known
       before ``fit`` (a BETR student learns the teacher's top share);
     * ``report()``: what the fit learned, merged into the manifest's metrics;
-    * ``default_mode``: the selection mode when the run names none.
+    * ``default_mode``: the selection mode when the run names none;
+    * ``slow_fit``: the fit keeps the driver busy for seconds (a model to train), long enough
+      for the workers to filter the corpus meanwhile.
     """
 
     name: ClassVar[str]
@@ -82,6 +84,12 @@ class BaseScorer:
     # driver imports them in a background thread while the workers read the fit sample,
     # when it would otherwise sit idle.
     fit_imports: ClassVar[tuple[str, ...]] = ()
+    # The fit takes seconds in the driver (a model to train, an encoder to run) and leaves
+    # workers idle: the driver then has the workers run the scan's filters on the rest of
+    # every shard meanwhile (pipeline ``_Prefilter``), and the scan only reads and scores.
+    # False for fits that take well under a second (dsir, bm25, zipfit): a second pass over
+    # the shards' text would then cost more than the filtering it moves off the scan.
+    slow_fit: ClassVar[bool] = False
 
     def fit(self, target: pa.Array, sample: pa.Array) -> BaseScorer:
         raise NotImplementedError

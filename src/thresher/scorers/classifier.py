@@ -501,6 +501,7 @@ class ClassifierScorer(BaseScorer):
 
     name = "classifier"
     fit_imports = ("sklearn.linear_model",)
+    slow_fit = True  # liblinear on one core, ~3 s on 20k documents (and a BETR teacher's fit)
 
     def __init__(
         self,

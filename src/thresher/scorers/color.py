@@ -57,6 +57,7 @@ class ColorScorer(BaseScorer):
     """Conditional loss reduction of each document (prior LM minus target-adapted LM)."""
 
     name = "color"
+    slow_fit = True  # it trains two language models
     # The prior is fitted on ``prior_bytes`` (4 MB) spread over the sample: 20k documents
     # (~70 MB of the bench corpus) leave room for that spread, 100k were read for nothing.
     fit_sample_docs = 20_000

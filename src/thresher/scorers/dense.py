@@ -66,6 +66,7 @@ class DenseScorer(BaseScorer):
     """Cosine similarity of MiniLM embeddings to the target; higher is closer."""
 
     name = "dense"
+    slow_fit = True  # the encoder embeds the target and the sample in the driver
 
     def __init__(
         self,

@@ -102,6 +102,13 @@ class HybridScorer(BaseScorer):
         self.expected_fraction: float | None = None
         self.learned_weights: dict[str, float] | None = None
 
+    @property
+    def slow_fit(self) -> bool:  # type: ignore[override]
+        """Slow when a component's fit is (the default's classifier): see BaseScorer."""
+        from thresher.scorers import scorer_class
+
+        return any(scorer_class(c).slow_fit for c in self.combine)
+
     def expect_fraction(self, fraction: float) -> None:
         """Passed on to components that use it (a BETR student's default ``teacher_top``)."""
         self.expected_fraction = float(fraction)
