@@ -452,9 +452,11 @@ class JsonLines:
 
     The write pass wants the selected rows as a table (Parquet output) and the random
     baseline's texts only (its KL counts). Parsing every line into Python dicts with orjson
-    and building Arrow columns from them was most of that pass's CPU; Arrow's JSON reader
-    builds the table in C++, and the scan's own text scanner (:mod:`._jsonscan`) reads the
-    text column ~10x faster than orjson + ``pa.array`` (bench/results/write_pass.md).
+    and building Arrow columns from them was a third of that pass's CPU; Arrow's JSON reader
+    builds the table in C++ (1.27x orjson + ``records_to_table``), and the scan's own text
+    scanner (:mod:`._jsonscan`) reads the texts 1.39x faster than orjson + ``pa.array``
+    (a fifth of the rows of 256 MB, bench/results/write_pass.md); the write stage of dsir on
+    1 GB: 1.76 -> 1.56 s at 1 worker (bench/results/dsir_vs_reference.md).
 
     Both fast paths give exactly what the dicts would, or step aside: :meth:`table` takes
     Arrow's table only where its types are those :func:`~thresher.io.writers.records_to_table`
