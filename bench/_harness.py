@@ -439,6 +439,52 @@ def commands_block(res: Results) -> str:
     return "\n".join(["```"] + [f"# {c.name}\n{c.command()}" for c in res.configs] + ["```"])
 
 
+# ------------------------------------------------------------- loops over a corpus's head
+def corpus_loop_args(doc: str, mb: int = 256):
+    """``--corpus``, ``--mb``, ``--repeats``: the arguments of a bench whose children each
+    time a loop over the first MB of a JSONL corpus and report ``loop_mb_s``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, required=True, help="a JSONL file with a text field")
+    ap.add_argument("--mb", type=int, default=mb, help="MB read from its start")
+    ap.add_argument("--repeats", type=int, default=3)
+    return ap.parse_args()
+
+
+def corpus_loop_run(child: str, names: Sequence[str], args, root: Path, **fmt: object) -> Results:
+    """Each name's child (``child`` formatted with the source and bench folders, the corpus,
+    its byte count, the name and ``fmt``) in its own fresh process, interleaved."""
+    configs = [
+        python_config(
+            name,
+            child.format(
+                src=str(root / "src"),
+                bench=str(root / "bench"),
+                corpus=str(args.corpus),
+                nbytes=args.mb * 1_000_000,
+                name=name,
+                **fmt,
+            ),
+        )
+        for name in names
+    ]
+    return run_interleaved(configs, repeats=args.repeats)
+
+
+def corpus_loop_report(res: Results, title: str, pairs: Sequence[tuple[str, str]]) -> str:
+    """The title, the run's header, every configuration's loop MB/s and the pairs' ratios."""
+    key = "metrics.loop_mb_s"
+    return "\n\n".join(
+        [
+            f"# {title}",
+            report_header(res),
+            summary_table(res, inner=key),
+            ratio_table(res, pairs, key=key),  # MB/s over MB/s: the speed-up
+        ]
+    )
+
+
 def _launch(argv: list[str]) -> int:
     """``python _harness.py USAGE_JSON CMD...``: run CMD, write its wall time and rusage."""
     usage, cmd = argv[0], argv[1:]

@@ -20,19 +20,16 @@ whether each of their texts equals orjson's.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (  # noqa: E402
     commands_block,
+    corpus_loop_args,
+    corpus_loop_report,
+    corpus_loop_run,
     md_table,
-    python_config,
-    ratio_table,
-    report_header,
-    run_interleaved,
-    summary_table,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,35 +100,12 @@ def agreement(corpus: Path, nbytes: int) -> tuple[int, int, bool]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--corpus", type=Path, required=True, help="a JSONL file with a text field")
-    ap.add_argument("--mb", type=int, default=256, help="MB read from its start")
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    nbytes = args.mb * 1_000_000
-    configs = [
-        python_config(
-            name,
-            CHILD.format(
-                src=str(ROOT / "src"),
-                bench=str(ROOT / "bench"),
-                corpus=str(args.corpus),
-                nbytes=nbytes,
-                block=BLOCK,
-                name=name,
-            ),
-        )
-        for name in NAMES
-    ]
-    res = run_interleaved(configs, repeats=args.repeats)
-    print(f"# JSONL text reading: {args.corpus.name}, first {args.mb} MB, 8 MB blocks\n")
-    print(report_header(res))
-    print()
-    print(summary_table(res, inner="metrics.loop_mb_s"))
-    print()
+    args = corpus_loop_args(__doc__)
+    res = corpus_loop_run(CHILD, NAMES, args, ROOT, block=BLOCK)
+    title = f"JSONL text reading: {args.corpus.name}, first {args.mb} MB, 8 MB blocks"
     pairs = [("thresher scan", "pyarrow.json"), ("thresher scan", "orjson")]
-    print(ratio_table(res, pairs, key="metrics.loop_mb_s"))  # MB/s over MB/s: the speed-up
-    lines, clean, same = agreement(args.corpus, nbytes)
+    print(corpus_loop_report(res, title, pairs))
+    lines, clean, same = agreement(args.corpus, args.mb * 1_000_000)
     print()
     print(
         md_table(

@@ -19,19 +19,16 @@ Then, in this process: whether the tables and texts are equal.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (  # noqa: E402
     commands_block,
+    corpus_loop_args,
+    corpus_loop_report,
+    corpus_loop_run,
     md_table,
-    python_config,
-    ratio_table,
-    report_header,
-    run_interleaved,
-    summary_table,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,34 +92,12 @@ def agreement(corpus: Path, nbytes: int) -> tuple[int, bool, bool]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--corpus", type=Path, required=True, help="a JSONL file with a text field")
-    ap.add_argument("--mb", type=int, default=256, help="MB read from its start")
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    nbytes = args.mb * 1_000_000
-    configs = [
-        python_config(
-            name,
-            CHILD.format(
-                src=str(ROOT / "src"),
-                bench=str(ROOT / "bench"),
-                corpus=str(args.corpus),
-                nbytes=nbytes,
-                name=name,
-            ),
-        )
-        for name in NAMES
-    ]
-    res = run_interleaved(configs, repeats=args.repeats)
-    print(f"# Write pass: reading a fifth of the rows of {args.corpus.name}, first {args.mb} MB\n")
-    print(report_header(res))
-    print()
-    print(summary_table(res, inner="metrics.loop_mb_s"))
-    print()
+    args = corpus_loop_args(__doc__)
+    res = corpus_loop_run(CHILD, NAMES, args, ROOT)
+    title = f"Write pass: reading a fifth of the rows of {args.corpus.name}, first {args.mb} MB"
     pairs = [("table: JsonLines", "table: orjson"), ("texts: JsonLines", "texts: orjson")]
-    print(ratio_table(res, pairs, key="metrics.loop_mb_s"))  # MB/s over MB/s: the speed-up
-    rows, same_table, same_texts = agreement(args.corpus, nbytes)
+    print(corpus_loop_report(res, title, pairs))
+    rows, same_table, same_texts = agreement(args.corpus, args.mb * 1_000_000)
     print()
     print(
         md_table(
