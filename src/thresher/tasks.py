@@ -621,7 +621,7 @@ def _write(task: WriteTask) -> tuple[int, np.ndarray, np.ndarray]:
     tf = ctx.text_field
     sel_rows = task.rows[task.selected]
     sel = _rewritten(_subset(recs, pos, sel_rows), tf, ctx.hygiene)
-    if ctx.fmt == "parquet" and isinstance(sel, list | JsonLines) and len(sel):
+    if ctx.fmt == "parquet" and len(sel):
         sel = _as_table(sel)  # once: its text column is also what the KL counts read
     sel_counts = hasher.counts(_texts_of(sel, tf))
     rnd = _rewritten(_subset(recs, pos, task.rows[task.random]), tf, ctx.hygiene)

@@ -113,10 +113,9 @@ class ShardReader:
         bytes. Every wanted row must be one the scan accepted; one that no longer parses is
         an InputError naming file and line (the file changed under the run).
         """
-        at = getattr(self.format, "records_at", None)
-        if starts is not None and at is not None:
-            wanted, starts = np.asarray(wanted, np.int64), np.asarray(starts, np.int64)
-            return at(self, wanted, starts, None if stops is None else np.asarray(stops, np.int64))
+        lines = self.raw_lines(wanted, starts, stops)
+        if lines is not None:
+            return lines.dicts()
         return self.format.records(self, wanted)
 
     def raw_lines(

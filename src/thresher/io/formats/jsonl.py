@@ -374,42 +374,25 @@ class JsonlFormat(Format):
 
     # -- pass 2: records of chosen rows -----------------------------------------------
     def records(self, reader: ShardReader, wanted: np.ndarray) -> list[dict]:
-        out: list[dict] = []
+        """Records of the ``wanted`` rows (sorted), the shard read block by block (a
+        compressed file, or rows whose offsets the scan did not record); each block's rows
+        are parsed before the next is read, so the first fault in the file is the one named."""
         wanted = np.asarray(wanted, dtype=np.int64)
-        if len(wanted) == 0:
-            return out
         path, tf = reader.shard.path, reader.text_field
+        out: list[dict] = []
         pos = 0
-        for blk in self.blocks(reader.shard, reader.batch_bytes, reader.max_row_bytes):
-            end = int(np.searchsorted(wanted, blk.row + blk.lines))
-            for r in wanted[pos:end].tolist():
-                rec, why = parse_row(blk.line(r - blk.row), tf)
-                if rec is None:
-                    raise InputError(
-                        f"{path}: line {r + 1}: {why or 'blank'} in the write pass, but the "
-                        "scan read it (was the file changed during the run?)"
-                    )
-                out.append(rec)
-            pos = end
-            if pos == len(wanted):
-                return out
-        raise InputError(
-            f"{path}: line {int(wanted[pos]) + 1} is past the end of the file in the write "
-            "pass, but the scan read it (was the file changed during the run?)"
-        )
-
-    def records_at(
-        self,
-        reader: ShardReader,
-        wanted: np.ndarray,
-        starts: np.ndarray,
-        stops: np.ndarray | None = None,
-    ) -> list[dict]:
-        """Records of the ``wanted`` rows (sorted) read at their lines' file offsets, which
-        the scan recorded: the lines between are never split or counted. ``stops``: where
-        each line ends at the latest (the next row's offset), when known (see
-        :func:`_lines_at`)."""
-        return self.lines_at(reader, wanted, starts, stops).dicts()
+        if len(wanted):
+            for blk in self.blocks(reader.shard, reader.batch_bytes, reader.max_row_bytes):
+                end = int(np.searchsorted(wanted, blk.row + blk.lines))
+                rows = wanted[pos:end]
+                lines = [blk.line(r - blk.row) for r in rows.tolist()]
+                out += JsonLines(path, tf, rows, lines).dicts()
+                pos = end
+                if pos == len(wanted):
+                    break
+        if pos < len(wanted):
+            raise _past_end(path, int(wanted[pos]))
+        return out
 
     def lines_at(
         self,
@@ -418,7 +401,9 @@ class JsonlFormat(Format):
         starts: np.ndarray,
         stops: np.ndarray | None = None,
     ) -> JsonLines:
-        """:meth:`records_at` as the lines themselves, parsed later only as far as needed."""
+        """The lines of the ``wanted`` rows (sorted) read at their file offsets, which the
+        scan recorded: the lines between are never split or counted. ``stops``: where each
+        line ends at the latest (the next row's offset), when known (see :func:`_lines_at`)."""
         rows, lines = [], []
         for r, line in _lines_at(reader.shard, wanted, starts, stops):
             rows.append(r)
@@ -583,7 +568,7 @@ def _lines_at(
         for r, s, e in zip(wanted.tolist(), starts.tolist(), stops.tolist(), strict=True):
             buf = os.pread(fd, max(0, e - s), s)
             if not buf:
-                raise _past_end(shard, r)
+                raise _past_end(shard.path, r)
             end = buf.find(b"\n")
             yield r, buf if end < 0 else buf[:end]
 
@@ -609,7 +594,7 @@ def _lines_read(
             f.seek(s)
             buf, base, i = f.read(max(0, min(BATCH_BYTES, shard.end - s))), s, 0
             if not buf:
-                raise _past_end(shard, r)
+                raise _past_end(shard.path, r)
             end = buf.find(b"\n")
             while end < 0:  # a line longer than a block, or the file's last line
                 more = f.read(min(BATCH_BYTES, shard.end - base - len(buf)))
@@ -618,9 +603,9 @@ def _lines_read(
         yield r, buf[i:end]
 
 
-def _past_end(shard: Shard, row: int) -> InputError:
+def _past_end(path: str, row: int) -> InputError:
     return InputError(
-        f"{shard.path}: line {row + 1} is past the end of the file in the write pass, but the "
+        f"{path}: line {row + 1} is past the end of the file in the write pass, but the "
         "scan read it (was the file changed during the run?)"
     )
 
