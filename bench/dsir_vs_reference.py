@@ -40,6 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _harness import machine  # noqa: E402
+
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
 
@@ -343,6 +346,8 @@ def main() -> None:
     load_start = load()
     say(f"# DSIR: thresher vs data-selection 1.0.3 ({args.workers} workers each)\n")
     full_docs = count_docs(corpus)
+    m = machine()  # ratios differ between machines: the reference is pure Python, thresher not
+    say(f"machine: {m['cores']} cores, {m['cpu']}, {m['memory']}, Python {m['python']}\n")
     say(f"corpus: {corpus} ({size / 1e6:.0f} MB, {full_docs:,} docs); target: {args.target}\n")
     ref_raw = prefix_file(corpus, tmp / "ref.jsonl", args.ref_mb * 1_000_000)
     ref_docs = count_docs(ref_raw)
