@@ -32,8 +32,10 @@ demo: venv
 	$(BIN)/thresher select --target data/sample/target.jsonl --raw data/sample/raw.jsonl.gz \
 	  --out runs/demo --k 250 --overwrite
 
+# Two test processes (pytest-xdist): the suite waits on subprocesses, Ray and S3 often enough
+# that a second one fills the idle core; tests that start Ray share one process (xdist_group).
 test: dev-venv system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: dev-venv
 	$(BIN)/ruff check src tests bench

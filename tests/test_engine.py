@@ -22,6 +22,8 @@ import thresher
 from tests.conftest import SAMPLE, tree_bytes
 
 ray = pytest.importorskip("ray")
+# With pytest-xdist (make test), tests that start Ray run one after the other on one worker.
+pytestmark = pytest.mark.xdist_group("ray")
 
 N_DOCS = 900  # of the shipped sample: ~2 MB of real text, ~35 shards of 64 KB
 SHARD_BYTES = 64 * 1024

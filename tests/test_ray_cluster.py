@@ -32,6 +32,8 @@ import pytest
 from tests.conftest import SAMPLE, fresh_store_clients, tree_bytes
 
 ray = pytest.importorskip("ray")
+# With pytest-xdist (make test), tests that start Ray run one after the other on one worker.
+pytestmark = pytest.mark.xdist_group("ray")
 s3fs = pytest.importorskip("s3fs")
 
 THRESHER = [sys.executable, "-m", "thresher.cli"]

@@ -18,6 +18,11 @@ from thresher.errors import ConfigError
 from thresher.runfile import load_runfile, plan, run
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+# With pytest-xdist (make test), tests that start Ray run one after the other on one worker.
+RUNS = [
+    pytest.param(p, marks=pytest.mark.xdist_group("ray")) if p.stem == "ray" else p
+    for p in EXAMPLES
+]
 
 app = typer.Typer()
 app.command()(run)  # what cli.py registers as `thresher run`
@@ -83,7 +88,7 @@ def test_example_contents():
     assert r.engine == "ray" and r.workers == 2 and r.ray_address is None
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("example", RUNS, ids=lambda p: p.stem)
 def test_example_runs_end_to_end(example, sandbox):
     path = sandbox / "examples" / example.name
     cfg = load_runfile(path)
